@@ -1,0 +1,452 @@
+//! Pages for signing in and out, first-run setup, invitations, password
+//! resets, one's own account, and account administration.
+
+use poem::web::{Path, Query};
+use poem::{handler, Request, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::model::Permission;
+use super::policy::{permits, Scope};
+use super::service::{self, AccountChange, LinkPurpose, NewAccount, NewApiToken};
+use crate::error::AppError;
+use crate::http::page::{see_other, Page};
+use crate::http::viewer::{
+    app_of, client_address, expired_session_cookie, session_cookie, CsrfForm, Viewer,
+};
+use crate::ids::{AccountId, StudyId};
+
+type PageResult = poem::Result<Response>;
+
+/// What a page may read from its query string: a notice key, a one-time link's
+/// token, and where to go after signing in.
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    done: Option<String>,
+    token: Option<String>,
+    next: Option<String>,
+}
+
+impl PageQuery {
+    pub fn done(&self) -> Option<&str> {
+        self.done.as_deref()
+    }
+}
+
+/// Only same-site paths may be a destination after sign-in.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+        next
+    } else {
+        "/"
+    }
+}
+
+#[handler]
+pub async fn login_form(req: &Request, viewer: Viewer, Query(q): Query<PageQuery>) -> PageResult {
+    if viewer.actor.is_some() {
+        return Ok(see_other("/", None));
+    }
+    let ctx = json!({ "email": "", "next": q.next.unwrap_or_default() });
+    Ok(Page::new("login.html", "Sign in", ctx)
+        .notice(q.done.as_deref())
+        .render(app_of(req), &viewer)?)
+}
+
+#[handler]
+pub async fn login(req: &Request, form: CsrfForm) -> PageResult {
+    let app = app_of(req);
+    let result = service::login(
+        app,
+        form.get("email"),
+        form.get("password"),
+        &client_address(req),
+    )
+    .await;
+    let session = match result {
+        Ok(s) => s,
+        Err(e @ (AppError::Unauthenticated | AppError::Throttled { .. })) => {
+            let retry = if let AppError::Throttled { retry_after_secs } = e {
+                Some(retry_after_secs)
+            } else {
+                None
+            };
+            let detail = match retry {
+                Some(secs) => format!("Too many attempts. Try again in {secs} seconds, or ask an administrator to unlock your account."),
+                None => "The email address or password is not right.".into(),
+            };
+            let ctx = json!({ "email": form.get("email"), "next": form.get("next") });
+            let mut resp = Page::new("login.html", "Sign in", ctx)
+                .problems(AppError::invalid("email", detail))?
+                .render(app, &form.viewer)?;
+            if let Some(secs) = retry {
+                resp.set_status(poem::http::StatusCode::TOO_MANY_REQUESTS);
+                resp.headers_mut().insert("retry-after", secs.into());
+            } else {
+                resp.set_status(poem::http::StatusCode::UNAUTHORIZED);
+            }
+            return Ok(resp);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    // A new token at every sign-in; any session this browser had ends.
+    if let Some(old) = &form.viewer.session_token {
+        service::logout(app, old).await?;
+    }
+    req.cookie().add(session_cookie(&session.token, app));
+    Ok(see_other(safe_next(form.get("next")), None))
+}
+
+#[handler]
+pub async fn logout(req: &Request, form: CsrfForm) -> PageResult {
+    if let Some(token) = &form.viewer.session_token {
+        service::logout(app_of(req), token).await?;
+    }
+    req.cookie().add(expired_session_cookie());
+    Ok(see_other("/login", Some("signed-out")))
+}
+
+fn link_token(q: &PageQuery) -> Result<&str, AppError> {
+    q.token.as_deref().filter(|t| !t.is_empty()).ok_or_else(|| {
+        AppError::Forbidden("This link is incomplete. Copy the whole link from the message.".into())
+    })
+}
+
+#[handler]
+pub async fn setup_form(req: &Request, viewer: Viewer, Query(q): Query<PageQuery>) -> PageResult {
+    let app = app_of(req);
+    let token = link_token(&q)?;
+    service::check_link(app, LinkPurpose::Setup, token).await?;
+    let ctx = json!({ "token": token, "values": { "email": "", "display_name": "" } });
+    Ok(Page::new("setup.html", "Create the first administrator", ctx).render(app, &viewer)?)
+}
+
+#[handler]
+pub async fn setup(req: &Request, form: CsrfForm) -> PageResult {
+    let app = app_of(req);
+    let new = NewAccount {
+        email: form.get("email"),
+        display_name: form.get("display_name"),
+        is_admin: true,
+    };
+    match service::complete_setup(app, form.get("token"), new, form.get("password")).await {
+        Ok(_) => Ok(see_other("/login", Some("admin-created"))),
+        Err(e) => {
+            let ctx = json!({
+                "token": form.get("token"),
+                "values": { "email": form.get("email"), "display_name": form.get("display_name") },
+            });
+            Ok(
+                Page::new("setup.html", "Create the first administrator", ctx)
+                    .problems(e)?
+                    .render(app, &form.viewer)?,
+            )
+        }
+    }
+}
+
+#[handler]
+pub async fn reset_request_form(req: &Request, viewer: Viewer) -> PageResult {
+    Ok(Page::new(
+        "password_reset_request.html",
+        "Reset your password",
+        json!({ "sent": false }),
+    )
+    .render(app_of(req), &viewer)?)
+}
+
+#[handler]
+pub async fn reset_request(req: &Request, form: CsrfForm) -> PageResult {
+    let app = app_of(req);
+    let page = match service::request_password_reset(app, form.get("email")).await {
+        Ok(()) => Page::new(
+            "password_reset_request.html",
+            "Reset your password",
+            json!({ "sent": true }),
+        ),
+        Err(e) => Page::new(
+            "password_reset_request.html",
+            "Reset your password",
+            json!({ "sent": false }),
+        )
+        .problems(e)?,
+    };
+    Ok(page.render(app, &form.viewer)?)
+}
+
+fn password_page(purpose: LinkPurpose, token: &str) -> Page {
+    let heading = match purpose {
+        LinkPurpose::Invitation => "Choose your password",
+        _ => "Choose a new password",
+    };
+    Page::new(
+        "password_reset.html",
+        heading,
+        json!({ "token": token, "action": purpose.path(), "heading": heading }),
+    )
+}
+
+async fn link_password_form(
+    req: &Request,
+    viewer: Viewer,
+    q: PageQuery,
+    purpose: LinkPurpose,
+) -> PageResult {
+    let app = app_of(req);
+    let token = link_token(&q)?;
+    service::check_link(app, purpose, token).await?;
+    Ok(password_page(purpose, token).render(app, &viewer)?)
+}
+
+async fn link_password_submit(req: &Request, form: CsrfForm, purpose: LinkPurpose) -> PageResult {
+    let app = app_of(req);
+    match service::set_password_by_link(app, purpose, form.get("token"), form.get("password")).await
+    {
+        Ok(_) => Ok(see_other("/login", Some("password-set"))),
+        Err(e) => Ok(password_page(purpose, form.get("token"))
+            .problems(e)?
+            .render(app, &form.viewer)?),
+    }
+}
+
+#[handler]
+pub async fn reset_form(req: &Request, viewer: Viewer, Query(q): Query<PageQuery>) -> PageResult {
+    link_password_form(req, viewer, q, LinkPurpose::PasswordReset).await
+}
+
+#[handler]
+pub async fn reset(req: &Request, form: CsrfForm) -> PageResult {
+    link_password_submit(req, form, LinkPurpose::PasswordReset).await
+}
+
+#[handler]
+pub async fn invitation_form(
+    req: &Request,
+    viewer: Viewer,
+    Query(q): Query<PageQuery>,
+) -> PageResult {
+    link_password_form(req, viewer, q, LinkPurpose::Invitation).await
+}
+
+#[handler]
+pub async fn invitation(req: &Request, form: CsrfForm) -> PageResult {
+    link_password_submit(req, form, LinkPurpose::Invitation).await
+}
+
+fn permission_label(p: Permission) -> &'static str {
+    match p {
+        Permission::ViewStudy => "Read the study's details, sites and teams",
+        Permission::ViewMembers => "See who works on the study",
+        Permission::EditStudy => "Change the study's details, sites and teams",
+        Permission::ManageMembers => "Add and remove people",
+        Permission::ViewStudyAudit => "Read the study's audit trail",
+        Permission::ManageAccounts | Permission::CreateStudies | Permission::ViewInstanceAudit => {
+            "Instance administration"
+        }
+    }
+}
+
+async fn account_page(
+    req: &Request,
+    viewer: &Viewer,
+    new_token: Option<String>,
+    done: Option<&str>,
+    err: Option<AppError>,
+) -> PageResult {
+    let app = app_of(req);
+    let actor = viewer.require()?;
+    let email = super::store::email_of(&app.db.pool, &actor.account_id)
+        .await
+        .map_err(AppError::from)?;
+    let studies = crate::studies::service::studies_for(app, actor).await?;
+    let titles: std::collections::HashMap<&str, &str> = studies
+        .iter()
+        .map(|s| (s.id.as_str(), s.title.as_str()))
+        .collect();
+    let memberships: Vec<_> = actor
+        .memberships
+        .iter()
+        .map(|m| json!({ "study_title": titles.get(m.study_id.as_str()).copied().unwrap_or("(unknown)"), "role": m.role.as_str() }))
+        .collect();
+    let permissions: Vec<_> = Permission::ALL
+        .iter()
+        .filter(|p| !p.is_instance_wide())
+        .map(|p| json!({ "value": p.as_str(), "label": permission_label(*p) }))
+        .collect();
+    let ctx = json!({
+        "account": { "display_name": actor.display_name, "email": email, "is_admin": actor.is_admin },
+        "memberships": memberships,
+        "tokens": service::list_api_tokens(app, actor).await?,
+        "studies": studies.iter().map(|s| json!({ "id": s.id, "title": s.title })).collect::<Vec<_>>(),
+        "permissions": permissions,
+        "new_token": new_token,
+    });
+    let mut page = Page::new("account.html", "Your account", ctx).notice(done);
+    if let Some(e) = err {
+        page = page.problems(e)?;
+    }
+    Ok(page.render(app, viewer)?)
+}
+
+#[handler]
+pub async fn account(req: &Request, viewer: Viewer, Query(q): Query<PageQuery>) -> PageResult {
+    account_page(req, &viewer, None, q.done.as_deref(), None).await
+}
+
+#[handler]
+pub async fn change_password(req: &Request, form: CsrfForm) -> PageResult {
+    let actor = form.viewer.require()?;
+    match service::change_password(
+        app_of(req),
+        actor,
+        form.get("current_password"),
+        form.get("new_password"),
+    )
+    .await
+    {
+        Ok(()) => {
+            req.cookie().add(expired_session_cookie());
+            Ok(see_other("/login", Some("password-changed")))
+        }
+        Err(e) => account_page(req, &form.viewer, None, None, Some(e)).await,
+    }
+}
+
+#[handler]
+pub async fn create_token(req: &Request, form: CsrfForm) -> PageResult {
+    let actor = form.viewer.require()?;
+    let study = StudyId::parse(form.get("study_id"));
+    let permissions: Result<Vec<Permission>, _> = form
+        .all("permissions")
+        .into_iter()
+        .map(|p| {
+            Permission::ALL
+                .into_iter()
+                .find(|k| k.as_str() == p)
+                .ok_or(())
+        })
+        .collect();
+    let days = form.get("days").trim().parse::<i64>().unwrap_or(0);
+    let result = match (study, permissions) {
+        (Some(study), Ok(permissions)) => {
+            let new = NewApiToken {
+                study_id: &study,
+                name: form.get("name"),
+                permissions: &permissions,
+                days,
+            };
+            service::create_api_token(app_of(req), actor, new).await
+        }
+        (None, _) => Err(AppError::invalid("study_id", "Choose a study.")),
+        (_, Err(())) => Err(AppError::invalid(
+            "permissions",
+            "Choose permissions from the list.",
+        )),
+    };
+    match result {
+        Ok((secret, _)) => account_page(req, &form.viewer, Some(secret), None, None).await,
+        Err(e) => account_page(req, &form.viewer, None, None, Some(e)).await,
+    }
+}
+
+#[handler]
+pub async fn revoke_token(
+    req: &Request,
+    form: CsrfForm,
+    Path(token_id): Path<String>,
+) -> PageResult {
+    let actor = form.viewer.require()?;
+    service::revoke_api_token(app_of(req), actor, &token_id).await?;
+    Ok(see_other("/account", Some("token-revoked")))
+}
+
+async fn accounts_page(
+    req: &Request,
+    viewer: &Viewer,
+    done: Option<&str>,
+    values: serde_json::Value,
+    err: Option<AppError>,
+) -> PageResult {
+    let app = app_of(req);
+    let actor = viewer.require()?;
+    let accounts = service::list_accounts(app, actor).await?;
+    let mut page = Page::new(
+        "admin_accounts.html",
+        "Accounts",
+        json!({ "accounts": accounts, "values": values }),
+    )
+    .notice(done);
+    if let Some(e) = err {
+        page = page.problems(e)?;
+    }
+    Ok(page.render(app, viewer)?)
+}
+
+#[handler]
+pub async fn admin_accounts(
+    req: &Request,
+    viewer: Viewer,
+    Query(q): Query<PageQuery>,
+) -> PageResult {
+    accounts_page(
+        req,
+        &viewer,
+        q.done.as_deref(),
+        json!({ "email": "", "display_name": "" }),
+        None,
+    )
+    .await
+}
+
+#[handler]
+pub async fn admin_invite(req: &Request, form: CsrfForm) -> PageResult {
+    let actor = form.viewer.require()?;
+    let new = NewAccount {
+        email: form.get("email"),
+        display_name: form.get("display_name"),
+        is_admin: form.checked("is_admin"),
+    };
+    match service::invite(app_of(req), actor, new).await {
+        Ok(_) => Ok(see_other("/admin/accounts", Some("invited"))),
+        Err(e) => {
+            let values =
+                json!({ "email": form.get("email"), "display_name": form.get("display_name") });
+            accounts_page(req, &form.viewer, None, values, Some(e)).await
+        }
+    }
+}
+
+#[handler]
+pub async fn admin_change(
+    req: &Request,
+    form: CsrfForm,
+    Path((account_id, change)): Path<(String, String)>,
+) -> PageResult {
+    let actor = form.viewer.require()?;
+    if !permits(actor, Permission::ManageAccounts, Scope::Instance) {
+        return Err(AppError::Forbidden("You do not have permission to do this.".into()).into());
+    }
+    let id = AccountId::parse(&account_id).ok_or(AppError::NotFound)?;
+    let change = match change.as_str() {
+        "disable" => AccountChange::Disable,
+        "enable" => AccountChange::Enable,
+        "grant-admin" => AccountChange::GrantAdmin,
+        "revoke-admin" => AccountChange::RevokeAdmin,
+        "unlock" => AccountChange::Unlock,
+        _ => return Err(AppError::NotFound.into()),
+    };
+    let reason = Some(form.get("reason")).filter(|r| !r.trim().is_empty());
+    match service::change_account(app_of(req), actor, &id, change, reason).await {
+        Ok(()) => Ok(see_other("/admin/accounts", Some("account-changed"))),
+        Err(e) => {
+            accounts_page(
+                req,
+                &form.viewer,
+                None,
+                json!({ "email": "", "display_name": "" }),
+                Some(e),
+            )
+            .await
+        }
+    }
+}

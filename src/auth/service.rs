@@ -1,0 +1,927 @@
+//! Sign-in, sessions, one-time links and account administration. Every use
+//! case checks the policy, runs in one transaction and appends its audit
+//! entry there. Emails and names never enter the audit trail: accounts are
+//! named by id, unknown sign-in names by a keyed reference.
+
+use base64::Engine;
+use rand::RngCore;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::model::{Account, Actor, Credential, Email, Permission};
+use super::password::NewPassword;
+use super::policy::{permits, Scope};
+use super::store;
+use crate::app::App;
+use crate::audit::{self, NewEntry};
+use crate::clock::{DAY, HOUR, MINUTE, SECOND};
+use crate::error::{AppError, Result};
+use crate::ids::{AccountId, ApiTokenId, StudyId};
+use crate::mail::{self, Template};
+
+pub const SESSION_PREFIX: &str = "fks_";
+pub const API_TOKEN_PREFIX: &str = "fkt_";
+const LINK_PREFIX: &str = "fkl_";
+
+/// 256 random bits, URL-safe, with a prefix saying what the secret is.
+pub fn new_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+/// Secrets are stored only as this hash.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+fn parse_email(raw: &str) -> Result<Email> {
+    Email::parse(raw).map_err(|e| AppError::invalid("email", e))
+}
+
+fn parse_password(raw: &str, context: &[&str]) -> Result<NewPassword> {
+    NewPassword::parse(raw, context).map_err(|e| AppError::invalid("password", e))
+}
+
+/// An unknown sign-in name as it may appear in the audit trail and throttle table.
+fn email_ref(app: &App, email: &str) -> String {
+    format!(
+        "email-ref:{}",
+        &app.keys.mac("email-ref", email.as_bytes())[..32]
+    )
+}
+
+// Throttling: counters live in the database so every instance shares them.
+
+const ACCOUNT_THRESHOLD: i32 = 5;
+const ADDRESS_THRESHOLD: i32 = 30;
+const FORGET_AFTER: i64 = DAY;
+const MAX_BLOCK: i64 = HOUR;
+
+fn account_key(app: &App, email: &str) -> String {
+    format!(
+        "account:{}",
+        app.keys.mac("throttle-account", email.as_bytes())
+    )
+}
+
+fn address_key(app: &App, address: &str) -> String {
+    format!(
+        "address:{}",
+        app.keys.mac("throttle-address", address.as_bytes())
+    )
+}
+
+/// The delay after `failures` failed attempts: none below the threshold, then
+/// 30 seconds doubling with each further failure, at most an hour.
+pub fn block_for(failures: i32, threshold: i32) -> i64 {
+    if failures < threshold {
+        0
+    } else {
+        ((30 * SECOND) << (failures - threshold).min(10)).min(MAX_BLOCK)
+    }
+}
+
+async fn refuse_if_blocked(app: &App, keys: &[&str]) -> Result<()> {
+    let now = app.now();
+    for key in keys {
+        if let Some(t) = store::throttle(&app.db.pool, key).await? {
+            if t.blocked_until > now {
+                let secs = (t.blocked_until - now + SECOND - 1) / SECOND;
+                return Err(AppError::Throttled {
+                    retry_after_secs: secs as u64,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn count_failure(app: &App, tx: &mut crate::db::Tx, key: &str, threshold: i32) -> Result<()> {
+    let now = app.now();
+    let failures = match store::throttle(&app.db.pool, key).await? {
+        Some(t) if now - t.last_failure_at < FORGET_AFTER => t.failures + 1,
+        _ => 1,
+    };
+    let row = store::ThrottleRow {
+        failures,
+        last_failure_at: now,
+        blocked_until: now + block_for(failures, threshold),
+    };
+    store::save_throttle(tx, key, &row).await?;
+    Ok(())
+}
+
+/// A new session: the secret for the cookie or bearer header, and whose it is.
+pub struct NewSession {
+    pub token: String,
+    pub account_id: AccountId,
+}
+
+/// Signs in. Unknown account, wrong password, disabled account and account not
+/// yet activated all get the same answer after the same work.
+pub async fn login(
+    app: &App,
+    email_raw: &str,
+    password: &str,
+    client_address: &str,
+) -> Result<NewSession> {
+    let email = email_raw.trim().to_lowercase();
+    let (acct_key, addr_key) = (account_key(app, &email), address_key(app, client_address));
+    refuse_if_blocked(app, &[&acct_key, &addr_key]).await?;
+
+    let creds = store::credentials_by_email(&app.db.pool, &email).await?;
+    let usable = creds
+        .as_ref()
+        .filter(|c| !c.disabled && c.password_hash.is_some());
+    let verified = app
+        .hasher
+        .verify(password, usable.and_then(|c| c.password_hash.clone()))
+        .await?;
+    let now = app.now();
+    let mut tx = app.db.begin().await?;
+    let Some(account) = usable.filter(|_| verified.ok) else {
+        count_failure(app, &mut tx, &acct_key, ACCOUNT_THRESHOLD).await?;
+        count_failure(app, &mut tx, &addr_key, ADDRESS_THRESHOLD).await?;
+        let entity = creds
+            .as_ref()
+            .map_or_else(|| email_ref(app, &email), |c| c.id.to_string());
+        audit::append(
+            &mut tx,
+            &app.db,
+            now,
+            NewEntry::new(
+                "anonymous",
+                "anonymous",
+                "auth.login_failed",
+                "account",
+                &entity,
+            ),
+        )
+        .await?;
+        tx.commit().await?;
+        return Err(AppError::Unauthenticated);
+    };
+    if verified.needs_rehash {
+        let fresh = app
+            .hasher
+            .hash(NewPassword::already_verified(password))
+            .await?;
+        store::set_password(&mut tx, &account.id, &fresh, now).await?;
+    }
+    store::clear_throttle(&mut tx, &acct_key).await?;
+    let session = start_session(app, &mut tx, &account.id).await?;
+    let role = if account.is_admin { "admin" } else { "account" };
+    audit::append(
+        &mut tx,
+        &app.db,
+        now,
+        NewEntry::new(
+            &format!("account:{}", account.id),
+            role,
+            "auth.login",
+            "account",
+            account.id.as_str(),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+async fn start_session(
+    app: &App,
+    tx: &mut crate::db::Tx,
+    account: &AccountId,
+) -> Result<NewSession> {
+    let token = new_secret(SESSION_PREFIX);
+    let now = app.now();
+    let expires = now + app.server.session_max_hours * HOUR;
+    store::insert_session(tx, &secret_hash(&token), account, now, expires).await?;
+    Ok(NewSession {
+        token,
+        account_id: account.clone(),
+    })
+}
+
+/// Ends a session (on every instance, since sessions live in the database).
+pub async fn logout(app: &App, token: &str) -> Result<()> {
+    let mut tx = app.db.begin().await?;
+    if let Some(account) = store::revoke_session(&mut tx, &secret_hash(token), app.now()).await? {
+        audit::append(
+            &mut tx,
+            &app.db,
+            app.now(),
+            NewEntry::new(
+                &format!("account:{account}"),
+                "account",
+                "auth.logout",
+                "account",
+                account.as_str(),
+            ),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+async fn load_actor(
+    app: &App,
+    account: &AccountId,
+    credential: Credential,
+) -> Result<Option<Actor>> {
+    let Some(creds) = store::credentials_by_id(&app.db.pool, account).await? else {
+        return Ok(None);
+    };
+    if creds.disabled {
+        return Ok(None);
+    }
+    Ok(Some(Actor {
+        account_id: creds.id,
+        display_name: creds.display_name,
+        is_admin: creds.is_admin,
+        memberships: store::memberships_of(&app.db.pool, account).await?,
+        credential,
+    }))
+}
+
+/// The actor behind a session secret, if the session is live: not revoked,
+/// not idle too long, not past its absolute lifetime, account not disabled.
+pub async fn actor_for_session(app: &App, token: &str) -> Result<Option<Actor>> {
+    if !token.starts_with(SESSION_PREFIX) {
+        return Ok(None);
+    }
+    let hash = secret_hash(token);
+    let Some(s) = store::live_session(&app.db.pool, &hash).await? else {
+        return Ok(None);
+    };
+    let now = app.now();
+    let idle_limit = app.server.session_idle_minutes * MINUTE;
+    if now >= s.expires_at || now - s.last_seen_at >= idle_limit || now < s.created_at {
+        return Ok(None);
+    }
+    if now - s.last_seen_at > MINUTE {
+        store::touch_session(&app.db.pool, &hash, now).await?;
+    }
+    load_actor(app, &s.account_id, Credential::Session).await
+}
+
+/// The actor behind an API token; every use is audited.
+pub async fn actor_for_api_token(
+    app: &App,
+    token: &str,
+    method: &str,
+    path: &str,
+) -> Result<Option<Actor>> {
+    if !token.starts_with(API_TOKEN_PREFIX) {
+        return Ok(None);
+    }
+    let Some(t) = store::token_by_hash(&app.db.pool, &secret_hash(token)).await? else {
+        return Ok(None);
+    };
+    let now = app.now();
+    if t.revoked_at.is_some() || now >= t.expires_at {
+        return Ok(None);
+    }
+    let permissions: Vec<Permission> =
+        serde_json::from_str(&t.permissions).map_err(AppError::internal)?;
+    let credential = Credential::ApiToken {
+        id: ApiTokenId::from_db(t.id.clone()),
+        study_id: t.study_id.clone(),
+        permissions,
+    };
+    let Some(actor) = load_actor(app, &t.account_id, credential).await? else {
+        return Ok(None);
+    };
+    let mut tx = app.db.begin().await?;
+    store::touch_token(&mut tx, &t.id, now).await?;
+    let entry = NewEntry::new(
+        &actor.audit_ref(),
+        actor.audit_role(Some(&t.study_id)),
+        "api_token.used",
+        "api_token",
+        &t.id,
+    )
+    .study(t.study_id.as_str())
+    .details(json!({ "method": method, "path": path }));
+    audit::append(&mut tx, &app.db, now, entry).await?;
+    tx.commit().await?;
+    Ok(Some(actor))
+}
+
+// One-time links
+
+#[derive(Clone, Copy)]
+pub enum LinkPurpose {
+    Setup,
+    Invitation,
+    PasswordReset,
+}
+
+impl LinkPurpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::Setup => "setup",
+            LinkPurpose::Invitation => "invitation",
+            LinkPurpose::PasswordReset => "password_reset",
+        }
+    }
+
+    fn lifetime(self) -> i64 {
+        match self {
+            LinkPurpose::Setup | LinkPurpose::PasswordReset => HOUR,
+            LinkPurpose::Invitation => 7 * DAY,
+        }
+    }
+
+    pub fn path(self) -> &'static str {
+        match self {
+            LinkPurpose::Setup => "/setup",
+            LinkPurpose::Invitation => "/invitation",
+            LinkPurpose::PasswordReset => "/password-reset",
+        }
+    }
+}
+
+async fn issue_link(
+    app: &App,
+    tx: &mut crate::db::Tx,
+    purpose: LinkPurpose,
+    account: Option<&AccountId>,
+) -> Result<String> {
+    let now = app.now();
+    store::cancel_links(tx, account, purpose.as_str(), now).await?;
+    let secret = new_secret(LINK_PREFIX);
+    store::insert_link(
+        tx,
+        &secret_hash(&secret),
+        purpose.as_str(),
+        account,
+        now,
+        now + purpose.lifetime(),
+    )
+    .await?;
+    Ok(app
+        .server
+        .link(&format!("{}?token={secret}", purpose.path())))
+}
+
+/// The account a link is for, if the link is still usable.
+pub async fn check_link(
+    app: &App,
+    purpose: LinkPurpose,
+    secret: &str,
+) -> Result<Option<AccountId>> {
+    store::usable_link(
+        &app.db.pool,
+        &secret_hash(secret),
+        purpose.as_str(),
+        app.now(),
+    )
+    .await?
+    .ok_or_else(|| AppError::Forbidden("This link has expired or has already been used.".into()))
+}
+
+async fn use_link(
+    app: &App,
+    tx: &mut crate::db::Tx,
+    purpose: LinkPurpose,
+    secret: &str,
+) -> Result<Option<AccountId>> {
+    store::use_link(tx, &secret_hash(secret), purpose.as_str(), app.now())
+        .await?
+        .ok_or_else(|| {
+            AppError::Forbidden("This link has expired or has already been used.".into())
+        })
+}
+
+/// While no administrator exists, makes a fresh one-hour setup link (older ones
+/// stop working) and returns it; otherwise None.
+pub async fn setup_link_if_needed(app: &App) -> Result<Option<String>> {
+    if store::count_active_admins(&app.db.pool).await? > 0 {
+        return Ok(None);
+    }
+    let mut tx = app.db.begin().await?;
+    let link = issue_link(app, &mut tx, LinkPurpose::Setup, None).await?;
+    tx.commit().await?;
+    Ok(Some(link))
+}
+
+/// Details for a new account.
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub display_name: &'a str,
+    pub is_admin: bool,
+}
+
+fn parse_new_account(new: &NewAccount<'_>) -> Result<(Email, String)> {
+    let mut problems = Vec::new();
+    let email = Email::parse(new.email)
+        .map_err(|e| problems.push(("email", e)))
+        .ok();
+    let name = super::model::parse_display_name(new.display_name)
+        .map_err(|e| problems.push(("display_name", e)))
+        .ok();
+    match (email, name) {
+        (Some(e), Some(n)) => Ok((e, n)),
+        _ => Err(AppError::Invalid(
+            problems
+                .into_iter()
+                .map(|(f, d)| crate::error::FieldProblem {
+                    field: f.into(),
+                    detail: d,
+                })
+                .collect(),
+        )),
+    }
+}
+
+async fn insert_new_account(
+    app: &App,
+    tx: &mut crate::db::Tx,
+    email: &Email,
+    name: &str,
+    hash: Option<&str>,
+    is_admin: bool,
+) -> Result<AccountId> {
+    let id = AccountId::new();
+    store::insert_account(tx, &id, email.as_str(), name, hash, is_admin, app.now())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                AppError::Conflict("An account with this email address already exists.".into())
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(id)
+}
+
+/// Creates the first administrator through the setup link.
+pub async fn complete_setup(
+    app: &App,
+    secret: &str,
+    new: NewAccount<'_>,
+    password: &str,
+) -> Result<AccountId> {
+    check_link(app, LinkPurpose::Setup, secret).await?;
+    let (email, name) = parse_new_account(&new)?;
+    let password = parse_password(password, &[email.as_str(), &name])?;
+    let hash = app.hasher.hash(password).await?;
+    let mut tx = app.db.begin().await?;
+    use_link(app, &mut tx, LinkPurpose::Setup, secret).await?;
+    if store::count_active_admins(&app.db.pool).await? > 0 {
+        return Err(AppError::Conflict(
+            "An administrator already exists; sign in instead.".into(),
+        ));
+    }
+    let id = insert_new_account(app, &mut tx, &email, &name, Some(&hash), true).await?;
+    let entry = NewEntry::new(
+        &format!("account:{id}"),
+        "admin",
+        "account.create",
+        "account",
+        id.as_str(),
+    )
+    .details(json!({ "new": { "is_admin": true }, "via": "setup link" }));
+    audit::append(&mut tx, &app.db, app.now(), entry).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Creates an administrator from the command line (`fieldkit admin create`).
+pub async fn create_admin_directly(
+    app: &App,
+    email: &str,
+    name: &str,
+    password: &str,
+) -> Result<AccountId> {
+    let (email, name) = parse_new_account(&NewAccount {
+        email,
+        display_name: name,
+        is_admin: true,
+    })?;
+    let hash = app
+        .hasher
+        .hash(parse_password(password, &[email.as_str(), &name])?)
+        .await?;
+    let mut tx = app.db.begin().await?;
+    let id = insert_new_account(app, &mut tx, &email, &name, Some(&hash), true).await?;
+    let entry = NewEntry::new("system", "system", "account.create", "account", id.as_str())
+        .details(json!({ "new": { "is_admin": true }, "via": "command line" }));
+    audit::append(&mut tx, &app.db, app.now(), entry).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+fn require(actor: &Actor, perm: Permission, scope: Scope<'_>) -> Result<()> {
+    if permits(actor, perm, scope) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(
+            "You do not have permission to do this.".into(),
+        ))
+    }
+}
+
+/// An administrator invites someone: the account exists without a password until
+/// the person follows the emailed link (valid 7 days) and chooses one.
+pub async fn invite(app: &App, actor: &Actor, new: NewAccount<'_>) -> Result<AccountId> {
+    require(actor, Permission::ManageAccounts, Scope::Instance)?;
+    let (email, name) = parse_new_account(&new)?;
+    let mut tx = app.db.begin().await?;
+    let id = insert_new_account(app, &mut tx, &email, &name, None, new.is_admin).await?;
+    let link = issue_link(app, &mut tx, LinkPurpose::Invitation, Some(&id)).await?;
+    mail::enqueue(
+        &mut tx,
+        app,
+        Template::Invitation,
+        &email,
+        "You have been invited to fieldkit",
+        json!({ "name": name, "link": link, "inviter": actor.display_name, "days": 7 }),
+    )
+    .await?;
+    let entry = NewEntry::new(
+        &actor.audit_ref(),
+        "admin",
+        "account.invite",
+        "account",
+        id.as_str(),
+    )
+    .details(json!({ "new": { "is_admin": new.is_admin } }));
+    audit::append(&mut tx, &app.db, app.now(), entry).await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(id)
+}
+
+async fn password_context(app: &App, account: &AccountId) -> Result<(String, String)> {
+    let a = store::get_account(&app.db.pool, account).await?;
+    Ok((a.email, a.display_name))
+}
+
+/// Sets a password through an invitation or reset link. All the account's
+/// sessions end, and its sign-in throttle is cleared.
+pub async fn set_password_by_link(
+    app: &App,
+    purpose: LinkPurpose,
+    secret: &str,
+    password: &str,
+) -> Result<AccountId> {
+    let account = check_link(app, purpose, secret)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (email, name) = password_context(app, &account).await?;
+    let hash = app
+        .hasher
+        .hash(parse_password(password, &[&email, &name])?)
+        .await?;
+    let now = app.now();
+    let mut tx = app.db.begin().await?;
+    use_link(app, &mut tx, purpose, secret).await?;
+    store::set_password(&mut tx, &account, &hash, now).await?;
+    store::revoke_sessions_of(&mut tx, &account, now).await?;
+    store::clear_throttle(&mut tx, &account_key(app, &email)).await?;
+    let action = match purpose {
+        LinkPurpose::Invitation => "account.activate",
+        _ => "auth.password_reset",
+    };
+    audit::append(
+        &mut tx,
+        &app.db,
+        now,
+        NewEntry::new(
+            &format!("account:{account}"),
+            "account",
+            action,
+            "account",
+            account.as_str(),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(account)
+}
+
+/// Sends a reset link if an active account has this address. The answer is the
+/// same either way, so the form cannot be used to find out who has an account.
+pub async fn request_password_reset(app: &App, email_raw: &str) -> Result<()> {
+    let email = parse_email(email_raw)?;
+    let Some(c) = store::credentials_by_email(&app.db.pool, email.as_str()).await? else {
+        return Ok(());
+    };
+    if c.disabled || c.password_hash.is_none() {
+        return Ok(());
+    }
+    let mut tx = app.db.begin().await?;
+    let link = issue_link(app, &mut tx, LinkPurpose::PasswordReset, Some(&c.id)).await?;
+    mail::enqueue(
+        &mut tx,
+        app,
+        Template::PasswordReset,
+        &email,
+        "Reset your fieldkit password",
+        json!({ "name": c.display_name, "link": link, "minutes": 60 }),
+    )
+    .await?;
+    audit::append(
+        &mut tx,
+        &app.db,
+        app.now(),
+        NewEntry::new(
+            "anonymous",
+            "anonymous",
+            "auth.password_reset_requested",
+            "account",
+            c.id.as_str(),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(())
+}
+
+/// Changes one's own password; every session of the account ends.
+pub async fn change_password(app: &App, actor: &Actor, current: &str, new: &str) -> Result<()> {
+    if !matches!(actor.credential, Credential::Session) {
+        return Err(AppError::Forbidden(
+            "Passwords can only be changed when signed in, not with an API token.".into(),
+        ));
+    }
+    let creds = store::credentials_by_id(&app.db.pool, &actor.account_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !app.hasher.verify(current, creds.password_hash).await?.ok {
+        return Err(AppError::invalid(
+            "current_password",
+            "That is not your current password.",
+        ));
+    }
+    let (email, name) = password_context(app, &actor.account_id).await?;
+    let hash = app
+        .hasher
+        .hash(parse_password(new, &[&email, &name])?)
+        .await?;
+    let now = app.now();
+    let mut tx = app.db.begin().await?;
+    store::set_password(&mut tx, &actor.account_id, &hash, now).await?;
+    store::revoke_sessions_of(&mut tx, &actor.account_id, now).await?;
+    audit::append(
+        &mut tx,
+        &app.db,
+        now,
+        NewEntry::new(
+            &actor.audit_ref(),
+            actor.audit_role(None),
+            "auth.password_change",
+            "account",
+            actor.account_id.as_str(),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn list_accounts(app: &App, actor: &Actor) -> Result<Vec<Account>> {
+    require(actor, Permission::ManageAccounts, Scope::Instance)?;
+    Ok(store::list_accounts(&app.db.pool).await?)
+}
+
+/// The changes an administrator can make to an account.
+#[derive(Clone, Copy, Debug)]
+pub enum AccountChange {
+    Disable,
+    Enable,
+    GrantAdmin,
+    RevokeAdmin,
+    Unlock,
+}
+
+pub async fn change_account(
+    app: &App,
+    actor: &Actor,
+    id: &AccountId,
+    change: AccountChange,
+    reason: Option<&str>,
+) -> Result<()> {
+    require(actor, Permission::ManageAccounts, Scope::Instance)?;
+    let before = store::get_account(&app.db.pool, id).await?;
+    let self_harm = matches!(change, AccountChange::Disable | AccountChange::RevokeAdmin)
+        && id == &actor.account_id;
+    if self_harm {
+        return Err(AppError::Conflict(
+            "You cannot disable your own account or remove your own administrator role.".into(),
+        ));
+    }
+    let now = app.now();
+    let mut tx = app.db.begin().await?;
+    let (action, details) = match change {
+        AccountChange::Disable => {
+            store::set_disabled(&mut tx, id, Some(now)).await?;
+            store::revoke_sessions_of(&mut tx, id, now).await?;
+            (
+                "account.disable",
+                json!({ "old": { "disabled": before.disabled }, "new": { "disabled": true } }),
+            )
+        }
+        AccountChange::Enable => {
+            store::set_disabled(&mut tx, id, None).await?;
+            (
+                "account.enable",
+                json!({ "old": { "disabled": before.disabled }, "new": { "disabled": false } }),
+            )
+        }
+        AccountChange::GrantAdmin | AccountChange::RevokeAdmin => {
+            let is_admin = matches!(change, AccountChange::GrantAdmin);
+            store::set_admin(&mut tx, id, is_admin).await?;
+            (
+                "account.role_change",
+                json!({ "old": { "is_admin": before.is_admin }, "new": { "is_admin": is_admin } }),
+            )
+        }
+        AccountChange::Unlock => {
+            let cleared = store::clear_throttle(&mut tx, &account_key(app, &before.email)).await?;
+            ("auth.unlock", json!({ "cleared": cleared > 0 }))
+        }
+    };
+    let entry = NewEntry::new(&actor.audit_ref(), "admin", action, "account", id.as_str())
+        .reason(reason)
+        .details(details);
+    audit::append(&mut tx, &app.db, now, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+// API tokens
+
+#[derive(Clone, Debug, serde::Serialize, poem_openapi::Object)]
+pub struct ApiToken {
+    pub id: String,
+    pub study_id: String,
+    pub name: String,
+    pub permissions: Vec<Permission>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked: bool,
+    pub last_used_at: Option<i64>,
+}
+
+fn api_token(t: store::TokenRow) -> ApiToken {
+    ApiToken {
+        id: t.id,
+        study_id: t.study_id.to_string(),
+        name: t.name,
+        permissions: serde_json::from_str(&t.permissions).unwrap_or_default(),
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        revoked: t.revoked_at.is_some(),
+        last_used_at: t.last_used_at,
+    }
+}
+
+pub struct NewApiToken<'a> {
+    pub study_id: &'a StudyId,
+    pub name: &'a str,
+    pub permissions: &'a [Permission],
+    pub days: i64,
+}
+
+/// Creates a token for scripts, limited to one study and to permissions the
+/// account has there now. The secret is shown once and stored only hashed.
+pub async fn create_api_token(
+    app: &App,
+    actor: &Actor,
+    new: NewApiToken<'_>,
+) -> Result<(String, ApiToken)> {
+    if !matches!(actor.credential, Credential::Session) {
+        return Err(AppError::Forbidden(
+            "API tokens can only be created when signed in.".into(),
+        ));
+    }
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(AppError::invalid(
+            "name",
+            "Give the token a name of 1 to 100 characters, saying what uses it.",
+        ));
+    }
+    if !(1..=365).contains(&new.days) {
+        return Err(AppError::invalid(
+            "days",
+            "A token lasts from 1 to 365 days.",
+        ));
+    }
+    if new.permissions.is_empty() {
+        return Err(AppError::invalid(
+            "permissions",
+            "Choose at least one permission.",
+        ));
+    }
+    if !super::policy::can_see_study(actor, new.study_id) {
+        return Err(AppError::NotFound);
+    }
+    if let Some(p) = new
+        .permissions
+        .iter()
+        .find(|p| !permits(actor, **p, Scope::Study(new.study_id)))
+    {
+        return Err(AppError::invalid(
+            "permissions",
+            format!(
+                "You cannot give a token a permission you do not have in this study: {}.",
+                p.as_str()
+            ),
+        ));
+    }
+    let mut permissions = new.permissions.to_vec();
+    permissions.sort_by_key(|p| p.as_str());
+    permissions.dedup();
+    let now = app.now();
+    let row = store::TokenRow {
+        id: ApiTokenId::new().to_string(),
+        account_id: actor.account_id.clone(),
+        study_id: new.study_id.clone(),
+        name: name.to_owned(),
+        permissions: serde_json::to_string(&permissions).map_err(AppError::internal)?,
+        created_at: now,
+        expires_at: now + new.days * DAY,
+        revoked_at: None,
+        last_used_at: None,
+    };
+    let secret = new_secret(API_TOKEN_PREFIX);
+    let mut tx = app.db.begin().await?;
+    store::insert_token(&mut tx, &row, &secret_hash(&secret)).await?;
+    let entry = NewEntry::new(
+        &actor.audit_ref(),
+        actor.audit_role(Some(new.study_id)),
+        "api_token.create",
+        "api_token",
+        &row.id,
+    )
+    .study(new.study_id.as_str())
+    .details(json!({ "new": { "permissions": permissions, "expires_at": row.expires_at } }));
+    audit::append(&mut tx, &app.db, now, entry).await?;
+    tx.commit().await?;
+    Ok((secret, api_token(row)))
+}
+
+pub async fn list_api_tokens(app: &App, actor: &Actor) -> Result<Vec<ApiToken>> {
+    Ok(store::tokens_of(&app.db.pool, &actor.account_id)
+        .await?
+        .into_iter()
+        .map(api_token)
+        .collect())
+}
+
+pub async fn revoke_api_token(app: &App, actor: &Actor, id: &str) -> Result<()> {
+    let mut tx = app.db.begin().await?;
+    if !store::revoke_token(&mut tx, id, &actor.account_id, app.now()).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::append(
+        &mut tx,
+        &app.db,
+        app.now(),
+        NewEntry::new(
+            &actor.audit_ref(),
+            actor.audit_role(None),
+            "api_token.revoke",
+            "api_token",
+            id,
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocking_grows_then_caps() {
+        assert_eq!(block_for(4, 5), 0);
+        assert_eq!(block_for(5, 5), 30 * SECOND);
+        assert_eq!(block_for(6, 5), 60 * SECOND);
+        assert_eq!(block_for(50, 5), HOUR);
+    }
+
+    #[test]
+    fn secrets_are_long_random_and_prefixed() {
+        let a = new_secret(SESSION_PREFIX);
+        assert!(a.starts_with("fks_") && a.len() == 4 + 43);
+        assert_ne!(a, new_secret(SESSION_PREFIX));
+        assert_eq!(secret_hash(&a).len(), 64);
+    }
+}

@@ -1,0 +1,493 @@
+//! SQL for accounts, sessions, sign-in throttling, one-time links and API
+//! tokens. Secrets are stored only as SHA-256 hashes.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use super::model::{Account, Membership, Role};
+use crate::db::{flag, Tx};
+use crate::ids::{AccountId, SiteId, StudyId};
+
+/// What sign-in needs to know about an account.
+pub struct Credentials {
+    pub id: AccountId,
+    pub display_name: String,
+    pub password_hash: Option<String>,
+    pub is_admin: bool,
+    pub disabled: bool,
+}
+
+fn credentials(r: &AnyRow) -> sqlx::Result<Credentials> {
+    Ok(Credentials {
+        id: AccountId::from_db(r.try_get(0)?),
+        display_name: r.try_get(1)?,
+        password_hash: r.try_get(2)?,
+        is_admin: flag(r.try_get(3)?),
+        disabled: r.try_get::<Option<i64>, _>(4)?.is_some(),
+    })
+}
+
+pub async fn credentials_by_email(
+    pool: &AnyPool,
+    email: &str,
+) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query("SELECT id, display_name, password_hash, is_admin, disabled_at FROM accounts WHERE email = $1")
+        .bind(email)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(credentials)
+        .transpose()
+}
+
+pub async fn credentials_by_id(
+    pool: &AnyPool,
+    id: &AccountId,
+) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query(
+        "SELECT id, display_name, password_hash, is_admin, disabled_at FROM accounts WHERE id = $1",
+    )
+    .bind(id.as_str())
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(credentials)
+    .transpose()
+}
+
+pub async fn insert_account(
+    tx: &mut Tx,
+    id: &AccountId,
+    email: &str,
+    display_name: &str,
+    password_hash: Option<&str>,
+    is_admin: bool,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO accounts (id, email, display_name, password_hash, is_admin, created_at, password_changed_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(id.as_str())
+    .bind(email)
+    .bind(display_name)
+    .bind(password_hash)
+    .bind(is_admin as i16)
+    .bind(now)
+    .bind(password_hash.map(|_| now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn account(r: &AnyRow) -> sqlx::Result<Account> {
+    Ok(Account {
+        id: r.try_get(0)?,
+        email: r.try_get(1)?,
+        display_name: r.try_get(2)?,
+        is_admin: flag(r.try_get(3)?),
+        disabled: r.try_get::<Option<i64>, _>(4)?.is_some(),
+        active: r.try_get::<Option<String>, _>(5)?.is_some(),
+        created_at: r.try_get(6)?,
+    })
+}
+
+pub async fn list_accounts(pool: &AnyPool) -> sqlx::Result<Vec<Account>> {
+    sqlx::query(
+        "SELECT id, email, display_name, is_admin, disabled_at, password_hash, created_at FROM accounts ORDER BY lower(display_name), id",
+    )
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(account)
+    .collect()
+}
+
+pub async fn get_account(pool: &AnyPool, id: &AccountId) -> sqlx::Result<Account> {
+    account(
+        &sqlx::query(
+            "SELECT id, email, display_name, is_admin, disabled_at, password_hash, created_at FROM accounts WHERE id = $1",
+        )
+        .bind(id.as_str())
+        .fetch_one(pool)
+        .await?,
+    )
+}
+
+pub async fn email_of(pool: &AnyPool, id: &AccountId) -> sqlx::Result<String> {
+    sqlx::query("SELECT email FROM accounts WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_one(pool)
+        .await?
+        .try_get(0)
+}
+
+pub async fn set_password(tx: &mut Tx, id: &AccountId, hash: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(now)
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_disabled(tx: &mut Tx, id: &AccountId, at: Option<i64>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET disabled_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_admin(tx: &mut Tx, id: &AccountId, is_admin: bool) -> sqlx::Result<()> {
+    sqlx::query("UPDATE accounts SET is_admin = $1 WHERE id = $2")
+        .bind(is_admin as i16)
+        .bind(id.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+pub async fn count_active_admins(pool: &AnyPool) -> sqlx::Result<i64> {
+    sqlx::query("SELECT COUNT(*) FROM accounts WHERE is_admin = 1 AND disabled_at IS NULL AND password_hash IS NOT NULL")
+        .fetch_one(pool)
+        .await?
+        .try_get(0)
+}
+
+pub async fn memberships_of(pool: &AnyPool, account: &AccountId) -> sqlx::Result<Vec<Membership>> {
+    let rows = sqlx::query(
+        "SELECT m.study_id, m.role, ms.site_id FROM memberships m
+         LEFT JOIN membership_sites ms ON ms.membership_id = m.id
+         WHERE m.account_id = $1 ORDER BY m.study_id",
+    )
+    .bind(account.as_str())
+    .fetch_all(pool)
+    .await?;
+    let mut out: Vec<Membership> = Vec::new();
+    for r in rows {
+        let study = StudyId::from_db(r.try_get(0)?);
+        let role_text: String = r.try_get(1)?;
+        let role = Role::parse(&role_text)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role_text}").into()))?;
+        let site: Option<String> = r.try_get(2)?;
+        match out.last_mut() {
+            Some(m) if m.study_id == study => m.sites.extend(site.map(SiteId::from_db)),
+            _ => out.push(Membership {
+                study_id: study,
+                role,
+                sites: site.map(SiteId::from_db).into_iter().collect(),
+            }),
+        }
+    }
+    Ok(out)
+}
+
+// Sessions
+
+pub struct SessionRow {
+    pub account_id: AccountId,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+}
+
+pub async fn insert_session(
+    tx: &mut Tx,
+    hash: &str,
+    account: &AccountId,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $3, $4)",
+    )
+    .bind(hash)
+    .bind(account.as_str())
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A live session: not revoked, its account not disabled.
+pub async fn live_session(pool: &AnyPool, hash: &str) -> sqlx::Result<Option<SessionRow>> {
+    sqlx::query(
+        "SELECT s.account_id, s.created_at, s.last_seen_at, s.expires_at FROM sessions s
+         JOIN accounts a ON a.id = s.account_id
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND a.disabled_at IS NULL",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| {
+        Ok(SessionRow {
+            account_id: AccountId::from_db(r.try_get(0)?),
+            created_at: r.try_get(1)?,
+            last_seen_at: r.try_get(2)?,
+            expires_at: r.try_get(3)?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn touch_session(pool: &AnyPool, hash: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+        .bind(now)
+        .bind(hash)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_session(tx: &mut Tx, hash: &str, now: i64) -> sqlx::Result<Option<AccountId>> {
+    sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING account_id")
+        .bind(now)
+        .bind(hash)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| Ok(AccountId::from_db(r.try_get(0)?)))
+        .transpose()
+}
+
+pub async fn revoke_sessions_of(tx: &mut Tx, account: &AccountId, now: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(account.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
+}
+
+// Sign-in throttling
+
+pub struct ThrottleRow {
+    pub failures: i32,
+    pub last_failure_at: i64,
+    pub blocked_until: i64,
+}
+
+pub async fn throttle(pool: &AnyPool, key: &str) -> sqlx::Result<Option<ThrottleRow>> {
+    sqlx::query("SELECT failures, last_failure_at, blocked_until FROM login_throttle WHERE throttle_key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| {
+            Ok(ThrottleRow {
+                failures: r.try_get(0)?,
+                last_failure_at: r.try_get(1)?,
+                blocked_until: r.try_get(2)?,
+            })
+        })
+        .transpose()
+}
+
+pub async fn save_throttle(tx: &mut Tx, key: &str, row: &ThrottleRow) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO login_throttle (throttle_key, failures, last_failure_at, blocked_until) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (throttle_key) DO UPDATE SET failures = $2, last_failure_at = $3, blocked_until = $4",
+    )
+    .bind(key)
+    .bind(row.failures)
+    .bind(row.last_failure_at)
+    .bind(row.blocked_until)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn clear_throttle(tx: &mut Tx, key: &str) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1")
+            .bind(key)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
+}
+
+// One-time links (setup, invitation, password reset)
+
+pub async fn insert_link(
+    tx: &mut Tx,
+    hash: &str,
+    purpose: &str,
+    account: Option<&AccountId>,
+    now: i64,
+    expires_at: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO one_time_tokens (token_hash, purpose, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(hash)
+    .bind(purpose)
+    .bind(account.map(AccountId::as_str))
+    .bind(now)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The account of a link that is still usable (for showing its form): None if
+/// the link is unknown, used or expired; Some(None) for a link with no account.
+pub async fn usable_link(
+    pool: &AnyPool,
+    hash: &str,
+    purpose: &str,
+    now: i64,
+) -> sqlx::Result<Option<Option<AccountId>>> {
+    sqlx::query(
+        "SELECT account_id FROM one_time_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(hash)
+    .bind(purpose)
+    .bind(now)
+    .fetch_optional(pool)
+    .await?
+    .map(|r| Ok(r.try_get::<Option<String>, _>(0)?.map(AccountId::from_db)))
+    .transpose()
+}
+
+/// Uses a link up, atomically: a second use, or a use after expiry, finds nothing.
+/// The outer Option is whether the link was usable; the inner one its account.
+pub async fn use_link(
+    tx: &mut Tx,
+    hash: &str,
+    purpose: &str,
+    now: i64,
+) -> sqlx::Result<Option<Option<AccountId>>> {
+    sqlx::query(
+        "UPDATE one_time_tokens SET used_at = $1
+         WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1
+         RETURNING account_id",
+    )
+    .bind(now)
+    .bind(hash)
+    .bind(purpose)
+    .fetch_optional(&mut **tx)
+    .await?
+    .map(|r| Ok(r.try_get::<Option<String>, _>(0)?.map(AccountId::from_db)))
+    .transpose()
+}
+
+/// Cancels the unused links of one purpose for an account (a newer one replaces them).
+pub async fn cancel_links(
+    tx: &mut Tx,
+    account: Option<&AccountId>,
+    purpose: &str,
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE one_time_tokens SET used_at = $1
+         WHERE purpose = $2 AND used_at IS NULL AND (account_id = $3 OR ($3 IS NULL AND account_id IS NULL))",
+    )
+    .bind(now)
+    .bind(purpose)
+    .bind(account.map(AccountId::as_str))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+// API tokens
+
+pub struct TokenRow {
+    pub id: String,
+    pub account_id: AccountId,
+    pub study_id: StudyId,
+    pub name: String,
+    pub permissions: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+}
+
+fn token(r: &AnyRow) -> sqlx::Result<TokenRow> {
+    Ok(TokenRow {
+        id: r.try_get(0)?,
+        account_id: AccountId::from_db(r.try_get(1)?),
+        study_id: StudyId::from_db(r.try_get(2)?),
+        name: r.try_get(3)?,
+        permissions: r.try_get(4)?,
+        created_at: r.try_get(5)?,
+        expires_at: r.try_get(6)?,
+        revoked_at: r.try_get(7)?,
+        last_used_at: r.try_get(8)?,
+    })
+}
+
+pub async fn insert_token(tx: &mut Tx, t: &TokenRow, hash: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO api_tokens (id, account_id, study_id, name, permissions, token_hash, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&t.id)
+    .bind(t.account_id.as_str())
+    .bind(t.study_id.as_str())
+    .bind(&t.name)
+    .bind(&t.permissions)
+    .bind(hash)
+    .bind(t.created_at)
+    .bind(t.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn token_by_hash(pool: &AnyPool, hash: &str) -> sqlx::Result<Option<TokenRow>> {
+    sqlx::query(
+        "SELECT id, account_id, study_id, name, permissions, created_at, expires_at, revoked_at, last_used_at
+         FROM api_tokens WHERE token_hash = $1",
+    )
+    .bind(hash)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(token)
+    .transpose()
+}
+
+pub async fn tokens_of(pool: &AnyPool, account: &AccountId) -> sqlx::Result<Vec<TokenRow>> {
+    sqlx::query(
+        "SELECT id, account_id, study_id, name, permissions, created_at, expires_at, revoked_at, last_used_at
+         FROM api_tokens WHERE account_id = $1 ORDER BY created_at DESC",
+    )
+    .bind(account.as_str())
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(token)
+    .collect()
+}
+
+pub async fn revoke_token(
+    tx: &mut Tx,
+    id: &str,
+    account: &AccountId,
+    now: i64,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL")
+        .bind(now)
+        .bind(id)
+        .bind(account.as_str())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+pub async fn touch_token(tx: &mut Tx, id: &str, now: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

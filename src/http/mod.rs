@@ -1,0 +1,146 @@
+//! The HTTP surface: health checks, the JSON API under /api/v1 with its
+//! OpenAPI document and docs, and the HTML pages. Routes are assembled here
+//! and nowhere else; `PAGE_ROUTES` lists every page for the route-by-role test.
+
+pub mod api;
+pub mod docs;
+pub mod middleware;
+pub mod page;
+pub mod viewer;
+
+use poem::endpoint::make_sync;
+use poem::listener::{Acceptor, TcpAcceptor};
+use poem::middleware::CookieJarManager;
+
+use poem::{get, handler, EndpointExt, IntoResponse, Response, Route};
+use poem_openapi::OpenApiService;
+
+use crate::app::App;
+use crate::{audit, auth, studies};
+
+macro_rules! pages {
+    ($($path:literal => { $($method:ident $handler:path),+ $(,)? }),* $(,)?) => {
+        /// Every page route as (method, path pattern).
+        pub const PAGE_ROUTES: &[(&str, &str)] = &[$($((stringify!($method), $path)),+),*];
+
+        fn page_router() -> Route {
+            Route::new()$(.at($path, poem::RouteMethod::new()$(.method(poem::http::Method::$method, $handler))+))*
+        }
+    };
+}
+
+pages! {
+    "/" => { GET studies::pages::dashboard },
+    "/login" => { GET auth::pages::login_form, POST auth::pages::login },
+    "/logout" => { POST auth::pages::logout },
+    "/setup" => { GET auth::pages::setup_form, POST auth::pages::setup },
+    "/password-reset/request" => { GET auth::pages::reset_request_form, POST auth::pages::reset_request },
+    "/password-reset" => { GET auth::pages::reset_form, POST auth::pages::reset },
+    "/invitation" => { GET auth::pages::invitation_form, POST auth::pages::invitation },
+    "/account" => { GET auth::pages::account },
+    "/account/password" => { POST auth::pages::change_password },
+    "/account/tokens" => { POST auth::pages::create_token },
+    "/account/tokens/:token_id/revoke" => { POST auth::pages::revoke_token },
+    "/admin/accounts" => { GET auth::pages::admin_accounts, POST auth::pages::admin_invite },
+    "/admin/accounts/:account_id/:change" => { POST auth::pages::admin_change },
+    "/admin/studies/new" => { GET studies::pages::new_study_form, POST studies::pages::create_study },
+    "/studies/:study_id" => { GET studies::pages::study },
+    "/studies/:study_id/edit" => { GET studies::pages::edit_study_form, POST studies::pages::edit_study },
+    "/studies/:study_id/sites" => { POST studies::pages::add_site },
+    "/studies/:study_id/teams" => { POST studies::pages::add_team },
+    "/studies/:study_id/members" => { POST studies::pages::add_member },
+    "/studies/:study_id/members/:membership_id/remove" => { POST studies::pages::remove_member },
+}
+
+pub fn api_service() -> OpenApiService<
+    (
+        auth::api::AccountApi,
+        auth::api::AdminApi,
+        studies::api::StudiesApi,
+        audit::api::AuditApi,
+    ),
+    (),
+> {
+    OpenApiService::new(
+        (auth::api::AccountApi, auth::api::AdminApi, studies::api::StudiesApi, audit::api::AuditApi),
+        "fieldkit",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description("Research fieldwork records for community mental health studies. Errors are application/problem+json (RFC 9457) with stable `type` values of the form urn:fieldkit:problem:<slug>.")
+    .server("/api/v1")
+}
+
+#[handler]
+fn healthz() -> &'static str {
+    "ok"
+}
+
+#[handler]
+async fn readyz(req: &poem::Request) -> Response {
+    if viewer::app_of(req).db.ping().await {
+        "ready".into_response()
+    } else {
+        Response::builder()
+            .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
+            .body("database unreachable")
+    }
+}
+
+const STYLESHEET: &str = include_str!("../../static/app.css");
+
+#[handler]
+fn stylesheet() -> Response {
+    Response::builder()
+        .content_type("text/css; charset=utf-8")
+        .header("cache-control", "public, max-age=3600")
+        .body(STYLESHEET)
+}
+
+/// The whole application as one endpoint.
+pub fn routes(app: App) -> impl poem::Endpoint {
+    let api = api_service();
+    let spec = api.spec();
+    let docs = docs::Docs::new(&api);
+    let around_app = app.clone();
+    Route::new()
+        .at("/healthz", get(healthz))
+        .at("/readyz", get(readyz))
+        .at("/static/app.css", get(stylesheet))
+        .at(
+            "/api/openapi.json",
+            get(make_sync(move |_| {
+                Response::builder()
+                    .content_type("application/json")
+                    .body(spec.clone())
+            })),
+        )
+        .nest("/api/docs", docs.routes())
+        .nest("/api/v1", api)
+        .nest("/", page_router())
+        .with(CookieJarManager::new())
+        .data(app)
+        .around(move |ep, req| middleware::around(around_app.clone(), ep, req))
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish.
+pub async fn serve(
+    app: App,
+    acceptor: TcpAcceptor,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> std::io::Result<()> {
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(
+            routes(app),
+            shutdown,
+            Some(std::time::Duration::from_secs(10)),
+        )
+        .await
+}
+
+/// The address a bound acceptor listens on.
+pub fn local_addr(acceptor: &TcpAcceptor) -> Option<std::net::SocketAddr> {
+    acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+}

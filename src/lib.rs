@@ -1,0 +1,18 @@
+//! fieldkit: a self-hosted server for research fieldwork in community mental
+//! health. The library holds everything; the binary only parses the command
+//! line. See docs/decisions.md for the design and its reasons.
+
+pub mod app;
+pub mod audit;
+pub mod auth;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod keys;
+pub mod mail;
+pub mod studies;
+pub mod templates;

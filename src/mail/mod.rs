@@ -1,0 +1,221 @@
+//! Email through an outbox: a message is rendered and stored in the same
+//! transaction as the event that causes it, then a background sender claims
+//! due rows (safely when several instances run), sends them over SMTP or into
+//! files, and retries with backoff. Once a message is sent or given up on, its
+//! recipient and body are erased; only the fact of it stays.
+
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::app::App;
+use crate::auth::model::Email;
+use crate::config::{ServerConfig, Storage};
+use crate::db::Tx;
+use crate::ids::MessageId;
+
+/// The messages fieldkit sends; each has `templates/email/<name>.txt` and `.html`.
+#[derive(Clone, Copy, Debug)]
+pub enum Template {
+    Invitation,
+    PasswordReset,
+}
+
+impl Template {
+    fn name(self) -> &'static str {
+        match self {
+            Template::Invitation => "invitation",
+            Template::PasswordReset => "password_reset",
+        }
+    }
+}
+
+enum Transport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    Files(AsyncFileTransport<Tokio1Executor>),
+}
+
+pub struct Mailer {
+    transport: Transport,
+    from: Mailbox,
+    wake: Arc<Notify>,
+}
+
+const MAX_ATTEMPTS: i32 = 8;
+
+impl Mailer {
+    pub fn new(server: &ServerConfig, storage: &Storage) -> anyhow::Result<Mailer> {
+        let from: Mailbox = server
+            .mail_from
+            .parse()
+            .context("FIELDKIT_MAIL_FROM is not an email address")?;
+        let transport = match &server.smtp_url {
+            Some(url) => Transport::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                    .context("FIELDKIT_SMTP_URL is not a valid SMTP URL")?
+                    .timeout(Some(Duration::from_secs(30)))
+                    .build(),
+            ),
+            None => {
+                let dir = storage.outbox_dir();
+                crate::config::private_dir(&dir)
+                    .with_context(|| format!("cannot create {}", dir.display()))?;
+                Transport::Files(AsyncFileTransport::new(dir))
+            }
+        };
+        Ok(Mailer {
+            transport,
+            from,
+            wake: Arc::new(Notify::new()),
+        })
+    }
+
+    /// Tells the sender there is new mail (after the enqueuing transaction committed).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    async fn send(
+        &self,
+        to: &str,
+        subject: &str,
+        text: String,
+        html: String,
+    ) -> anyhow::Result<()> {
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to.parse().context("bad recipient")?)
+            .subject(subject)
+            .multipart(
+                MultiPart::alternative()
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_PLAIN)
+                            .body(text),
+                    )
+                    .singlepart(
+                        SinglePart::builder()
+                            .header(ContentType::TEXT_HTML)
+                            .body(html),
+                    ),
+            )?;
+        match &self.transport {
+            Transport::Smtp(t) => {
+                t.send(message).await?;
+            }
+            Transport::Files(t) => {
+                t.send(message).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Renders a message and stores it in the outbox inside the caller's transaction.
+pub async fn enqueue(
+    tx: &mut Tx,
+    app: &App,
+    template: Template,
+    to: &Email,
+    subject: &str,
+    context: impl Serialize,
+) -> anyhow::Result<MessageId> {
+    let ctx = serde_json::to_value(context)?;
+    let text = app
+        .templates
+        .render(&format!("email/{}.txt", template.name()), &ctx)?;
+    let html = app
+        .templates
+        .render(&format!("email/{}.html", template.name()), &ctx)?;
+    let id = MessageId::new();
+    store::insert(
+        tx,
+        &store::NewMessage {
+            id: &id,
+            template: template.name(),
+            to: to.as_str(),
+            subject,
+            text: &text,
+            html: &html,
+        },
+        app.now(),
+    )
+    .await?;
+    Ok(id)
+}
+
+fn backoff_ms(attempts: i32) -> i64 {
+    (30_000i64 << attempts.clamp(0, 7)).min(3_600_000)
+}
+
+/// Sends every message that is due; returns how many were sent.
+pub async fn send_due(app: &App) -> anyhow::Result<usize> {
+    let now = app.now();
+    let claimed = store::claim(&app.db, now, now + 5 * 60_000, 20).await?;
+    let mut sent = 0;
+    for m in claimed {
+        let attempts = m.attempts + 1;
+        match app.mailer.send(&m.to, &m.subject, m.text, m.html).await {
+            Ok(()) => {
+                store::mark_sent(&app.db.pool, &m.id, attempts, app.now()).await?;
+                sent += 1;
+            }
+            Err(e) => {
+                // The error text can quote the recipient; keep only its first line, shortened.
+                let reason: String = e
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(200)
+                    .collect();
+                tracing::warn!(message_id = %m.id, attempts, "email not sent; will retry");
+                let give_up = attempts >= MAX_ATTEMPTS;
+                store::mark_failed(
+                    &app.db.pool,
+                    &m.id,
+                    attempts,
+                    app.now() + backoff_ms(attempts),
+                    &reason,
+                    give_up,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(sent)
+}
+
+/// The background sender: runs until `shutdown` fires.
+pub async fn run_sender(app: App, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if let Err(e) = send_due(&app).await {
+            tracing::error!(error = %e, "the email sender failed a round");
+        }
+        tokio::select! {
+            _ = app.mailer.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff_ms(1), 60_000);
+        assert!(backoff_ms(3) > backoff_ms(2));
+        assert_eq!(backoff_ms(20), 3_600_000);
+    }
+}

@@ -1,0 +1,122 @@
+//! The fieldkit command line: parse, then call the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use fieldkit::commands;
+use fieldkit::config::{LogFormat, ServerConfig, Storage};
+
+/// fieldkit keeps a research team's fieldwork records: who took part and what
+/// they agreed to, what was collected, and a tamper-evident trail of every
+/// change. Every command works on the data folder (--data-dir) or on a
+/// PostgreSQL database (--database-url).
+#[derive(Parser)]
+#[command(name = "fieldkit", version, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    storage: Storage,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server. With no options it keeps everything in ./data
+    /// (an embedded database, keys, and outgoing email as files) and prints
+    /// a one-time link to create the first administrator.
+    Serve(Box<ServerConfig>),
+    /// Bring the database's structure up to date (serve does this too).
+    Migrate,
+    /// Manage administrator accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Check and copy the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Copy the embedded database to a file while the server runs
+    /// (for PostgreSQL it tells you how to use pg_dump).
+    Backup {
+        /// The backup file to create; it must not exist yet.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Add two clearly synthetic demonstration studies to look around in.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an administrator. The password is asked for, or read from
+    /// standard input when that is not a terminal. No default passwords, ever.
+    Create {
+        /// Their email address, used to sign in.
+        #[arg(long)]
+        email: String,
+        /// Their name as shown in fieldkit.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check that no entry of the audit trail was changed, removed or
+    /// reordered, and that it matches every signed checkpoint. Names the first
+    /// bad entry. With --log and --public-key it checks an exported copy
+    /// without any database (an ethics reviewer can run it on their laptop).
+    Verify {
+        /// An exported log (from `fieldkit audit export` or the API).
+        #[arg(long, requires = "public_key")]
+        log: Option<PathBuf>,
+        /// The checkpoint signing key: keys/audit-signing.pub in the data folder.
+        #[arg(long, requires = "log")]
+        public_key: Option<PathBuf>,
+    },
+    /// Write the whole audit trail and its signed checkpoints to a file.
+    Export {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Sign a checkpoint of the audit trail now (the server does this every few minutes).
+    Checkpoint,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log_format = match &cli.command {
+        Command::Serve(s) => s.log_format,
+        _ => LogFormat::Text,
+    };
+    commands::init_logging(log_format);
+    let storage = cli.storage;
+    let result = match cli.command {
+        Command::Serve(server) => commands::serve(storage, *server).await.map(|_| true),
+        Command::Migrate => commands::migrate(storage).await.map(|_| true),
+        Command::Admin(AdminCommand::Create { email, name }) => {
+            commands::admin_create(storage, &email, &name)
+                .await
+                .map(|_| true)
+        }
+        Command::Audit(AuditCommand::Verify { log, public_key }) => {
+            commands::audit_verify(storage, log.as_deref(), public_key.as_deref()).await
+        }
+        Command::Audit(AuditCommand::Export { out }) => {
+            commands::audit_export(storage, &out).await.map(|_| true)
+        }
+        Command::Audit(AuditCommand::Checkpoint) => {
+            commands::audit_checkpoint(storage).await.map(|_| true)
+        }
+        Command::Backup { out } => commands::backup(storage, &out).await.map(|_| true),
+        Command::Demo => commands::demo(storage).await.map(|_| true),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("fieldkit: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

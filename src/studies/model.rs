@@ -1,0 +1,237 @@
+//! Study details and their rules. No I/O here.
+
+use serde::Serialize;
+
+use crate::error::{AppError, FieldProblem};
+
+pub const STATUSES: &[(&str, &str)] = &[
+    ("setup", "Being set up"),
+    ("recruiting", "Recruiting"),
+    ("analysis", "Analysis (no new recruitment)"),
+    ("closed", "Closed"),
+];
+
+pub const LAWFUL_BASES: &[(&str, &str)] = &[
+    (
+        "public_task",
+        "Public task: UK GDPR Art 6(1)(e), with Art 9(2)(j) for research",
+    ),
+    (
+        "legitimate_interests",
+        "Legitimate interests: Art 6(1)(f), with Art 9(2)(j)",
+    ),
+    ("consent", "Consent: Art 6(1)(a), with Art 9(2)(a)"),
+];
+
+#[derive(Clone, Debug, Serialize, poem_openapi::Object)]
+pub struct Study {
+    pub id: String,
+    pub slug: String,
+    pub title: String,
+    pub iras_id: Option<String>,
+    pub rec_reference: Option<String>,
+    pub lawful_basis: String,
+    pub retention_years: i32,
+    pub status: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Study details as submitted, before checking.
+#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, poem_openapi::Object)]
+#[oai(deny_unknown_fields)]
+pub struct StudyInput {
+    pub title: String,
+    /// Short name: lowercase letters, digits and hyphens; names the consent-forms folder.
+    pub slug: String,
+    /// The IRAS project ID, digits only.
+    pub iras_id: Option<String>,
+    /// The REC reference, e.g. 24/LO/0123.
+    pub rec_reference: Option<String>,
+    /// One of public_task, legitimate_interests, consent.
+    pub lawful_basis: String,
+    /// How many years data is kept after the study ends.
+    pub retention_years: i32,
+    /// One of setup, recruiting, analysis, closed.
+    pub status: String,
+}
+
+/// Study details that passed every rule.
+pub struct StudyFields {
+    pub title: String,
+    pub slug: String,
+    pub iras_id: Option<String>,
+    pub rec_reference: Option<String>,
+    pub lawful_basis: String,
+    pub retention_years: i32,
+    pub status: String,
+}
+
+fn optional(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// A name for a site or team: 1 to 200 characters, no control characters.
+pub fn parse_name(field: &str, raw: &str) -> Result<String, AppError> {
+    let s = raw.trim();
+    if s.is_empty() || s.chars().count() > 200 || s.chars().any(char::is_control) {
+        Err(AppError::invalid(
+            field,
+            "Enter a name of 1 to 200 characters.",
+        ))
+    } else {
+        Ok(s.to_owned())
+    }
+}
+
+impl StudyInput {
+    pub fn parse(&self) -> Result<StudyFields, AppError> {
+        let mut problems = Vec::new();
+        let mut problem = |field: &str, detail: &str| {
+            problems.push(FieldProblem {
+                field: field.into(),
+                detail: detail.into(),
+            })
+        };
+        let title = self.title.trim().to_owned();
+        if title.is_empty() || title.chars().count() > 300 || title.chars().any(char::is_control) {
+            problem("title", "Enter the study's title (up to 300 characters).");
+        }
+        let slug = self.slug.trim().to_owned();
+        let slug_ok = (2..=63).contains(&slug.len())
+            && slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !slug.starts_with('-')
+            && !slug.ends_with('-');
+        if !slug_ok {
+            problem("slug", "Use 2 to 63 lowercase letters, digits and hyphens, not starting or ending with a hyphen.");
+        }
+        let iras_id = optional(&self.iras_id);
+        if iras_id
+            .as_ref()
+            .is_some_and(|i| !(4..=8).contains(&i.len()) || !i.chars().all(|c| c.is_ascii_digit()))
+        {
+            problem("iras_id", "An IRAS ID is 4 to 8 digits.");
+        }
+        let rec_reference = optional(&self.rec_reference);
+        if rec_reference
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > 40 || r.chars().any(char::is_control))
+        {
+            problem(
+                "rec_reference",
+                "A REC reference is at most 40 characters, e.g. 24/LO/0123.",
+            );
+        }
+        if !LAWFUL_BASES.iter().any(|(k, _)| *k == self.lawful_basis) {
+            problem("lawful_basis", "Choose the lawful basis from the list.");
+        }
+        if !(1..=100).contains(&self.retention_years) {
+            problem("retention_years", "Retention is 1 to 100 years.");
+        }
+        if !STATUSES.iter().any(|(k, _)| *k == self.status) {
+            problem("status", "Choose a status from the list.");
+        }
+        if !problems.is_empty() {
+            return Err(AppError::Invalid(problems));
+        }
+        Ok(StudyFields {
+            title,
+            slug,
+            iras_id,
+            rec_reference,
+            lawful_basis: self.lawful_basis.clone(),
+            retention_years: self.retention_years,
+            status: self.status.clone(),
+        })
+    }
+}
+
+#[derive(Clone, Debug, Serialize, poem_openapi::Object)]
+pub struct Team {
+    pub id: String,
+    pub site_id: String,
+    pub name: String,
+    /// e.g. CMHT, recovery college, voluntary group.
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Serialize, poem_openapi::Object)]
+pub struct Site {
+    pub id: String,
+    pub study_id: String,
+    pub name: String,
+    pub teams: Vec<Team>,
+}
+
+#[derive(Clone, Debug, Serialize, poem_openapi::Object)]
+pub struct Member {
+    /// The membership id.
+    pub id: String,
+    pub account_id: String,
+    pub display_name: String,
+    pub role: crate::auth::model::Role,
+    /// Empty: all sites.
+    pub site_ids: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> StudyInput {
+        StudyInput {
+            title: "Recovery college co-design".into(),
+            slug: "rc-codesign".into(),
+            iras_id: Some("312345".into()),
+            rec_reference: Some("24/LO/0123".into()),
+            lawful_basis: "public_task".into(),
+            retention_years: 10,
+            status: "setup".into(),
+        }
+    }
+
+    #[test]
+    fn a_good_study_parses() {
+        assert!(input().parse().is_ok());
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let bad = StudyInput {
+            title: " ".into(),
+            slug: "Bad Slug".into(),
+            iras_id: Some("12a".into()),
+            rec_reference: None,
+            lawful_basis: "vibes".into(),
+            retention_years: 0,
+            status: "open".into(),
+        };
+        let fields: Vec<String> = match bad.parse() {
+            Err(AppError::Invalid(p)) => p.into_iter().map(|p| p.field).collect(),
+            _ => panic!("accepted"),
+        };
+        assert_eq!(
+            fields,
+            [
+                "title",
+                "slug",
+                "iras_id",
+                "lawful_basis",
+                "retention_years",
+                "status"
+            ]
+        );
+    }
+
+    #[test]
+    fn blank_optional_references_become_none() {
+        let mut i = input();
+        i.iras_id = Some("  ".into());
+        assert!(i.parse().unwrap().iras_id.is_none());
+    }
+}
