@@ -1,0 +1,18 @@
+//! fieldkit's integration suite: one binary, every test through the HTTP
+//! surface (or the command line), each run on SQLite and on PostgreSQL.
+//! Without PostgreSQL the PostgreSQL half says it was skipped; under CI=true
+//! it fails instead.
+
+#[macro_use]
+mod support;
+
+mod access;
+mod audit;
+mod auth;
+mod bad_input;
+mod browser;
+mod cli;
+mod cluster;
+mod openapi;
+mod smoke;
+mod smtp;

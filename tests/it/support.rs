@@ -1,0 +1,446 @@
+//! The test harness: a fresh server per test on port 0 with its own data
+//! folder and its own database (a temp SQLite file, or a fresh PostgreSQL
+//! schema), an API client, and a page client that keeps cookies like a browser.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use fieldkit::app::App;
+use fieldkit::clock::Clock;
+use fieldkit::config::{ServerConfig, Storage};
+use poem::listener::{Listener, TcpListener};
+use serde_json::{json, Value};
+use tokio::sync::OnceCell;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Declares each listed `async fn name(engine: Engine)` as two tests,
+/// `sqlite::name` and `postgres::name`. A test fn left out of the list is
+/// dead code, which the build refuses.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Engine::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::support::Engine::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+pub const PASSWORD: &str = "plum kettle orbit lantern";
+
+/// A folder removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new() -> TempDir {
+        let dir =
+            std::env::temp_dir().join(format!("fieldkit-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("FIELDKIT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://root@127.0.0.1:5432/test".into())
+}
+
+static POSTGRES: OnceCell<Result<(), String>> = OnceCell::const_new();
+
+/// A URL to a fresh, empty PostgreSQL schema, or None (with one notice on
+/// stderr) when PostgreSQL is not reachable outside CI.
+pub async fn fresh_postgres_url() -> Option<String> {
+    let base = postgres_base_url();
+    let probe = POSTGRES
+        .get_or_init(|| async {
+            match fieldkit::db::Db::connect(&base).await {
+                Ok(_) => Ok(()),
+                Err(e) => Err(format!("{e:#}")),
+            }
+        })
+        .await;
+    if let Err(reason) = probe {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("CI=true needs PostgreSQL at {base}: {reason}");
+        }
+        static TOLD: std::sync::Once = std::sync::Once::new();
+        TOLD.call_once(|| {
+            // Written straight to stderr so the test harness does not swallow it.
+            let _ = writeln!(std::io::stderr(), "\nPostgreSQL skipped: {reason} (set FIELDKIT_TEST_POSTGRES_URL, or start PostgreSQL)\n");
+        });
+        return None;
+    }
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let db = fieldkit::db::Db::connect(&base).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    db.pool.close().await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+/// Storage for a test: its own folder, and its own database on the engine.
+pub async fn storage(engine: Engine, dir: &TempDir) -> Option<Storage> {
+    let database_url = match engine {
+        Engine::Sqlite => None,
+        Engine::Postgres => Some(fresh_postgres_url().await?),
+    };
+    Some(Storage {
+        data_dir: dir.0.clone(),
+        database_url,
+    })
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub app: App,
+    pub engine: Engine,
+    pub storage: Storage,
+    pub dir: TempDir,
+    pub http: reqwest::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a server; None when the engine is unavailable (PostgreSQL outside CI).
+pub async fn spawn(engine: Engine) -> Option<TestApp> {
+    spawn_with(engine, |_| {}).await
+}
+
+pub async fn spawn_with(
+    engine: Engine,
+    configure: impl FnOnce(&mut ServerConfig),
+) -> Option<TestApp> {
+    let dir = TempDir::new();
+    let storage = storage(engine, &dir).await?;
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = fieldkit::http::local_addr(&acceptor).unwrap();
+    let mut server = ServerConfig::from_env();
+    server.bind = addr;
+    server.public_url = Some(format!("http://{addr}").parse().unwrap());
+    configure(&mut server);
+    let app = App::open(storage.clone(), server, Clock::system())
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(fieldkit::http::serve(app.clone(), acceptor, async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    Some(TestApp {
+        base: format!("http://{addr}"),
+        app,
+        engine,
+        storage,
+        dir,
+        http,
+        stop: Some(stop),
+    })
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// An API request, with a bearer token when given.
+    pub fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let rb = self
+            .http
+            .request(method, self.url(&format!("/api/v1{path}")));
+        match token {
+            Some(t) => rb.bearer_auth(t),
+            None => rb,
+        }
+    }
+
+    /// Signs in through the API and returns the session token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let r = self
+            .api(reqwest::Method::POST, "/sessions", None)
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            200,
+            "sign-in of {email} failed: {}",
+            r.text().await.unwrap()
+        );
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates an administrator the way `fieldkit admin create` does and signs in.
+    pub async fn admin(&self) -> String {
+        let email = format!("admin-{}@example.ac.uk", uuid::Uuid::new_v4().simple());
+        fieldkit::auth::service::create_admin_directly(&self.app, &email, "Ada Admin", PASSWORD)
+            .await
+            .unwrap();
+        self.sign_in(&email, PASSWORD).await
+    }
+
+    /// Invites an account through the API, accepts the emailed invitation
+    /// through the pages, and returns (account id, email).
+    pub async fn person(&self, admin: &str, name: &str) -> (String, String) {
+        let email = format!(
+            "{}-{}@example.ac.uk",
+            name.to_lowercase().replace(' ', "."),
+            uuid::Uuid::new_v4().simple()
+        );
+        let r = self
+            .api(reqwest::Method::POST, "/accounts", Some(admin))
+            .json(&json!({ "email": email, "display_name": name }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let link = self.link_in_last_email_to(&email).await;
+        let mut page = self.pages();
+        page.get(&link).await.assert_status(200);
+        let path = link.split_once('?').unwrap().0;
+        let token = link.split_once("token=").unwrap().1.to_owned();
+        page.post(path, &[("token", &token), ("password", PASSWORD)])
+            .await
+            .assert_status(303);
+        (id, email)
+    }
+
+    /// The newest message queued for an address: (subject, text, html).
+    pub async fn last_email_to(&self, email: &str) -> (String, String, String) {
+        use sqlx::Row;
+        let row = sqlx::query("SELECT subject, body_text, body_html FROM outbox WHERE to_addr = $1 ORDER BY created_at DESC, id DESC LIMIT 1")
+            .bind(email)
+            .fetch_one(&self.app.db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("no email to {email}: {e}"));
+        (row.get(0), row.get(1), row.get(2))
+    }
+
+    /// The one-time link in the newest email to an address, as a path and query.
+    pub async fn link_in_last_email_to(&self, email: &str) -> String {
+        let (_, text, _) = self.last_email_to(email).await;
+        let start = text.find(&self.base).expect("a link to this server") + self.base.len();
+        text[start..].split_whitespace().next().unwrap().to_owned()
+    }
+
+    /// Creates a study through the API and returns its id.
+    pub async fn study(&self, admin: &str, slug: &str) -> String {
+        let r = self
+            .api(reqwest::Method::POST, "/studies", Some(admin))
+            .json(&json!({
+                "title": format!("Study {slug}"), "slug": slug, "iras_id": "312345", "rec_reference": "24/LO/0123",
+                "lawful_basis": "public_task", "retention_years": 10, "status": "setup"
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Gives an account a role in a study through the API.
+    pub async fn member(
+        &self,
+        admin: &str,
+        study: &str,
+        account: &str,
+        role: &str,
+        sites: &[&str],
+    ) {
+        let r = self
+            .api(
+                reqwest::Method::PUT,
+                &format!("/studies/{study}/members"),
+                Some(admin),
+            )
+            .json(&json!({ "account_id": account, "role": role, "site_ids": sites }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+
+    pub fn pages(&self) -> PageClient {
+        PageClient {
+            base: self.base.clone(),
+            http: self.http.clone(),
+            cookies: BTreeMap::new(),
+            csrf: None,
+        }
+    }
+}
+
+/// A response read whole.
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+}
+
+impl Page {
+    #[track_caller]
+    pub fn assert_status(&self, status: u16) -> &Page {
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body:\n{}",
+            self.text
+        );
+        self
+    }
+
+    pub fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .map_or("", |v| v.to_str().unwrap())
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map_or("", |v| v.to_str().unwrap())
+    }
+
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+}
+
+/// Scrapes the CSRF token from a page's forms.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    Some(html[at..].split('"').next()?.to_owned())
+}
+
+/// A browser stand-in: keeps cookies (including Secure ones, as browsers do on
+/// localhost) and the CSRF token of the last page it saw.
+pub struct PageClient {
+    pub base: String,
+    http: reqwest::Client,
+    pub cookies: BTreeMap<String, String>,
+    pub csrf: Option<String>,
+}
+
+impl PageClient {
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn read(&mut self, resp: reqwest::Response) -> Page {
+        for sc in resp.headers().get_all("set-cookie") {
+            let sc = sc.to_str().unwrap();
+            let (pair, attrs) = sc.split_once(';').unwrap_or((sc, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attrs.to_ascii_lowercase().contains("max-age=0") || value.is_empty() {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies
+                    .insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        if let Some(token) = csrf_in(&text) {
+            self.csrf = Some(token);
+        }
+        Page {
+            status,
+            headers,
+            text,
+        }
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        let resp = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .unwrap();
+        self.read(resp).await
+    }
+
+    /// Posts a form with the CSRF token of the last page seen.
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let mut form: Vec<(String, String)> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if !fields.iter().any(|(k, _)| *k == "csrf_token") {
+            form.push(("csrf_token".into(), self.csrf.clone().unwrap_or_default()));
+        }
+        let resp = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("cookie", self.cookie_header())
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        self.read(resp).await
+    }
+
+    /// Signs in through the sign-in page.
+    pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
+        self.get("/login").await.assert_status(200);
+        self.post("/login", &[("email", email), ("password", password)])
+            .await
+    }
+}
