@@ -808,6 +808,10 @@ pub async fn create_api_token(
             "API tokens can only be created when signed in.".into(),
         ));
     }
+    // Access first: someone outside the study learns nothing from validation.
+    if !super::policy::can_see_study(actor, new.study_id) {
+        return Err(AppError::NotFound);
+    }
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::invalid(
@@ -826,9 +830,6 @@ pub async fn create_api_token(
             "permissions",
             "Choose at least one permission.",
         ));
-    }
-    if !super::policy::can_see_study(actor, new.study_id) {
-        return Err(AppError::NotFound);
     }
     if let Some(p) = new
         .permissions

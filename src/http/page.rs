@@ -68,7 +68,8 @@ impl Page {
         }
     }
 
-    /// Shows the problems of a refused form (422), or passes other errors on.
+    /// Shows the problems of a refused form (422), or passes other errors on:
+    /// a refusal for lack of permission stays a 403 error page.
     pub fn problems(mut self, err: AppError) -> Result<Page, AppError> {
         match err {
             AppError::Invalid(p) => {
@@ -76,7 +77,7 @@ impl Page {
                 self.status = StatusCode::UNPROCESSABLE_ENTITY;
                 Ok(self)
             }
-            AppError::Conflict(detail) | AppError::Forbidden(detail) => {
+            AppError::Conflict(detail) => {
                 self.status = StatusCode::UNPROCESSABLE_ENTITY;
                 self.problems = vec![FieldProblem {
                     field: "form".into(),

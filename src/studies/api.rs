@@ -8,7 +8,7 @@ use poem_openapi::{Object, OpenApi};
 use super::model::{Member, Site, Study, StudyInput};
 use super::service;
 use crate::audit::Entry;
-use crate::auth::model::Role;
+use crate::auth::model::{Permission, Role};
 use crate::error::AppError;
 use crate::http::api::{fail, ApiResult, BearerAuth, Created, NoContent, Tag};
 use crate::http::viewer::app_of;
@@ -163,6 +163,7 @@ impl StudiesApi {
         body: Json<TeamInput>,
     ) -> ApiResult<Json<Created>> {
         let id = self::study_id(&study_id)?;
+        service::require(&auth.0, Permission::EditStudy, &id).map_err(fail)?;
         let site = SiteId::parse(&site_id).ok_or_else(|| fail(AppError::NotFound))?;
         let team = service::add_team(app_of(req), &auth.0, &id, &site, &body.name, &body.kind)
             .await
@@ -198,6 +199,7 @@ impl StudiesApi {
         body: Json<MemberInput>,
     ) -> ApiResult<Json<Created>> {
         let id = self::study_id(&study_id)?;
+        service::require(&auth.0, Permission::ManageMembers, &id).map_err(fail)?;
         let account = AccountId::parse(&body.account_id).ok_or_else(|| {
             fail(AppError::invalid(
                 "account_id",

@@ -250,6 +250,7 @@ pub async fn add_site(req: &Request, form: CsrfForm, Path(id): Path<String>) -> 
 pub async fn add_team(req: &Request, form: CsrfForm, Path(id): Path<String>) -> PageResult {
     let actor = form.viewer.require()?;
     let id = study_id(&id)?;
+    service::require(actor, Permission::EditStudy, &id)?;
     let result = match SiteId::parse(form.get("site_id")) {
         Some(site) => service::add_team(
             app_of(req),
@@ -270,6 +271,7 @@ pub async fn add_team(req: &Request, form: CsrfForm, Path(id): Path<String>) -> 
 pub async fn add_member(req: &Request, form: CsrfForm, Path(id): Path<String>) -> PageResult {
     let actor = form.viewer.require()?;
     let id = study_id(&id)?;
+    service::require(actor, Permission::ManageMembers, &id)?;
     let account = AccountId::parse(form.get("account_id"));
     let role = Role::parse(form.get("role"));
     let sites: Option<Vec<SiteId>> = form

@@ -22,8 +22,10 @@ fn conflict_on_unique(e: sqlx::Error, what: &str) -> AppError {
 }
 
 /// Refuses with "not found" to anyone who cannot see the study, and with
-/// "forbidden" to members who lack the permission.
-fn require(actor: &Actor, perm: Permission, study: &StudyId) -> Result<()> {
+/// "forbidden" to members who lack the permission. Handlers that parse input
+/// before calling a use case call this first, so access is decided before
+/// validation speaks.
+pub fn require(actor: &Actor, perm: Permission, study: &StudyId) -> Result<()> {
     if !can_see_study(actor, study) {
         return Err(AppError::NotFound);
     }

@@ -1,1 +1,482 @@
-//! (being written)
+//! The route-by-role matrix: every API operation and every page, called as
+//! every role, compared with the table below. A route missing from the table
+//! (or a table row with no route) fails the test, so a new route cannot ship
+//! without someone deciding who may use it.
+//!
+//! Requests are built to pass access control and then stop harmlessly (an
+//! invalid value gives 422) or to act on throwaway objects, so one role's call
+//! does not change what the next role sees. "Allowed" means the answer was not
+//! 401, 403, 404 or a redirect to the sign-in page.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::support::{spawn, Engine, PageClient, TestApp, PASSWORD};
+
+/// Who is asking. Letters used in the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Who {
+    Admin,
+    Researcher,
+    SiteResearcher,
+    Reviewer,
+    Analyst,
+    Participant,
+    Outsider,
+    Anonymous,
+}
+
+const EVERYONE: [Who; 8] = [
+    Who::Admin,
+    Who::Researcher,
+    Who::SiteResearcher,
+    Who::Reviewer,
+    Who::Analyst,
+    Who::Participant,
+    Who::Outsider,
+    Who::Anonymous,
+];
+
+impl Who {
+    fn letter(self) -> char {
+        match self {
+            Who::Admin => 'A',
+            Who::Researcher => 'R',
+            Who::SiteResearcher => 'S',
+            Who::Reviewer => 'V',
+            Who::Analyst => 'N',
+            Who::Participant => 'P',
+            Who::Outsider => 'O',
+            Who::Anonymous => 'X',
+        }
+    }
+}
+
+/// (method, route, who may use it). Routes as the OpenAPI document and the
+/// page router spell them. "public" routes answer everyone (sign-in, one-time
+/// links, checkpoints); for them the test checks only that nothing fails.
+/// A: admin, R: researcher, S: researcher limited to one site, V: reviewer,
+/// N: analyst, P: participant, O: signed in with no role in the study,
+/// X: not signed in.
+const MATRIX: &[(&str, &str, &str)] = &[
+    // API
+    ("POST", "/api/v1/sessions", "public"),
+    ("DELETE", "/api/v1/sessions/current", "ARSVNPO"),
+    ("GET", "/api/v1/me", "ARSVNPO"),
+    ("POST", "/api/v1/me/password", "ARSVNPO"),
+    ("POST", "/api/v1/password-resets", "public"),
+    ("GET", "/api/v1/me/tokens", "ARSVNPO"),
+    ("POST", "/api/v1/me/tokens", "ARSVNP"),
+    ("DELETE", "/api/v1/me/tokens/{token_id}", "ARSVNP"),
+    ("GET", "/api/v1/accounts", "A"),
+    ("POST", "/api/v1/accounts", "A"),
+    ("POST", "/api/v1/accounts/{account_id}/changes", "A"),
+    ("GET", "/api/v1/studies", "ARSVNPO"),
+    ("POST", "/api/v1/studies", "A"),
+    ("GET", "/api/v1/studies/{study_id}", "ARSVNP"),
+    ("PUT", "/api/v1/studies/{study_id}", "A"),
+    ("GET", "/api/v1/studies/{study_id}/sites", "ARSVNP"),
+    ("POST", "/api/v1/studies/{study_id}/sites", "A"),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/sites/{site_id}/teams",
+        "A",
+    ),
+    ("GET", "/api/v1/studies/{study_id}/members", "ARS"),
+    ("PUT", "/api/v1/studies/{study_id}/members", "A"),
+    (
+        "DELETE",
+        "/api/v1/studies/{study_id}/members/{membership_id}",
+        "A",
+    ),
+    ("GET", "/api/v1/studies/{study_id}/audit", "AV"),
+    ("GET", "/api/v1/audit/public-key", "public"),
+    ("GET", "/api/v1/audit/checkpoints", "public"),
+    ("POST", "/api/v1/audit/checkpoints", "A"),
+    ("GET", "/api/v1/audit/verify", "AV"),
+    ("GET", "/api/v1/audit/log", "A"),
+    // Pages
+    ("GET", "/", "ARSVNPO"),
+    ("GET", "/login", "public"),
+    ("POST", "/login", "public"),
+    ("POST", "/logout", "public"),
+    ("GET", "/setup", "public"),
+    ("POST", "/setup", "public"),
+    ("GET", "/password-reset/request", "public"),
+    ("POST", "/password-reset/request", "public"),
+    ("GET", "/password-reset", "public"),
+    ("POST", "/password-reset", "public"),
+    ("GET", "/invitation", "public"),
+    ("POST", "/invitation", "public"),
+    ("GET", "/account", "ARSVNPO"),
+    ("POST", "/account/password", "ARSVNPO"),
+    ("POST", "/account/tokens", "ARSVNP"),
+    ("POST", "/account/tokens/:token_id/revoke", "ARSVNP"),
+    ("GET", "/admin/accounts", "A"),
+    ("POST", "/admin/accounts", "A"),
+    ("POST", "/admin/accounts/:account_id/:change", "A"),
+    ("GET", "/admin/studies/new", "A"),
+    ("POST", "/admin/studies/new", "A"),
+    ("GET", "/studies/:study_id", "ARSVNP"),
+    ("GET", "/studies/:study_id/edit", "A"),
+    ("POST", "/studies/:study_id/edit", "A"),
+    ("POST", "/studies/:study_id/sites", "A"),
+    ("POST", "/studies/:study_id/teams", "A"),
+    ("POST", "/studies/:study_id/members", "A"),
+    (
+        "POST",
+        "/studies/:study_id/members/:membership_id/remove",
+        "A",
+    ),
+];
+
+/// Routes that end the caller's session run last.
+fn ends_session(path: &str) -> bool {
+    path == "/logout" || path == "/api/v1/sessions/current"
+}
+
+struct Fixture {
+    study: String,
+    site: String,
+    /// A throwaway account to unlock.
+    spare_account: String,
+    /// Throwaway memberships for the two remove routes.
+    spare_memberships: Vec<String>,
+    api: BTreeMap<Who, String>,
+    pages: BTreeMap<Who, PageClient>,
+    /// Each member's own API tokens, two each (one per revoke route).
+    tokens: BTreeMap<Who, Vec<String>>,
+}
+
+async fn create_token(t: &TestApp, session: &str, study: &str) -> String {
+    let r = t
+        .api(Method::POST, "/me/tokens", Some(session))
+        .json(&json!({ "study_id": study, "name": "matrix", "permissions": ["view_study"], "days": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    r.json::<Value>().await.unwrap()["token"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn fixture(t: &TestApp) -> Fixture {
+    let admin = t.admin().await;
+    let study = t.study(&admin, "matrix").await;
+    let other_study = t.study(&admin, "matrix-other").await;
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{study}/sites"),
+            Some(&admin),
+        )
+        .json(&json!({ "name": "North" }))
+        .send()
+        .await
+        .unwrap();
+    let site = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // The admin under test is one account, on the API and on the pages.
+    let admin_email = format!(
+        "matrix-admin-{}@example.ac.uk",
+        uuid::Uuid::new_v4().simple()
+    );
+    fieldkit::auth::service::create_admin_directly(&t.app, &admin_email, "Matrix Admin", PASSWORD)
+        .await
+        .unwrap();
+    let admin_session = t.sign_in(&admin_email, PASSWORD).await;
+    let mut admin_pages = t.pages();
+    admin_pages
+        .sign_in(&admin_email, PASSWORD)
+        .await
+        .assert_status(303);
+    let mut api = BTreeMap::from([(Who::Admin, admin_session.clone())]);
+    let mut pages = BTreeMap::from([(Who::Admin, admin_pages)]);
+    let mut tokens = BTreeMap::new();
+    tokens.insert(
+        Who::Admin,
+        vec![
+            create_token(t, &admin_session, &study).await,
+            create_token(t, &admin_session, &study).await,
+        ],
+    );
+
+    let roles = [
+        (Who::Researcher, "researcher", vec![]),
+        (Who::SiteResearcher, "researcher", vec![site.as_str()]),
+        (Who::Reviewer, "reviewer", vec![]),
+        (Who::Analyst, "analyst", vec![]),
+        (Who::Participant, "participant", vec![]),
+        (Who::Outsider, "researcher", vec![]),
+    ];
+    for (who, role, sites) in roles {
+        let (id, email) = t.person(&admin, &format!("{who:?}")).await;
+        let target = if who == Who::Outsider {
+            &other_study
+        } else {
+            &study
+        };
+        t.member(&admin, target, &id, role, &sites).await;
+        let session = t.sign_in(&email, PASSWORD).await;
+        if who != Who::Outsider {
+            tokens.insert(
+                who,
+                vec![
+                    create_token(t, &session, &study).await,
+                    create_token(t, &session, &study).await,
+                ],
+            );
+        }
+        api.insert(who, session);
+        let mut page = t.pages();
+        page.sign_in(&email, PASSWORD).await.assert_status(303);
+        pages.insert(who, page);
+    }
+    pages.insert(Who::Anonymous, t.pages());
+
+    let (spare_account, _) = t.person(&admin, "Spare Person").await;
+    let mut spare_memberships = Vec::new();
+    for n in 0..2 {
+        let (id, _) = t.person(&admin, &format!("Leaver {n}")).await;
+        t.member(&admin, &study, &id, "analyst", &[]).await;
+        let r = t
+            .api(
+                Method::GET,
+                &format!("/studies/{study}/members"),
+                Some(&admin),
+            )
+            .send()
+            .await
+            .unwrap();
+        let members = r.json::<Value>().await.unwrap();
+        let m = members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["account_id"] == id.as_str())
+            .unwrap();
+        spare_memberships.push(m["id"].as_str().unwrap().to_owned());
+    }
+    Fixture {
+        study,
+        site,
+        spare_account,
+        spare_memberships,
+        api,
+        pages,
+        tokens,
+    }
+}
+
+fn fill(route: &str, f: &Fixture, who: Who, page: bool) -> String {
+    let own_token = f
+        .tokens
+        .get(&who)
+        .map(|t| t[usize::from(page)].clone())
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let membership = &f.spare_memberships[usize::from(page)];
+    route
+        .replace("{study_id}", &f.study)
+        .replace(":study_id", &f.study)
+        .replace("{site_id}", &f.site)
+        .replace("{account_id}", &f.spare_account)
+        .replace(":account_id", &f.spare_account)
+        .replace(":change", "unlock")
+        .replace("{membership_id}", membership)
+        .replace(":membership_id", membership)
+        .replace("{token_id}", &own_token)
+        .replace(":token_id", &own_token)
+}
+
+/// A body that passes access control and then stops at validation, or acts on
+/// a throwaway object.
+fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
+    Some(match (method, route) {
+        ("POST", "/api/v1/sessions") => {
+            json!({ "email": "nobody@example.ac.uk", "password": "not the password" })
+        }
+        ("POST", "/api/v1/me/password") => {
+            json!({ "current_password": "not my password", "new_password": "x" })
+        }
+        ("POST", "/api/v1/password-resets") => json!({ "email": "nobody@example.ac.uk" }),
+        ("POST", "/api/v1/me/tokens") => {
+            json!({ "study_id": f.study, "name": "m", "permissions": ["view_study"], "days": 0 })
+        }
+        ("POST", "/api/v1/accounts") => json!({ "email": "not an email", "display_name": "X" }),
+        ("POST", "/api/v1/accounts/{account_id}/changes") => json!({ "change": "unlock" }),
+        ("POST", "/api/v1/studies") | ("PUT", "/api/v1/studies/{study_id}") => json!({
+            "title": "", "slug": "x", "lawful_basis": "public_task", "retention_years": 10, "status": "setup"
+        }),
+        ("POST", "/api/v1/studies/{study_id}/sites") => json!({ "name": "" }),
+        ("POST", "/api/v1/studies/{study_id}/sites/{site_id}/teams") => {
+            json!({ "name": "", "kind": "CMHT" })
+        }
+        ("PUT", "/api/v1/studies/{study_id}/members") => {
+            json!({ "account_id": uuid::Uuid::now_v7().to_string(), "role": "analyst" })
+        }
+        _ => return None,
+    })
+}
+
+fn page_form(route: &str, f: &Fixture) -> Vec<(&'static str, String)> {
+    match route {
+        "/login" => vec![
+            ("email", "nobody@example.ac.uk".into()),
+            ("password", "wrong".into()),
+        ],
+        "/setup" | "/password-reset" | "/invitation" => vec![
+            ("token", "fkl_not-a-token".into()),
+            ("password", "x".into()),
+        ],
+        "/password-reset/request" => vec![("email", "not an email".into())],
+        "/account/password" => vec![
+            ("current_password", "not my password".into()),
+            ("new_password", "x".into()),
+        ],
+        "/account/tokens" => vec![
+            ("study_id", f.study.clone()),
+            ("name", "".into()),
+            ("days", "1".into()),
+        ],
+        "/admin/accounts" => vec![
+            ("email", "not an email".into()),
+            ("display_name", "X".into()),
+        ],
+        "/admin/studies/new" | "/studies/:study_id/edit" => {
+            vec![("title", "".into()), ("slug", "x".into())]
+        }
+        "/studies/:study_id/sites" => vec![("name", "".into())],
+        "/studies/:study_id/teams" => vec![
+            ("site_id", f.site.clone()),
+            ("name", "".into()),
+            ("kind", "CMHT".into()),
+        ],
+        "/studies/:study_id/members" => vec![("account_id", "".into()), ("role", "analyst".into())],
+        _ => vec![],
+    }
+}
+
+fn denied(status: u16, location: &str) -> bool {
+    matches!(status, 401 | 403 | 404) || (status == 303 && location.starts_with("/login"))
+}
+
+async fn call(t: &TestApp, f: &mut Fixture, who: Who, method: &str, route: &str) -> (u16, String) {
+    if route.starts_with("/api/") {
+        let path = fill(route, f, who, false);
+        let rb = t
+            .http
+            .request(Method::from_bytes(method.as_bytes()).unwrap(), t.url(&path));
+        let rb = match f.api.get(&who) {
+            Some(token) => rb.bearer_auth(token),
+            None => rb,
+        };
+        let rb = match api_body(method, route, f) {
+            Some(body) => rb.json(&body),
+            None => rb,
+        };
+        let r = rb.send().await.unwrap();
+        let location = r
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (r.status().as_u16(), location)
+    } else {
+        let path = fill(route, f, who, true);
+        let form: Vec<(&str, String)> = page_form(route, f);
+        let client = f.pages.get_mut(&who).unwrap();
+        let r = if method == "GET" {
+            client.get(&path).await
+        } else {
+            client.get("/login").await;
+            let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            client.post(&path, &fields).await
+        };
+        (r.status, r.location().to_owned())
+    }
+}
+
+fn routes_in_app(spec: &Value) -> BTreeSet<(String, String)> {
+    let mut routes = BTreeSet::new();
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            routes.insert((method.to_uppercase(), format!("/api/v1{path}")));
+        }
+    }
+    for (method, path) in fieldkit::http::PAGE_ROUTES {
+        routes.insert((method.to_string(), path.to_string()));
+    }
+    routes
+}
+
+async fn every_route_answers_every_role_as_the_table_says(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let spec: Value = t
+        .http
+        .get(t.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let in_app = routes_in_app(&spec);
+    let in_table: BTreeSet<(String, String)> = MATRIX
+        .iter()
+        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+        .collect();
+    assert_eq!(
+        MATRIX.len(),
+        in_table.len(),
+        "a route is listed twice in the matrix"
+    );
+    let missing: Vec<_> = in_app.difference(&in_table).collect();
+    let stale: Vec<_> = in_table.difference(&in_app).collect();
+    assert!(
+        missing.is_empty(),
+        "routes with no entry in the access matrix: {missing:?}"
+    );
+    assert!(
+        stale.is_empty(),
+        "matrix entries for routes that do not exist: {stale:?}"
+    );
+
+    let mut f = fixture(&t).await;
+    let mut order: Vec<&(&str, &str, &str)> = MATRIX.iter().collect();
+    order.sort_by_key(|(_, path, _)| ends_session(path));
+    let mut wrong = Vec::new();
+    for (method, route, allowed) in order {
+        // The admin goes last, so a real change (removing a throwaway member) comes after everyone else tried.
+        for who in EVERYONE.iter().rev().copied() {
+            let (status, location) = call(&t, &mut f, who, method, route).await;
+            assert!(
+                status < 500,
+                "{method} {route} as {who:?} failed with {status}"
+            );
+            if *allowed == "public" {
+                continue;
+            }
+            let expect_allowed = allowed.contains(who.letter());
+            if expect_allowed == denied(status, &location) {
+                wrong.push(format!(
+                    "{method} {route} as {who:?}: {status} {location} (expected {})",
+                    if expect_allowed { "allowed" } else { "denied" }
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "access differs from the matrix:\n{}",
+        wrong.join("\n")
+    );
+}
+
+on_both_engines!(every_route_answers_every_role_as_the_table_says);
