@@ -75,6 +75,7 @@ enum AuditCommand {
     },
     /// Write the whole audit trail and its signed checkpoints to a file.
     Export {
+        /// The file to write (JSON lines); it must not exist yet.
         #[arg(long)]
         out: PathBuf,
     },

@@ -106,16 +106,14 @@ async fn refuse_if_blocked(app: &App, keys: &[&str]) -> Result<()> {
 
 async fn count_failure(app: &App, tx: &mut crate::db::Tx, key: &str, threshold: i32) -> Result<()> {
     let now = app.now();
-    let failures = match store::throttle(&app.db.pool, key).await? {
-        Some(t) if now - t.last_failure_at < FORGET_AFTER => t.failures + 1,
-        _ => 1,
+    let failures = store::count_throttle_failure(tx, key, now, now - FORGET_AFTER).await?;
+    // Below the threshold nothing is blocked, not even until `now`: an attempt
+    // that read the clock a moment earlier would take that for a block.
+    let blocked_until = match block_for(failures, threshold) {
+        0 => 0,
+        delay => now + delay,
     };
-    let row = store::ThrottleRow {
-        failures,
-        last_failure_at: now,
-        blocked_until: now + block_for(failures, threshold),
-    };
-    store::save_throttle(tx, key, &row).await?;
+    store::set_throttle_block(tx, key, blocked_until).await?;
     Ok(())
 }
 

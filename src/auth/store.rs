@@ -287,17 +287,36 @@ pub async fn throttle(pool: &AnyPool, key: &str) -> sqlx::Result<Option<Throttle
         .transpose()
 }
 
-pub async fn save_throttle(tx: &mut Tx, key: &str, row: &ThrottleRow) -> sqlx::Result<()> {
+/// Counts one failure in a single statement, so failures counted at the same
+/// moment by several instances are all kept; a count older than `forget_before`
+/// starts again at 1. Returns the new count; the row stays locked until commit.
+pub async fn count_throttle_failure(
+    tx: &mut Tx,
+    key: &str,
+    now: i64,
+    forget_before: i64,
+) -> sqlx::Result<i32> {
     sqlx::query(
-        "INSERT INTO login_throttle (throttle_key, failures, last_failure_at, blocked_until) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (throttle_key) DO UPDATE SET failures = $2, last_failure_at = $3, blocked_until = $4",
+        "INSERT INTO login_throttle (throttle_key, failures, last_failure_at, blocked_until) VALUES ($1, 1, $2, 0)
+         ON CONFLICT (throttle_key) DO UPDATE SET
+           failures = CASE WHEN login_throttle.last_failure_at > $3 THEN login_throttle.failures + 1 ELSE 1 END,
+           last_failure_at = $2
+         RETURNING failures",
     )
     .bind(key)
-    .bind(row.failures)
-    .bind(row.last_failure_at)
-    .bind(row.blocked_until)
-    .execute(&mut **tx)
-    .await?;
+    .bind(now)
+    .bind(forget_before)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get(0)
+}
+
+pub async fn set_throttle_block(tx: &mut Tx, key: &str, blocked_until: i64) -> sqlx::Result<()> {
+    sqlx::query("UPDATE login_throttle SET blocked_until = $2 WHERE throttle_key = $1")
+        .bind(key)
+        .bind(blocked_until)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

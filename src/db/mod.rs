@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Executor};
+use sqlx::{Any, AnyPool, Connection, Executor};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -44,6 +44,19 @@ impl Db {
             create_sqlite_parent(url)?;
         }
         let options = AnyConnectOptions::from_str(url).context("the database URL is not valid")?;
+        // One plain connection first: when the database cannot be reached the pool
+        // would retry until its timeout and then report only "pool timed out",
+        // hiding the reason (connection refused, unknown host, bad password).
+        let probe = tokio::time::timeout(
+            Duration::from_secs(10),
+            sqlx::AnyConnection::connect_with(&options),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer within 10 seconds"))
+        // sqlx's message already quotes its source; keep it once.
+        .and_then(|r| r.map_err(|e| anyhow::anyhow!("{e}")))
+        .context("cannot reach the database")?;
+        probe.close().await.ok();
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             .acquire_timeout(Duration::from_secs(10))

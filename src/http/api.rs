@@ -33,8 +33,9 @@ async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
     let actor = if bearer.token.starts_with(service::SESSION_PREFIX) {
         service::actor_for_session(app, &bearer.token).await?
     } else {
-        service::actor_for_api_token(app, &bearer.token, req.method().as_str(), req.uri().path())
-            .await?
+        // The full path: inside the /api/v1 nest, `uri()` has lost its prefix.
+        let path = req.original_uri().path();
+        service::actor_for_api_token(app, &bearer.token, req.method().as_str(), path).await?
     };
     actor.ok_or_else(|| AppError::Unauthenticated.into())
 }

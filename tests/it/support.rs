@@ -444,3 +444,215 @@ impl PageClient {
             .await
     }
 }
+
+// Running the fieldkit binary (the cli, cluster and audit tests).
+
+/// The fieldkit binary built for this test run.
+pub const FIELDKIT: &str = env!("CARGO_BIN_EXE_fieldkit");
+
+/// A command for the binary that inherits no FIELDKIT_* variable from the
+/// test's own environment, so each test says everything it relies on.
+pub fn fieldkit_command(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(FIELDKIT);
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("FIELDKIT_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd.args(args);
+    cmd
+}
+
+/// `--data-dir D [--database-url U]` for a test's storage.
+pub fn storage_args(storage: &Storage) -> Vec<String> {
+    let mut args = vec![
+        "--data-dir".to_owned(),
+        storage.data_dir.display().to_string(),
+    ];
+    if let Some(url) = &storage.database_url {
+        args.push("--database-url".into());
+        args.push(url.clone());
+    }
+    args
+}
+
+/// What a finished run of the binary printed, and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the binary to completion (killed after 60 s), feeding `stdin` when given.
+pub async fn run_fieldkit(cmd: std::process::Command, stdin: Option<&str>) -> Run {
+    use tokio::io::AsyncWriteExt;
+    let shown = format!("{cmd:?}");
+    let mut cmd = tokio::process::Command::from(cmd);
+    cmd.kill_on_drop(true)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("the fieldkit binary starts");
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).await.unwrap();
+    }
+    drop(input);
+    let out = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{shown} did not finish within 60 s"))
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `fieldkit serve --bind 127.0.0.1:0` on a test's storage.
+pub fn serve_command(storage: &Storage) -> std::process::Command {
+    let mut cmd = fieldkit_command(&["serve", "--bind", "127.0.0.1:0"]);
+    cmd.args(storage_args(storage));
+    cmd
+}
+
+type Captured = std::sync::Arc<std::sync::Mutex<String>>;
+
+fn capture(
+    pipe: impl std::io::Read + Send + 'static,
+    into: Captured,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            let mut text = into.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    })
+}
+
+/// A running `fieldkit serve` process, killed when dropped. Everything it
+/// prints is kept: stdout (the banner and links) and stderr (the logs).
+pub struct Server {
+    child: std::process::Child,
+    out: Captured,
+    err: Captured,
+    readers: Vec<std::thread::JoinHandle<()>>,
+    /// http://127.0.0.1:PORT, from the first line it prints.
+    pub base: String,
+}
+
+impl Server {
+    /// Starts the process and waits (at most 60 s) for its
+    /// "fieldkit is running at http://127.0.0.1:PORT/ ..." line.
+    pub async fn start(mut cmd: std::process::Command) -> Server {
+        let mut server = Server::spawn(&mut cmd);
+        server.wait_until_running().await;
+        server
+    }
+
+    /// Starts the process without waiting for it; see `wait_until_running`.
+    pub fn spawn(cmd: &mut std::process::Command) -> Server {
+        let mut child = cmd
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("the fieldkit binary starts");
+        let (out, err) = (Captured::default(), Captured::default());
+        let readers = vec![
+            capture(child.stdout.take().unwrap(), out.clone()),
+            capture(child.stderr.take().unwrap(), err.clone()),
+        ];
+        Server {
+            child,
+            out,
+            err,
+            readers,
+            base: String::new(),
+        }
+    }
+
+    pub async fn wait_until_running(&mut self) {
+        const BANNER: &str = "fieldkit is running at ";
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            if let Some(line) = self.stdout().lines().find(|l| l.starts_with(BANNER)) {
+                let url = line[BANNER.len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default();
+                assert!(
+                    url.starts_with("http://127.0.0.1:"),
+                    "unexpected banner: {line}"
+                );
+                self.base = url.trim_end_matches('/').to_owned();
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                panic!(
+                    "fieldkit serve exited ({status}) before it was running.\nstdout:\n{}\nstderr:\n{}",
+                    self.stdout(),
+                    self.stderr()
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "fieldkit serve did not start within 60 s.\nstdout:\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// What it has printed on stdout so far.
+    pub fn stdout(&self) -> String {
+        self.out.lock().unwrap().clone()
+    }
+
+    /// What it has logged on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.err.lock().unwrap().clone()
+    }
+
+    /// Waits (at most `secs`) until stdout holds `needle`; returns that line.
+    pub async fn wait_for_stdout(&self, needle: &str, secs: u64) -> Option<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if let Some(line) = self.stdout().lines().find(|l| l.contains(needle)) {
+                return Some(line.to_owned());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        None
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+    }
+
+    /// Kills the process and returns everything it printed: (stdout, stderr).
+    pub fn stop(mut self) -> (String, String) {
+        self.kill();
+        (self.stdout(), self.stderr())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
