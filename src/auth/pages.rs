@@ -31,11 +31,21 @@ impl PageQuery {
     pub fn done(&self) -> Option<&str> {
         self.done.as_deref()
     }
+
+    /// A one-time link's token, when the link carried one.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref().filter(|t| !t.is_empty())
+    }
 }
 
-/// Only same-site paths may be a destination after sign-in.
+/// Only same-site paths may be a destination after sign-in. Browsers drop tabs
+/// and newlines inside a URL ("/\t/evil.example" becomes "//evil.example"), so
+/// any control character or space refuses the path.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+    let plain = !next
+        .chars()
+        .any(|c| c == '\\' || c.is_control() || c.is_whitespace());
+    if plain && next.starts_with('/') && !next.starts_with("//") {
         next
     } else {
         "/"
@@ -240,6 +250,10 @@ fn permission_label(p: Permission) -> &'static str {
         Permission::EditStudy => "Change the study's details, sites and teams",
         Permission::ManageMembers => "Add and remove people",
         Permission::ViewStudyAudit => "Read the study's audit trail",
+        Permission::EnrolParticipants => "Enrol participants",
+        Permission::RevealIdentity => "Read participants' identities (every read is recorded)",
+        Permission::TakeConsent => "Take and record consent",
+        Permission::ViewConsentRegister => "Read the consent register",
         Permission::ManageAccounts | Permission::CreateStudies | Permission::ViewInstanceAudit => {
             "Instance administration"
         }
