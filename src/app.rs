@@ -13,11 +13,13 @@ use crate::db::Db;
 use crate::keys::Keys;
 use crate::mail::Mailer;
 use crate::templates::Templates;
+use crate::vault::Vault;
 
 pub struct Inner {
     pub db: Db,
     pub clock: Clock,
     pub keys: Keys,
+    pub vault: Vault,
     pub storage: Storage,
     pub server: ServerConfig,
     pub hasher: PasswordHasher,
@@ -36,27 +38,40 @@ impl Deref for App {
 }
 
 impl App {
-    /// Opens the database (applying migrations), loads or creates the keys and
-    /// templates, and prepares the mail transport.
+    /// Opens the database (applying migrations), loads or creates the keys (the
+    /// vault's too) and templates, and prepares the mail transport.
+    /// Last it checks and publishes the consent forms, refusing to open on
+    /// any problem in them.
     pub async fn open(storage: Storage, server: ServerConfig, clock: Clock) -> anyhow::Result<App> {
         let db = Db::connect(&storage.database_url()).await?;
         db.migrate().await?;
         let keys = Keys::load_or_create(&storage.keys_dir())?;
+        let vault = Vault::load_or_create(&storage.keys_dir())?;
         let templates = Templates::load().context("the page templates are broken")?;
         let mailer = Mailer::new(&server, &storage)?;
         let hasher =
             PasswordHasher::new(std::thread::available_parallelism().map_or(2, |n| n.get()));
         hasher.warm();
-        Ok(App(Arc::new(Inner {
+        let app = App(Arc::new(Inner {
             db,
             clock,
             keys,
+            vault,
             storage,
             server,
             hasher,
             templates,
             mailer,
-        })))
+        }));
+        let forms = crate::consent::forms::service::load_all(&app).await?;
+        // Publishing is news; finding everything as it was is not (and would
+        // be a stray line on every command).
+        if forms.loaded.is_empty() {
+            tracing::debug!("{forms}");
+        } else {
+            tracing::info!("{forms}");
+        }
+        Ok(app)
     }
 
     pub fn now(&self) -> i64 {

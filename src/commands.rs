@@ -11,7 +11,7 @@ use crate::auth::model::Actor;
 use crate::clock::Clock;
 use crate::config::{LogFormat, ServerConfig, Storage};
 use crate::db::{Backend, Db};
-use crate::{audit, auth, http, mail, studies};
+use crate::{audit, auth, consent, http, mail, studies};
 
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FIELDKIT_LOG")
@@ -198,6 +198,13 @@ pub async fn audit_checkpoint(storage: Storage) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `fieldkit consent-forms check`: the files only, no database.
+pub fn consent_forms_check(storage: &Storage) -> anyhow::Result<bool> {
+    let checked = consent::forms::service::check_folder(&storage.consent_forms)?;
+    println!("{checked}");
+    Ok(checked.problems.is_empty())
+}
+
 /// `fieldkit backup`
 pub async fn backup(storage: Storage, out: &Path) -> anyhow::Result<()> {
     let db = Db::connect(&storage.database_url()).await?;
@@ -221,6 +228,28 @@ pub async fn backup(storage: Storage, out: &Path) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `fieldkit vault rotate-key`
+pub async fn vault_rotate_key(storage: Storage) -> anyhow::Result<()> {
+    let app = open(storage).await?;
+    let report = crate::vault::rotate(&app).await?;
+    let from = match report.from_versions.as_slice() {
+        [] => String::new(),
+        versions => format!(
+            ", from key {}",
+            versions
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    println!(
+        "Re-encrypted identities: {}{from} to key {}. Keep the older keys: backups made before now need them to be read.",
+        report.rows, report.to_version
+    );
+    Ok(())
 }
 
 /// `fieldkit demo`

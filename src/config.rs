@@ -24,6 +24,17 @@ pub struct Storage {
     /// Several fieldkit servers may share one PostgreSQL database.
     #[arg(long, env = "FIELDKIT_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+
+    /// Folder of consent forms, one folder per study named after its short
+    /// name: <study-slug>/<form-id>.v<N>.md. Checked at every start; a missing
+    /// folder means no forms.
+    #[arg(
+        long,
+        env = "FIELDKIT_CONSENT_FORMS",
+        default_value = "./consent-forms",
+        global = true
+    )]
+    pub consent_forms: PathBuf,
 }
 
 impl Storage {
@@ -59,6 +70,7 @@ impl std::fmt::Debug for Storage {
                 "database_url",
                 &self.database_url.as_deref().map(redact_url),
             )
+            .field("consent_forms", &self.consent_forms)
             .finish()
     }
 }
@@ -201,6 +213,7 @@ mod tests {
         let s = Storage {
             data_dir: "/tmp/x".into(),
             database_url: None,
+            consent_forms: "/tmp/x/consent-forms".into(),
         };
         assert_eq!(s.database_url(), "sqlite:///tmp/x/fieldkit.db?mode=rwc");
     }

@@ -80,10 +80,16 @@ pub fn parse_public_key(hex_text: &str) -> anyhow::Result<VerifyingKey> {
     VerifyingKey::from_bytes(&bytes).context("not an Ed25519 public key")
 }
 
-fn key_bytes(env: &str, file: &Path) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+pub(crate) fn key_bytes(env: &str, file: &Path) -> anyhow::Result<Zeroizing<[u8; 32]>> {
     if let Ok(value) = std::env::var(env) {
         return decode_key(&value).with_context(|| format!("{env} must be 64 hex digits"));
     }
+    key_file(file)
+}
+
+/// Reads a key file, refusing one that other users can read; creates it with
+/// mode 0600 (never overwriting) when it does not exist.
+pub(crate) fn key_file(file: &Path) -> anyhow::Result<Zeroizing<[u8; 32]>> {
     if file.exists() {
         let mode = std::fs::metadata(file)?.permissions().mode();
         if mode & 0o077 != 0 {
@@ -109,7 +115,7 @@ fn key_bytes(env: &str, file: &Path) -> anyhow::Result<Zeroizing<[u8; 32]>> {
     Ok(key)
 }
 
-fn decode_key(text: &str) -> anyhow::Result<Zeroizing<[u8; 32]>> {
+pub(crate) fn decode_key(text: &str) -> anyhow::Result<Zeroizing<[u8; 32]>> {
     let raw = Zeroizing::new(hex::decode(text.trim())?);
     let mut key = Zeroizing::new([0u8; 32]);
     if raw.len() != 32 {

@@ -34,6 +34,10 @@ enum Command {
     /// Check and copy the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Work with the consent forms: the files in the consent-forms folder,
+    /// one folder per study, that participants agree to.
+    #[command(subcommand)]
+    ConsentForms(ConsentFormsCommand),
     /// Copy the embedded database to a file while the server runs
     /// (for PostgreSQL it tells you how to use pg_dump).
     Backup {
@@ -43,6 +47,10 @@ enum Command {
     },
     /// Add two clearly synthetic demonstration studies to look around in.
     Demo,
+    /// Look after the identity vault, where participants' names and contact
+    /// details are kept encrypted, apart from the research data.
+    #[command(subcommand)]
+    Vault(VaultCommand),
 }
 
 #[derive(Subcommand)]
@@ -83,6 +91,30 @@ enum AuditCommand {
     Checkpoint,
 }
 
+#[derive(Subcommand)]
+enum ConsentFormsCommand {
+    /// Check every consent form file (<study-slug>/<form-id>.v<N>.md in the
+    /// consent-forms folder) before the ethics-approved wording goes live:
+    /// the details of the study and its information sheet, every clause, and
+    /// that each optional use of data has its own optional clause. Lists every
+    /// problem with its file and line; exits with 1 if there is any. Needs no
+    /// database. The server makes the same check at every start and will not
+    /// start while any problem remains.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum VaultCommand {
+    /// Start encrypting participants' identities with a new key and re-encrypt
+    /// every stored identity with it (do this if a key may have leaked, or as
+    /// your data management plan says). The old keys stay in the keys folder:
+    /// backups made before now still need them. A running server takes up the
+    /// new key by itself. With FIELDKIT_VAULT_KEYS, first add the new key there
+    /// (N:hex, N one higher) on every server and restart them; this then
+    /// re-encrypts to the highest key listed.
+    RotateKey,
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -109,8 +141,14 @@ async fn main() -> ExitCode {
         Command::Audit(AuditCommand::Checkpoint) => {
             commands::audit_checkpoint(storage).await.map(|_| true)
         }
+        Command::ConsentForms(ConsentFormsCommand::Check) => {
+            commands::consent_forms_check(&storage)
+        }
         Command::Backup { out } => commands::backup(storage, &out).await.map(|_| true),
         Command::Demo => commands::demo(storage).await.map(|_| true),
+        Command::Vault(VaultCommand::RotateKey) => {
+            commands::vault_rotate_key(storage).await.map(|_| true)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

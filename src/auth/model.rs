@@ -102,10 +102,18 @@ pub enum Permission {
     ManageMembers,
     /// Read the study's audit trail.
     ViewStudyAudit,
+    /// Enrol participants and manage their study records (site-scoped).
+    EnrolParticipants,
+    /// Read a participant's identity from the encrypted vault; every read is audited.
+    RevealIdentity,
+    /// Take consent in person or by phone, and record capacity and withdrawal.
+    TakeConsent,
+    /// Read the consent register: records, answers, PDFs, no identities.
+    ViewConsentRegister,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 12] = [
         Permission::ManageAccounts,
         Permission::CreateStudies,
         Permission::ViewInstanceAudit,
@@ -114,6 +122,10 @@ impl Permission {
         Permission::EditStudy,
         Permission::ManageMembers,
         Permission::ViewStudyAudit,
+        Permission::EnrolParticipants,
+        Permission::RevealIdentity,
+        Permission::TakeConsent,
+        Permission::ViewConsentRegister,
     ];
 
     pub fn is_instance_wide(self) -> bool {
@@ -133,6 +145,10 @@ impl Permission {
             Permission::EditStudy => "edit_study",
             Permission::ManageMembers => "manage_members",
             Permission::ViewStudyAudit => "view_study_audit",
+            Permission::EnrolParticipants => "enrol_participants",
+            Permission::RevealIdentity => "reveal_identity",
+            Permission::TakeConsent => "take_consent",
+            Permission::ViewConsentRegister => "view_consent_register",
         }
     }
 }

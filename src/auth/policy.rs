@@ -26,8 +26,16 @@ impl Scope<'_> {
 fn role_grants(role: Role, perm: Permission) -> bool {
     use Permission::*;
     match role {
-        Role::Researcher => matches!(perm, ViewStudy | ViewMembers),
-        Role::Reviewer => matches!(perm, ViewStudy | ViewStudyAudit),
+        Role::Researcher => matches!(
+            perm,
+            ViewStudy
+                | ViewMembers
+                | EnrolParticipants
+                | RevealIdentity
+                | TakeConsent
+                | ViewConsentRegister
+        ),
+        Role::Reviewer => matches!(perm, ViewStudy | ViewStudyAudit | ViewConsentRegister),
         Role::Analyst | Role::Participant => matches!(perm, ViewStudy),
     }
 }
@@ -171,6 +179,52 @@ mod tests {
             &a,
             Permission::ViewStudy,
             Scope::Study(&StudyId::new())
+        ));
+    }
+
+    #[test]
+    fn identities_are_for_researchers_only() {
+        let s = StudyId::new();
+        let site = SiteId::new();
+        let member = |role| {
+            actor(
+                false,
+                vec![Membership {
+                    study_id: s.clone(),
+                    role,
+                    sites: vec![],
+                }],
+            )
+        };
+        assert!(permits(
+            &member(Role::Researcher),
+            Permission::RevealIdentity,
+            Scope::Site(&s, &site)
+        ));
+        for role in [Role::Reviewer, Role::Analyst, Role::Participant] {
+            assert!(
+                !permits(
+                    &member(role),
+                    Permission::RevealIdentity,
+                    Scope::Site(&s, &site)
+                ),
+                "{role:?}"
+            );
+        }
+        assert!(!permits(
+            &actor(true, vec![]),
+            Permission::RevealIdentity,
+            Scope::Site(&s, &site)
+        ));
+        assert!(permits(
+            &member(Role::Reviewer),
+            Permission::ViewConsentRegister,
+            Scope::Study(&s)
+        ));
+        assert!(!permits(
+            &actor(true, vec![]),
+            Permission::ViewConsentRegister,
+            Scope::Study(&s)
         ));
     }
 

@@ -19,6 +19,10 @@ pub enum Tag {
     Admin,
     /// Studies, their sites, teams and members.
     Studies,
+    /// Participants, by study code; identities only on request, with a reason.
+    Participants,
+    /// Consent: taking it, online invitations, withdrawal, copies.
+    Consent,
     /// The tamper-evident audit trail and its signed checkpoints.
     Audit,
 }

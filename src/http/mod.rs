@@ -16,7 +16,7 @@ use poem::{get, handler, EndpointExt, IntoResponse, Response, Route};
 use poem_openapi::OpenApiService;
 
 use crate::app::App;
-use crate::{audit, auth, studies};
+use crate::{audit, auth, consent, participants, studies};
 
 macro_rules! pages {
     ($($path:literal => { $($method:ident $handler:path),+ $(,)? }),* $(,)?) => {
@@ -50,19 +50,36 @@ pages! {
     "/studies/:study_id/teams" => { POST studies::pages::add_team },
     "/studies/:study_id/members" => { POST studies::pages::add_member },
     "/studies/:study_id/members/:membership_id/remove" => { POST studies::pages::remove_member },
+    "/studies/:study_id/participants" => { GET participants::pages::list, POST participants::pages::enrol },
+    "/studies/:study_id/participants/:participant_id" => { GET participants::pages::participant },
+    "/studies/:study_id/participants/:participant_id/identity" => { POST participants::pages::reveal },
+    "/consent" => { GET consent::records::pages::consent_form, POST consent::records::pages::consent_submit },
+    "/studies/:study_id/participants/:participant_id/consents/new" => { GET consent::records::pages::take_form, POST consent::records::pages::take },
+    "/studies/:study_id/participants/:participant_id/consent-invitations" => { POST consent::records::pages::invite },
+    "/studies/:study_id/participants/:participant_id/withdrawals" => { POST consent::records::pages::withdraw },
+    "/studies/:study_id/consent-records/:record_id/pdf" => { GET consent::records::pages::pdf },
 }
 
-pub fn api_service() -> OpenApiService<
-    (
-        auth::api::AccountApi,
-        auth::api::AdminApi,
-        studies::api::StudiesApi,
-        audit::api::AuditApi,
-    ),
-    (),
-> {
+/// Every API, in the order the documentation lists them.
+type Apis = (
+    auth::api::AccountApi,
+    auth::api::AdminApi,
+    studies::api::StudiesApi,
+    participants::api::ParticipantsApi,
+    consent::records::api::ConsentApi,
+    audit::api::AuditApi,
+);
+
+pub fn api_service() -> OpenApiService<Apis, ()> {
     OpenApiService::new(
-        (auth::api::AccountApi, auth::api::AdminApi, studies::api::StudiesApi, audit::api::AuditApi),
+        (
+            auth::api::AccountApi,
+            auth::api::AdminApi,
+            studies::api::StudiesApi,
+            participants::api::ParticipantsApi,
+            consent::records::api::ConsentApi,
+            audit::api::AuditApi,
+        ),
         "fieldkit",
         env!("CARGO_PKG_VERSION"),
     )

@@ -17,6 +17,7 @@ fn study(title: &str, slug: &str) -> StudyInput {
         lawful_basis: "public_task".into(),
         retention_years: 10,
         status: "setup".into(),
+        code_prefix: None,
     }
 }
 

@@ -33,6 +33,8 @@ pub struct Study {
     pub lawful_basis: String,
     pub retention_years: i32,
     pub status: String,
+    /// Participant codes are this prefix and a number: RC-0042.
+    pub code_prefix: String,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -54,6 +56,11 @@ pub struct StudyInput {
     pub retention_years: i32,
     /// One of setup, recruiting, analysis, closed.
     pub status: String,
+    /// Prefix of participant codes (RC for RC-0042): 1 to 6 capital letters.
+    /// Left out, it is made from the short name's initials.
+    #[oai(default)]
+    #[serde(default)]
+    pub code_prefix: Option<String>,
 }
 
 /// Study details that passed every rule.
@@ -65,6 +72,7 @@ pub struct StudyFields {
     pub lawful_basis: String,
     pub retention_years: i32,
     pub status: String,
+    pub code_prefix: String,
 }
 
 fn optional(s: &Option<String>) -> Option<String> {
@@ -136,6 +144,12 @@ impl StudyInput {
         if !STATUSES.iter().any(|(k, _)| *k == self.status) {
             problem("status", "Choose a status from the list.");
         }
+        let code_prefix = optional(&self.code_prefix).unwrap_or_else(|| initials(&slug));
+        if !(1..=6).contains(&code_prefix.len())
+            || !code_prefix.chars().all(|c| c.is_ascii_uppercase())
+        {
+            problem("code_prefix", "Use 1 to 6 capital letters, e.g. RC.");
+        }
         if !problems.is_empty() {
             return Err(AppError::Invalid(problems));
         }
@@ -147,8 +161,19 @@ impl StudyInput {
             lawful_basis: self.lawful_basis.clone(),
             retention_years: self.retention_years,
             status: self.status.clone(),
+            code_prefix,
         })
     }
+}
+
+/// The initials of a short name: "recovery-college-codesign" gives "RCC".
+fn initials(slug: &str) -> String {
+    slug.split('-')
+        .filter_map(|part| part.chars().next())
+        .filter(char::is_ascii_alphabetic)
+        .map(|c| c.to_ascii_uppercase())
+        .take(6)
+        .collect()
 }
 
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]
@@ -192,12 +217,23 @@ mod tests {
             lawful_basis: "public_task".into(),
             retention_years: 10,
             status: "setup".into(),
+            code_prefix: None,
         }
     }
 
     #[test]
     fn a_good_study_parses() {
         assert!(input().parse().is_ok());
+    }
+
+    #[test]
+    fn the_code_prefix_defaults_to_the_initials() {
+        assert_eq!(input().parse().unwrap().code_prefix, "RC");
+        let mut i = input();
+        i.slug = "recovery-college-codesign".into();
+        assert_eq!(i.parse().unwrap().code_prefix, "RCC");
+        i.code_prefix = Some("rc".into());
+        assert!(i.parse().is_err());
     }
 
     #[test]
@@ -210,6 +246,7 @@ mod tests {
             lawful_basis: "vibes".into(),
             retention_years: 0,
             status: "open".into(),
+            code_prefix: None,
         };
         let fields: Vec<String> = match bad.parse() {
             Err(AppError::Invalid(p)) => p.into_iter().map(|p| p.field).collect(),

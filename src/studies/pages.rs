@@ -64,6 +64,7 @@ fn study_input(form: &CsrfForm) -> StudyInput {
         lawful_basis: form.get("lawful_basis").into(),
         retention_years: form.get("retention_years").trim().parse().unwrap_or(0),
         status: form.get("status").into(),
+        code_prefix: Some(form.get("code_prefix").into()),
     }
 }
 
@@ -161,6 +162,7 @@ async fn study_page(
     let ctx = json!({
         "study": details, "sites": sites, "can_edit": can(Permission::EditStudy), "members": members,
         "can_manage_members": can(Permission::ManageMembers), "accounts": accounts, "roles": roles, "audit": audit,
+        "can_enrol": can(Permission::EnrolParticipants),
     });
     let mut page = Page::new("study.html", title, ctx).notice(done);
     if let Some(e) = err {
@@ -198,6 +200,7 @@ pub async fn edit_study_form(req: &Request, viewer: Viewer, Path(id): Path<Strin
         lawful_basis: s.lawful_basis,
         retention_years: s.retention_years,
         status: s.status,
+        code_prefix: Some(s.code_prefix),
     };
     Ok(
         study_form(format!("/studies/{id}/edit"), "Edit study details", &values)

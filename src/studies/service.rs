@@ -81,7 +81,14 @@ pub async fn create_study(app: &App, actor: &Actor, input: &StudyInput) -> Resul
         entry(actor, &id, "study.create", "study", id.as_str()).details(json!({ "new": input }));
     audit::append(&mut tx, &app.db, now, e).await?;
     tx.commit().await?;
-    Ok(store::get_study(&app.db.pool, &id).await?)
+    let study = store::get_study(&app.db.pool, &id).await?;
+    // The study exists whatever happens next; a form that cannot be published
+    // now is reported here and stops the next start until it is fixed.
+    match crate::consent::forms::service::load_for_study(app, &study).await {
+        Ok(forms) => tracing::info!("{forms}"),
+        Err(e) => tracing::error!("the new study's consent forms were not published: {e:#}"),
+    }
+    Ok(study)
 }
 
 pub async fn get_study(app: &App, actor: &Actor, id: &StudyId) -> Result<Study> {

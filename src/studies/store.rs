@@ -20,6 +20,7 @@ fn study(r: &AnyRow) -> sqlx::Result<Study> {
         status: r.try_get(7)?,
         created_at: r.try_get(8)?,
         updated_at: r.try_get(9)?,
+        code_prefix: r.try_get(10)?,
     })
 }
 
@@ -30,8 +31,8 @@ pub async fn insert_study(
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO studies (id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        "INSERT INTO studies (id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at, code_prefix)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
     )
     .bind(id.as_str())
     .bind(&f.slug)
@@ -42,6 +43,7 @@ pub async fn insert_study(
     .bind(f.retention_years)
     .bind(&f.status)
     .bind(now)
+    .bind(&f.code_prefix)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -55,7 +57,7 @@ pub async fn update_study(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE studies SET slug = $1, title = $2, iras_id = $3, rec_reference = $4, lawful_basis = $5,
-         retention_years = $6, status = $7, updated_at = $8 WHERE id = $9",
+         retention_years = $6, status = $7, updated_at = $8, code_prefix = $10 WHERE id = $9",
     )
     .bind(&f.slug)
     .bind(&f.title)
@@ -66,6 +68,7 @@ pub async fn update_study(
     .bind(&f.status)
     .bind(now)
     .bind(id.as_str())
+    .bind(&f.code_prefix)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -74,7 +77,7 @@ pub async fn update_study(
 pub async fn get_study(pool: &AnyPool, id: &StudyId) -> sqlx::Result<Study> {
     study(
         &sqlx::query(
-            "SELECT id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at
+            "SELECT id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at, code_prefix
              FROM studies WHERE id = $1",
         )
         .bind(id.as_str())
@@ -85,7 +88,7 @@ pub async fn get_study(pool: &AnyPool, id: &StudyId) -> sqlx::Result<Study> {
 
 pub async fn all_studies(pool: &AnyPool) -> sqlx::Result<Vec<Study>> {
     sqlx::query(
-        "SELECT id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at
+        "SELECT id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at, code_prefix
          FROM studies ORDER BY lower(title), id",
     )
     .fetch_all(pool)

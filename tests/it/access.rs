@@ -92,6 +92,44 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "A",
     ),
     ("GET", "/api/v1/studies/{study_id}/audit", "AV"),
+    ("GET", "/api/v1/studies/{study_id}/participants", "RS"),
+    ("POST", "/api/v1/studies/{study_id}/participants", "RS"),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/participants/{participant_id}",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/participants/{participant_id}/identity",
+        "RS",
+    ),
+    ("GET", "/api/v1/studies/{study_id}/consent-forms", "RSV"),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/participants/{participant_id}/consents",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/participants/{participant_id}/consent-invitations",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/participants/{participant_id}/withdrawals",
+        "RS",
+    ),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/participants/{participant_id}/consent",
+        "RS",
+    ),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/consent-records/{record_id}/pdf",
+        "RSV",
+    ),
     ("GET", "/api/v1/audit/public-key", "public"),
     ("GET", "/api/v1/audit/checkpoints", "public"),
     ("POST", "/api/v1/audit/checkpoints", "A"),
@@ -130,6 +168,45 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/studies/:study_id/members/:membership_id/remove",
         "A",
     ),
+    ("GET", "/studies/:study_id/participants", "RS"),
+    ("POST", "/studies/:study_id/participants", "RS"),
+    (
+        "GET",
+        "/studies/:study_id/participants/:participant_id",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/participants/:participant_id/identity",
+        "RS",
+    ),
+    ("GET", "/consent", "public"),
+    ("POST", "/consent", "public"),
+    (
+        "GET",
+        "/studies/:study_id/participants/:participant_id/consents/new",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/participants/:participant_id/consents/new",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/participants/:participant_id/consent-invitations",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/participants/:participant_id/withdrawals",
+        "RS",
+    ),
+    (
+        "GET",
+        "/studies/:study_id/consent-records/:record_id/pdf",
+        "RSV",
+    ),
 ];
 
 /// Routes that end the caller's session run last.
@@ -140,6 +217,12 @@ fn ends_session(path: &str) -> bool {
 struct Fixture {
     study: String,
     site: String,
+    /// A participant enrolled at `site`.
+    participant: String,
+    /// A consent record of that participant.
+    record: String,
+    /// The published consent form version it was taken on.
+    form_version: String,
     /// A throwaway account to unlock.
     spare_account: String,
     /// Throwaway memberships for the two remove routes.
@@ -166,7 +249,8 @@ async fn create_token(t: &TestApp, session: &str, study: &str) -> String {
 
 async fn fixture(t: &TestApp) -> Fixture {
     let admin = t.admin().await;
-    let study = t.study(&admin, "matrix").await;
+    // The shipped consent form belongs to this short name, so consent routes have a form.
+    let study = t.study(&admin, "recovery-college-codesign").await;
     let other_study = t.study(&admin, "matrix-other").await;
     let r = t
         .api(
@@ -264,15 +348,76 @@ async fn fixture(t: &TestApp) -> Fixture {
             .unwrap();
         spare_memberships.push(m["id"].as_str().unwrap().to_owned());
     }
+    let r = t
+        .api(Method::POST, &format!("/studies/{study}/participants"), Some(&api[&Who::Researcher]))
+        .json(&json!({ "site_id": site, "stakeholder_group": "student", "name": "Matrix Participant" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let participant = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (record, form_version) =
+        take_consent(t, &api[&Who::Researcher], &study, &participant).await;
     Fixture {
         study,
         site,
+        participant,
+        record,
+        form_version,
         spare_account,
         spare_memberships,
         api,
         pages,
         tokens,
     }
+}
+
+/// Consent on the shipped form, every mandatory clause yes: (record id, form version id).
+async fn take_consent(
+    t: &TestApp,
+    researcher: &str,
+    study: &str,
+    participant: &str,
+) -> (String, String) {
+    let forms: Value = t
+        .api(
+            Method::GET,
+            &format!("/studies/{study}/consent-forms"),
+            Some(researcher),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let form = &forms[0];
+    let answers: serde_json::Map<String, Value> = form["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["key"].as_str().unwrap().to_owned(),
+                json!(if c["mandatory"] == true { "yes" } else { "no" }),
+            )
+        })
+        .collect();
+    let r = t
+        .api(Method::POST, &format!("/studies/{study}/participants/{participant}/consents"), Some(researcher))
+        .json(&json!({ "form_version_id": form["id"], "method": "in_person_witnessed", "answers": answers, "signature": "Matrix Participant" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let record = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (record, form["id"].as_str().unwrap().to_owned())
 }
 
 fn fill(route: &str, f: &Fixture, who: Who, page: bool) -> String {
@@ -282,6 +427,11 @@ fn fill(route: &str, f: &Fixture, who: Who, page: bool) -> String {
         .map(|t| t[usize::from(page)].clone())
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let membership = &f.spare_memberships[usize::from(page)];
+    let query = if route.ends_with("/consents/new") {
+        format!("?form={}", f.form_version)
+    } else {
+        String::new()
+    };
     route
         .replace("{study_id}", &f.study)
         .replace(":study_id", &f.study)
@@ -291,8 +441,13 @@ fn fill(route: &str, f: &Fixture, who: Who, page: bool) -> String {
         .replace(":change", "unlock")
         .replace("{membership_id}", membership)
         .replace(":membership_id", membership)
+        .replace("{record_id}", &f.record)
+        .replace("{participant_id}", &f.participant)
+        .replace(":participant_id", &f.participant)
+        .replace(":record_id", &f.record)
         .replace("{token_id}", &own_token)
         .replace(":token_id", &own_token)
+        + &query
 }
 
 /// A body that passes access control and then stops at validation, or acts on
@@ -317,6 +472,22 @@ fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
         ("POST", "/api/v1/studies/{study_id}/sites") => json!({ "name": "" }),
         ("POST", "/api/v1/studies/{study_id}/sites/{site_id}/teams") => {
             json!({ "name": "", "kind": "CMHT" })
+        }
+        ("POST", "/api/v1/studies/{study_id}/participants") => {
+            json!({ "site_id": f.site, "stakeholder_group": "student", "name": "" })
+        }
+        ("POST", "/api/v1/studies/{study_id}/participants/{participant_id}/identity") => {
+            json!({ "reason": "" })
+        }
+        ("POST", "/api/v1/studies/{study_id}/participants/{participant_id}/consents") => {
+            json!({ "form_version_id": "none", "method": "in_person_witnessed", "answers": {} })
+        }
+        (
+            "POST",
+            "/api/v1/studies/{study_id}/participants/{participant_id}/consent-invitations",
+        ) => json!({ "form_id": "no-such-form" }),
+        ("POST", "/api/v1/studies/{study_id}/participants/{participant_id}/withdrawals") => {
+            json!({})
         }
         ("PUT", "/api/v1/studies/{study_id}/members") => {
             json!({ "account_id": uuid::Uuid::now_v7().to_string(), "role": "analyst" })
@@ -359,6 +530,12 @@ fn page_form(route: &str, f: &Fixture) -> Vec<(&'static str, String)> {
             ("kind", "CMHT".into()),
         ],
         "/studies/:study_id/members" => vec![("account_id", "".into()), ("role", "analyst".into())],
+        "/studies/:study_id/participants" => vec![
+            ("site_id", f.site.clone()),
+            ("stakeholder_group", "student".into()),
+            ("name", "".into()),
+        ],
+        "/studies/:study_id/participants/:participant_id/identity" => vec![("reason", "".into())],
         _ => vec![],
     }
 }

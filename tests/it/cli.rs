@@ -81,6 +81,10 @@ async fn help_explains_every_command() {
             &["Copy the embedded database", "pg_dump", "--out"],
         ),
         (&["demo", "--help"], &["synthetic demonstration studies"]),
+        (
+            &["vault", "rotate-key", "--help"],
+            &["re-encrypt every stored identity", "backups made before"],
+        ),
     ];
     for (args, phrases) in cases {
         let run = run_fieldkit(fieldkit_command(args), None).await;
@@ -388,7 +392,7 @@ async fn serve_with_no_options_sets_up_a_data_folder_and_prints_a_setup_link() {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|x| x == "key"))
         .collect();
-    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys.len(), 4, "secret, audit, vault, vault index: {keys:?}");
     for key in &keys {
         let mode = std::fs::metadata(key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{}", key.display());

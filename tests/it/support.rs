@@ -105,6 +105,7 @@ pub async fn fresh_postgres_url() -> Option<String> {
 }
 
 /// Storage for a test: its own folder, and its own database on the engine.
+/// The consent forms are the repository's own, so every test checks them.
 pub async fn storage(engine: Engine, dir: &TempDir) -> Option<Storage> {
     let database_url = match engine {
         Engine::Sqlite => None,
@@ -113,6 +114,7 @@ pub async fn storage(engine: Engine, dir: &TempDir) -> Option<Storage> {
     Some(Storage {
         data_dir: dir.0.clone(),
         database_url,
+        consent_forms: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/consent-forms")),
     })
 }
 
@@ -351,10 +353,6 @@ impl Page {
     pub fn header(&self, name: &str) -> &str {
         self.headers.get(name).map_or("", |v| v.to_str().unwrap())
     }
-
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
 }
 
 /// Scrapes the CSRF token from a page's forms.
@@ -463,11 +461,13 @@ pub fn fieldkit_command(args: &[&str]) -> std::process::Command {
     cmd
 }
 
-/// `--data-dir D [--database-url U]` for a test's storage.
+/// `--data-dir D --consent-forms F [--database-url U]` for a test's storage.
 pub fn storage_args(storage: &Storage) -> Vec<String> {
     let mut args = vec![
         "--data-dir".to_owned(),
         storage.data_dir.display().to_string(),
+        "--consent-forms".to_owned(),
+        storage.consent_forms.display().to_string(),
     ];
     if let Some(url) = &storage.database_url {
         args.push("--database-url".into());

@@ -1,0 +1,319 @@
+//! Reading the consent-forms folder and publishing its forms. Every problem in
+//! every file is collected before anything is refused, and nothing is
+//! published while any problem remains. Published versions are frozen (C5).
+
+use std::fmt;
+use std::path::Path;
+
+use serde_json::json;
+
+use super::model::{parse_form, ConsentForm, ConsentFormVersion, FormProblem};
+use super::store;
+use crate::app::App;
+use crate::audit::{self, NewEntry};
+use crate::error::Result;
+use crate::ids::StudyId;
+use crate::studies::model::Study;
+
+/// A form file that passed every rule.
+#[derive(Clone, Debug)]
+pub struct FormFile {
+    /// The file as the team sees it, e.g. consent-forms/rc/participation.v1.md.
+    pub shown_as: String,
+    /// Relative to the consent-forms folder: <study-slug>/<file name>.
+    pub source_path: String,
+    pub form: ConsentForm,
+}
+
+/// What a folder holds: the forms that passed, and every problem.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub forms: Vec<FormFile>,
+    pub problems: Vec<FormProblem>,
+}
+
+impl Checked {
+    /// The forms, or an error listing every problem, one a line.
+    pub fn into_forms(self) -> anyhow::Result<Vec<FormFile>> {
+        if self.problems.is_empty() {
+            Ok(self.forms)
+        } else {
+            Err(refusal(&self.problems))
+        }
+    }
+}
+
+/// "N forms checked, all correct", or every problem, one a line, and how many.
+impl fmt::Display for Checked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.problems.is_empty() {
+            return write!(
+                f,
+                "{} checked, all correct",
+                plural(self.forms.len(), "form")
+            );
+        }
+        for problem in &self.problems {
+            writeln!(f, "{problem}")?;
+        }
+        write!(
+            f,
+            "{} found; the server will not start until they are fixed",
+            plural(self.problems.len(), "problem")
+        )
+    }
+}
+
+fn plural(n: usize, one: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {one}s")
+    }
+}
+
+fn refusal(problems: &[FormProblem]) -> anyhow::Error {
+    let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    anyhow::anyhow!(
+        "{} in the consent forms; no form was loaded:\n{}",
+        plural(problems.len(), "problem"),
+        lines.join("\n")
+    )
+}
+
+/// A path as configured, without a leading "./".
+fn shown(path: &Path) -> String {
+    path.strip_prefix(".").unwrap_or(path).display().to_string()
+}
+
+fn problem(path: &Path, message: &str) -> FormProblem {
+    FormProblem {
+        file: shown(path),
+        line: None,
+        message: message.to_owned(),
+    }
+}
+
+/// The entries of a folder, by name, leaving out hidden ones (.gitkeep, editor files).
+fn visible_entries(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf, bool)>> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !name.starts_with('.') {
+            entries.push((name, path.clone(), path.is_dir()));
+        }
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+/// Reads and checks every form; a missing folder holds none. Only a folder
+/// that exists but cannot be read is an error.
+pub fn check_folder(dir: &Path) -> anyhow::Result<Checked> {
+    let mut checked = Checked::default();
+    let entries = match visible_entries(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(checked),
+        Err(e) => anyhow::bail!("cannot read the consent-forms folder {}: {e}", shown(dir)),
+    };
+    for (slug, path, is_dir) in entries {
+        if is_dir {
+            read_study(&path, &slug, &mut checked);
+        } else {
+            checked.problems.push(problem(
+                &path,
+                "forms go in a folder named after the study's short name: <study-slug>/<form-id>.v<N>.md",
+            ));
+        }
+    }
+    Ok(checked)
+}
+
+/// Reads and checks the forms in one study's folder, if it has one.
+fn read_study(folder: &Path, slug: &str, checked: &mut Checked) {
+    let entries = match visible_entries(folder) {
+        Ok(entries) => entries,
+        Err(e) => {
+            checked
+                .problems
+                .push(problem(folder, &format!("cannot be read: {e}")));
+            return;
+        }
+    };
+    for (name, path, is_dir) in entries {
+        if is_dir {
+            checked.problems.push(problem(
+                &path,
+                "folders inside a study's folder are not read: put each form directly in the study's folder",
+            ));
+            continue;
+        }
+        let shown_as = shown(&path);
+        match std::fs::read(&path) {
+            Err(e) => checked
+                .problems
+                .push(problem(&path, &format!("cannot be read: {e}"))),
+            Ok(bytes) => match parse_form(&shown_as, slug, &name, &bytes) {
+                Ok(form) => checked.forms.push(FormFile {
+                    shown_as,
+                    source_path: format!("{slug}/{name}"),
+                    form,
+                }),
+                Err(problems) => checked.problems.extend(problems),
+            },
+        }
+    }
+}
+
+/// What a load did with each form file.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Published now.
+    pub loaded: Vec<String>,
+    /// Published before with the same content.
+    pub unchanged: Vec<String>,
+    /// Correct, but no study has the folder's short name yet.
+    pub waiting: Vec<String>,
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "consent forms: {} published, {} unchanged, {} waiting for their study",
+            self.loaded.len(),
+            self.unchanged.len(),
+            self.waiting.len()
+        )?;
+        if !self.waiting.is_empty() {
+            write!(f, " ({})", self.waiting.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// Checks the whole folder and publishes every new form version; refuses
+/// (changing nothing) on any problem. Run at every start.
+pub async fn load_all(app: &App) -> anyhow::Result<LoadReport> {
+    let forms = check_folder(&app.storage.consent_forms)?.into_forms()?;
+    publish(app, &forms).await
+}
+
+/// Publishes the forms waiting in a study's folder, for a study just created.
+pub async fn load_for_study(app: &App, study: &Study) -> anyhow::Result<LoadReport> {
+    let folder = app.storage.consent_forms.join(&study.slug);
+    let mut checked = Checked::default();
+    if folder.is_dir() {
+        read_study(&folder, &study.slug, &mut checked);
+    }
+    publish(app, &checked.into_forms()?).await
+}
+
+/// The file name the next version of a form should have.
+fn next_file(forms: &[FormFile], form: &ConsentForm) -> String {
+    let highest = forms
+        .iter()
+        .filter(|f| f.form.study_slug == form.study_slug && f.form.form_id == form.form_id)
+        .map(|f| f.form.version)
+        .max()
+        .unwrap_or(form.version);
+    format!("{}.v{}.md", form.form_id, highest + 1)
+}
+
+/// One transaction: every insert first, then every audit entry, so instances
+/// starting together take their locks in the same order. fieldkit cannot yet
+/// tell whether a version was used, so every published version is frozen.
+async fn publish(app: &App, forms: &[FormFile]) -> anyhow::Result<LoadReport> {
+    let mut report = LoadReport::default();
+    if forms.is_empty() {
+        return Ok(report);
+    }
+    let now = app.now();
+    let mut refused = Vec::new();
+    let mut published = Vec::new();
+    let mut tx = app.db.begin().await?;
+    for f in forms {
+        let form = &f.form;
+        let Some(study) = store::study_by_slug(&mut tx, &form.study_slug).await? else {
+            report.waiting.push(f.shown_as.clone());
+            continue;
+        };
+        let id = uuid::Uuid::now_v7().to_string();
+        if store::insert_if_new(&mut tx, &id, &study, form, &f.source_path, now).await? {
+            report.loaded.push(f.shown_as.clone());
+            published.push((study, id, form));
+        } else if store::published_hash(&mut tx, &study, &form.form_id, form.version).await?
+            == form.content_hash
+        {
+            report.unchanged.push(f.shown_as.clone());
+        } else {
+            refused.push(FormProblem {
+                file: f.shown_as.clone(),
+                line: None,
+                message: format!(
+                    "version {} of form {} has already been published with different content; publish it as a new file {}",
+                    form.version,
+                    form.form_id,
+                    next_file(forms, form)
+                ),
+            });
+        }
+    }
+    if !refused.is_empty() {
+        return Err(refusal(&refused));
+    }
+    for (study, id, form) in published {
+        let entry = NewEntry::new(
+            "system",
+            "system",
+            "consent_form.publish",
+            "consent_form_version",
+            &id,
+        )
+        .study(study.as_str())
+        .details(json!({
+            "form_id": form.form_id,
+            "version": form.version,
+            "content_hash": form.content_hash,
+        }));
+        audit::append(&mut tx, &app.db, now, entry).await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}
+
+// What the consent code asks of published forms. No policy check here: the
+// callers are use cases that have checked it.
+
+/// The highest published version of a form.
+pub async fn current_version(
+    app: &App,
+    study: &StudyId,
+    form_id: &str,
+) -> Result<Option<ConsentFormVersion>> {
+    Ok(store::current(&app.db.pool, study, form_id).await?)
+}
+
+pub async fn get_version(app: &App, id: &str) -> Result<ConsentFormVersion> {
+    Ok(store::get(&app.db.pool, id).await?)
+}
+
+/// Every published version of every form of a study, by form and version.
+pub async fn list_for_study(app: &App, study: &StudyId) -> Result<Vec<ConsentFormVersion>> {
+    Ok(store::for_study(&app.db.pool, study).await?)
+}
+
+/// The versions of a form older than `version`, newest first: whoever
+/// consented on one of them is due for re-consent (C5).
+pub async fn older_versions(
+    app: &App,
+    study: &StudyId,
+    form_id: &str,
+    version: i32,
+) -> Result<Vec<ConsentFormVersion>> {
+    Ok(store::older(&app.db.pool, study, form_id, version).await?)
+}

@@ -1,0 +1,182 @@
+//! SQL for published consent form versions. Rows are only ever inserted:
+//! the database refuses updates and deletes (see the migration).
+
+use chrono::NaiveDate;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
+
+use super::model::{Clause, ConsentForm, ConsentFormVersion};
+use crate::db::{flag, Tx};
+use crate::ids::StudyId;
+
+const DATE: &str = "%Y-%m-%d";
+
+const SELECT: &str = "SELECT v.id, v.study_id, s.slug, v.form_id, v.version, v.language, v.title,
+    v.information_sheet_version, v.information_sheet_date, v.rec_reference, v.rec_approval_date,
+    v.easy_read, v.withdrawal_policy, v.body_markdown, v.clauses, v.content_hash, v.source_path,
+    v.loaded_at
+    FROM consent_form_versions v JOIN studies s ON s.id = v.study_id";
+
+fn decode_error(e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
+    sqlx::Error::Decode(Box::new(e))
+}
+
+fn date(r: &AnyRow, i: usize) -> sqlx::Result<NaiveDate> {
+    NaiveDate::parse_from_str(&r.try_get::<String, _>(i)?, DATE).map_err(decode_error)
+}
+
+fn version(r: &AnyRow) -> sqlx::Result<ConsentFormVersion> {
+    let clauses: Vec<Clause> =
+        serde_json::from_str(&r.try_get::<String, _>(14)?).map_err(decode_error)?;
+    Ok(ConsentFormVersion {
+        id: r.try_get(0)?,
+        study_id: StudyId::from_db(r.try_get(1)?),
+        form: ConsentForm {
+            study_slug: r.try_get(2)?,
+            form_id: r.try_get(3)?,
+            version: r.try_get(4)?,
+            language: r.try_get(5)?,
+            title: r.try_get(6)?,
+            information_sheet_version: r.try_get(7)?,
+            information_sheet_date: date(r, 8)?,
+            rec_reference: r.try_get(9)?,
+            rec_approval_date: date(r, 10)?,
+            easy_read: flag(r.try_get(11)?),
+            withdrawal_policy: r.try_get(12)?,
+            body_markdown: r.try_get(13)?,
+            clauses,
+            content_hash: r.try_get(15)?,
+        },
+        source_path: r.try_get(16)?,
+        loaded_at: r.try_get(17)?,
+    })
+}
+
+/// The study with this short name, if there is one.
+pub async fn study_by_slug(tx: &mut Tx, slug: &str) -> sqlx::Result<Option<StudyId>> {
+    Ok(sqlx::query("SELECT id FROM studies WHERE slug = $1")
+        .bind(slug)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| StudyId::from_db(r.get(0))))
+}
+
+/// Publishes a version unless that version of the form is already there;
+/// says whether it was inserted. (Two instances starting together on
+/// PostgreSQL meet here: the second waits for the first and inserts nothing.)
+pub async fn insert_if_new(
+    tx: &mut Tx,
+    id: &str,
+    study: &StudyId,
+    form: &ConsentForm,
+    source_path: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let clauses =
+        serde_json::to_string(&form.clauses).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let inserted = sqlx::query(
+        "INSERT INTO consent_form_versions (id, study_id, form_id, version, language, title,
+         information_sheet_version, information_sheet_date, rec_reference, rec_approval_date,
+         easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path, loaded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         ON CONFLICT (study_id, form_id, version) DO NOTHING",
+    )
+    .bind(id)
+    .bind(study.as_str())
+    .bind(&form.form_id)
+    .bind(form.version)
+    .bind(&form.language)
+    .bind(&form.title)
+    .bind(&form.information_sheet_version)
+    .bind(form.information_sheet_date.format(DATE).to_string())
+    .bind(&form.rec_reference)
+    .bind(form.rec_approval_date.format(DATE).to_string())
+    .bind(i16::from(form.easy_read))
+    .bind(&form.withdrawal_policy)
+    .bind(&form.body_markdown)
+    .bind(clauses)
+    .bind(&form.content_hash)
+    .bind(source_path)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// The content hash a version of a form was published with.
+pub async fn published_hash(
+    tx: &mut Tx,
+    study: &StudyId,
+    form_id: &str,
+    version: i32,
+) -> sqlx::Result<String> {
+    Ok(sqlx::query(
+        "SELECT content_hash FROM consent_form_versions
+         WHERE study_id = $1 AND form_id = $2 AND version = $3",
+    )
+    .bind(study.as_str())
+    .bind(form_id)
+    .bind(version)
+    .fetch_one(&mut **tx)
+    .await?
+    .get(0))
+}
+
+pub async fn current(
+    pool: &AnyPool,
+    study: &StudyId,
+    form_id: &str,
+) -> sqlx::Result<Option<ConsentFormVersion>> {
+    sqlx::query(&format!(
+        "{SELECT} WHERE v.study_id = $1 AND v.form_id = $2 ORDER BY v.version DESC LIMIT 1"
+    ))
+    .bind(study.as_str())
+    .bind(form_id)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(version)
+    .transpose()
+}
+
+pub async fn get(pool: &AnyPool, id: &str) -> sqlx::Result<ConsentFormVersion> {
+    version(
+        &sqlx::query(&format!("{SELECT} WHERE v.id = $1"))
+            .bind(id)
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+pub async fn for_study(pool: &AnyPool, study: &StudyId) -> sqlx::Result<Vec<ConsentFormVersion>> {
+    sqlx::query(&format!(
+        "{SELECT} WHERE v.study_id = $1 ORDER BY v.form_id, v.version"
+    ))
+    .bind(study.as_str())
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(version)
+    .collect()
+}
+
+/// Versions of a form below `below`, newest first.
+pub async fn older(
+    pool: &AnyPool,
+    study: &StudyId,
+    form_id: &str,
+    below: i32,
+) -> sqlx::Result<Vec<ConsentFormVersion>> {
+    sqlx::query(&format!(
+        "{SELECT} WHERE v.study_id = $1 AND v.form_id = $2 AND v.version < $3 ORDER BY v.version DESC"
+    ))
+    .bind(study.as_str())
+    .bind(form_id)
+    .bind(below)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(version)
+    .collect()
+}

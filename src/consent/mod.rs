@@ -1,0 +1,6 @@
+//! Consent: the forms people agree to and, in sibling modules, the records of
+//! what they agreed. Nothing here lets data be used without a consent behind it.
+
+pub mod forms;
+pub mod gate;
+pub mod records;

@@ -1,0 +1,349 @@
+//! Consent pages: the participant's online consent page (the exact form,
+//! every clause with nothing pre-ticked, a typed-name signature), and the
+//! researcher's pages for consent taken in person or by phone, invitations,
+//! withdrawals and PDF copies.
+
+use std::collections::BTreeMap;
+
+use poem::web::{Path, Query};
+use poem::{handler, Request, Response};
+use serde_json::json;
+
+use super::model::{ConsentMethod, Submitted, WithdrawalScope};
+use super::service;
+use crate::app::App;
+use crate::auth::model::Actor;
+use crate::auth::pages::PageQuery;
+use crate::consent::forms::model::ConsentFormVersion;
+use crate::error::AppError;
+use crate::http::page::{see_other, Page};
+use crate::http::viewer::{app_of, CsrfForm, Viewer};
+use crate::ids::StudyId;
+use crate::participants::model::Participant;
+use crate::participants::pages::{participant_page, Extra};
+
+type PageResult = poem::Result<Response>;
+
+/// Who fills the form in: the participant through their link, or a
+/// researcher recording consent taken in person or by phone.
+enum Filler<'a> {
+    Participant {
+        token: &'a str,
+    },
+    Researcher {
+        study_code: &'a str,
+        action: String,
+        method: &'a str,
+        verbal_record: &'a str,
+    },
+}
+
+fn consent_page(
+    study_title: &str,
+    form: &ConsentFormVersion,
+    filler: &Filler<'_>,
+    chosen: &BTreeMap<String, String>,
+    signature: &str,
+) -> Page {
+    let f = &form.form;
+    let clauses: Vec<_> = f
+        .clauses
+        .iter()
+        .map(|c| json!({ "key": c.key, "text": c.text, "mandatory": c.mandatory, "chosen": chosen.get(&c.key).cloned().unwrap_or_default() }))
+        .collect();
+    let (token, action, researcher) = match filler {
+        Filler::Participant { token } => {
+            (Some(*token), "/consent".to_owned(), serde_json::Value::Null)
+        }
+        Filler::Researcher {
+            study_code,
+            action,
+            method,
+            verbal_record,
+        } => {
+            let methods: Vec<_> = [
+                ConsentMethod::InPersonWitnessed,
+                ConsentMethod::VerbalRecorded,
+            ]
+            .iter()
+            .map(|m| json!({ "value": m.as_str(), "label": m.label() }))
+            .collect();
+            (
+                None,
+                action.clone(),
+                json!({ "study_code": study_code, "methods": methods, "method": method, "verbal_record": verbal_record }),
+            )
+        }
+    };
+    let ctx = json!({
+        "token": token,
+        "action": action,
+        "researcher": researcher,
+        "study_title": study_title,
+        "form": { "title": f.title, "version": f.version, "easy_read": f.easy_read, "rec_reference": f.rec_reference,
+                  "information_sheet_version": f.information_sheet_version, "information_sheet_date": f.information_sheet_date.to_string(),
+                  "withdrawal_policy": f.withdrawal_policy },
+        "paragraphs": f.body_paragraphs(),
+        "clauses": clauses,
+        "signature": signature,
+    });
+    Page::new("consent.html", f.title.clone(), ctx)
+}
+
+/// The answers in a submitted consent form: as chosen (to show again) and as read.
+fn submitted(
+    form: &CsrfForm,
+    version: &ConsentFormVersion,
+) -> (BTreeMap<String, String>, BTreeMap<String, Submitted>) {
+    let mut chosen = BTreeMap::new();
+    let mut answers = BTreeMap::new();
+    for clause in &version.form.clauses {
+        let raw = form.get(&format!("answer.{}", clause.key));
+        chosen.insert(clause.key.clone(), raw.to_owned());
+        answers.insert(
+            clause.key.clone(),
+            Submitted::parse(raw).unwrap_or(Submitted::Blank),
+        );
+    }
+    (chosen, answers)
+}
+
+#[handler]
+pub async fn consent_form(req: &Request, viewer: Viewer, Query(q): Query<PageQuery>) -> PageResult {
+    let app = app_of(req);
+    let token = q.token().ok_or_else(|| {
+        AppError::Forbidden("This link is incomplete. Copy the whole link from the message.".into())
+    })?;
+    let inv = service::open_invitation(app, token).await?;
+    let filler = Filler::Participant { token };
+    Ok(
+        consent_page(&inv.study_title, &inv.form, &filler, &BTreeMap::new(), "")
+            .render(app, &viewer)?,
+    )
+}
+
+#[handler]
+pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
+    let app = app_of(req);
+    let token = form.get("token");
+    let inv = service::open_invitation(app, token).await?;
+    let (chosen, answers) = submitted(&form, &inv.form);
+    match service::consent_online(app, token, &answers, form.get("signature")).await {
+        Ok(_) => {
+            let ctx = json!({
+                "heading": "Thank you",
+                "message": "Your consent has been recorded. The researcher will send you a copy of your form. You can change your mind at any time, without giving a reason.",
+                "link": null,
+            });
+            Ok(Page::new("notice.html", "Thank you", ctx).render(app, &form.viewer)?)
+        }
+        Err(e) => {
+            let filler = Filler::Participant { token };
+            Ok(consent_page(
+                &inv.study_title,
+                &inv.form,
+                &filler,
+                &chosen,
+                form.get("signature"),
+            )
+            .problems(e)?
+            .render(app, &form.viewer)?)
+        }
+    }
+}
+
+fn study_id(raw: &str) -> Result<StudyId, AppError> {
+    StudyId::parse(raw).ok_or(AppError::NotFound)
+}
+
+/// What the participant page shows about consent: the history with copies,
+/// the consent as it stands, and the forms one can invite to or take consent on.
+pub async fn summary(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    p: &Participant,
+) -> Result<serde_json::Value, AppError> {
+    let history = service::history(app, actor, study, &p.id).await?;
+    let effective = service::effective(app, &p.id).await?;
+    let withdrawn = super::store::withdrawn(&app.db.pool, &p.id).await?;
+    let mut forms = service::published_forms(app, actor, study).await?;
+    forms.sort_by(|a, b| (&a.form.form_id, b.form.version).cmp(&(&b.form.form_id, a.form.version)));
+    forms.dedup_by(|a, b| a.form.form_id == b.form.form_id);
+    Ok(json!({
+        "records": history,
+        "agreed": effective.map(|e| e.agreed.into_iter().map(|u| u.replace('_', " ")).collect::<Vec<_>>()).unwrap_or_default(),
+        "withdrawn": withdrawn,
+        "forms": forms.iter().map(|f| json!({ "form_id": f.form.form_id, "version": f.form.version, "title": f.form.title, "id": f.id, "easy_read": f.form.easy_read })).collect::<Vec<_>>(),
+    }))
+}
+
+async fn researcher_form(
+    req: &Request,
+    viewer: &Viewer,
+    sid: &str,
+    pid: &str,
+    version_id: &str,
+    values: Option<(&CsrfForm, AppError)>,
+) -> PageResult {
+    let app = app_of(req);
+    let actor = viewer.require()?;
+    let study = study_id(sid)?;
+    let p = crate::participants::service::get(app, actor, &study, pid).await?;
+    let version = service::published_forms(app, actor, &study)
+        .await?
+        .into_iter()
+        .find(|f| f.id == version_id)
+        .ok_or(AppError::NotFound)?;
+    let title = crate::studies::service::get_study(app, actor, &study)
+        .await?
+        .title;
+    let action = format!("/studies/{study}/participants/{pid}/consents/new?form={version_id}");
+    let (chosen, signature, method, verbal) = match &values {
+        Some((form, _)) => (
+            submitted(form, &version).0,
+            form.get("signature"),
+            form.get("method"),
+            form.get("verbal_record"),
+        ),
+        None => (BTreeMap::new(), "", "", ""),
+    };
+    let filler = Filler::Researcher {
+        study_code: &p.study_code,
+        action,
+        method,
+        verbal_record: verbal,
+    };
+    let mut page = consent_page(&title, &version, &filler, &chosen, signature);
+    if let Some((_, e)) = values {
+        page = page.problems(e)?;
+    }
+    Ok(page.render(app, viewer)?)
+}
+
+#[derive(serde::Deserialize)]
+pub struct FormQuery {
+    form: String,
+}
+
+#[handler]
+pub async fn take_form(
+    req: &Request,
+    viewer: Viewer,
+    Path((sid, pid)): Path<(String, String)>,
+    Query(q): Query<FormQuery>,
+) -> PageResult {
+    researcher_form(req, &viewer, &sid, &pid, &q.form, None).await
+}
+
+#[handler]
+pub async fn take(
+    req: &Request,
+    form: CsrfForm,
+    Path((sid, pid)): Path<(String, String)>,
+    Query(q): Query<FormQuery>,
+) -> PageResult {
+    let app = app_of(req);
+    let actor = form.viewer.require()?;
+    let study = study_id(&sid)?;
+    let version = crate::consent::forms::service::get_version(app, &q.form)
+        .await
+        .map_err(|_| AppError::NotFound)?;
+    let (_, answers) = submitted(&form, &version);
+    let taken = service::Taken {
+        form_version_id: &q.form,
+        method: ConsentMethod::parse(form.get("method"))
+            .unwrap_or(ConsentMethod::InPersonWitnessed),
+        answers,
+        signature: Some(form.get("signature")).filter(|s| !s.trim().is_empty()),
+        verbal_record: Some(form.get("verbal_record")),
+        scan: None,
+    };
+    match service::take(app, actor, &study, &pid, taken).await {
+        Ok(_) => Ok(see_other(
+            &format!("/studies/{study}/participants/{pid}"),
+            Some("consent-recorded"),
+        )),
+        Err(e) => researcher_form(req, &form.viewer, &sid, &pid, &q.form, Some((&form, e))).await,
+    }
+}
+
+#[handler]
+pub async fn invite(
+    req: &Request,
+    form: CsrfForm,
+    Path((sid, pid)): Path<(String, String)>,
+) -> PageResult {
+    let actor = form.viewer.require()?;
+    let study = study_id(&sid)?;
+    let extra = match service::invite(app_of(req), actor, &study, &pid, form.get("form_id")).await {
+        Ok(link) => Extra {
+            invitation_link: Some(link),
+            ..Default::default()
+        },
+        Err(e) => Extra {
+            err: Some(e),
+            ..Default::default()
+        },
+    };
+    participant_page(req, &form.viewer, &study, &pid, extra).await
+}
+
+#[handler]
+pub async fn withdraw(
+    req: &Request,
+    form: CsrfForm,
+    Path((sid, pid)): Path<(String, String)>,
+) -> PageResult {
+    let actor = form.viewer.require()?;
+    let study = study_id(&sid)?;
+    let w = service::Withdrawal {
+        scope: WithdrawalScope {
+            no_contact: form.checked("no_contact"),
+            no_collection: form.checked("no_collection"),
+            remove_identifiable: form.checked("remove_identifiable"),
+        },
+        reason: Some(form.get("withdrawal_reason")),
+        erasure_refused_because: Some(form.get("erasure_refused_because")),
+    };
+    match service::withdraw(app_of(req), actor, &study, &pid, w).await {
+        Ok(()) => Ok(see_other(
+            &format!("/studies/{study}/participants/{pid}"),
+            Some("withdrawal-recorded"),
+        )),
+        Err(e) => {
+            participant_page(
+                req,
+                &form.viewer,
+                &study,
+                &pid,
+                Extra {
+                    err: Some(e),
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+    }
+}
+
+#[handler]
+pub async fn pdf(
+    req: &Request,
+    viewer: Viewer,
+    Path((sid, rid)): Path<(String, String)>,
+) -> PageResult {
+    let actor = viewer.require()?;
+    let bytes = service::pdf(app_of(req), actor, &study_id(&sid)?, &rid).await?;
+    let name: String = rid
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit() || *c == '-')
+        .collect();
+    Ok(Response::builder()
+        .content_type("application/pdf")
+        .header(
+            "content-disposition",
+            format!("attachment; filename=\"consent-{name}.pdf\""),
+        )
+        .body(bytes))
+}

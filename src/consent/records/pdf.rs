@@ -1,0 +1,97 @@
+//! The PDF copy of a consent record (C4): the form as shown, every clause and
+//! its answer, how and when it was signed, and the record's hash. It holds no
+//! identity: the typed-name signature is sealed in the vault and the copy
+//! shows its SHA-256, so reviewers can read copies without seeing who signed.
+
+use crate::clock::rfc3339;
+use crate::consent::forms::model::ConsentFormVersion;
+use crate::pdf::{Block, Clause, Document, KeyValue, Metadata, Signature};
+use crate::studies::model::Study;
+
+use super::model::{ClauseAnswer, ConsentMethod};
+
+pub struct CopyOf<'a> {
+    pub study: &'a Study,
+    pub form: &'a ConsentFormVersion,
+    pub study_code: &'a str,
+    pub method: ConsentMethod,
+    pub answers: &'a [ClauseAnswer],
+    pub signed_at: i64,
+    pub signature_sha256: Option<&'a str>,
+    pub verbal_record: Option<&'a str>,
+    pub taken_by_name: Option<&'a str>,
+    pub countersigned_at: Option<i64>,
+    pub record_hash: &'a str,
+}
+
+fn answer_text(a: &ClauseAnswer) -> &'static str {
+    match (a.agreed, a.left_blank) {
+        (true, _) => "Yes",
+        (false, true) => "No (left blank)",
+        (false, false) => "No",
+    }
+}
+
+pub fn document(c: &CopyOf<'_>) -> Document {
+    let f = &c.form.form;
+    let mut blocks = vec![
+        Block::Heading(f.title.clone()),
+        Block::KeyValues(vec![
+            KeyValue::new("Study", &c.study.title),
+            KeyValue::new("IRAS ID", c.study.iras_id.as_deref().unwrap_or("—")),
+            KeyValue::new("REC reference", &f.rec_reference),
+            KeyValue::new("REC approval", f.rec_approval_date.to_string()),
+            KeyValue::new(
+                "Form",
+                format!("{} version {} ({})", f.form_id, f.version, f.language),
+            ),
+            KeyValue::new(
+                "Information sheet",
+                format!(
+                    "version {} of {}",
+                    f.information_sheet_version, f.information_sheet_date
+                ),
+            ),
+            KeyValue::new("Participant", c.study_code),
+            KeyValue::new("How consent was taken", c.method.label()),
+        ]),
+    ];
+    blocks.extend(f.body_paragraphs().into_iter().map(Block::Paragraph));
+    blocks.push(Block::Heading("Your answers".into()));
+    blocks.push(Block::Clauses(
+        c.answers
+            .iter()
+            .map(|a| Clause::new(&a.text, answer_text(a)))
+            .collect(),
+    ));
+    blocks.push(Block::Heading("If you withdraw".into()));
+    blocks.push(Block::Paragraph(f.withdrawal_policy.clone()));
+    blocks.push(Block::Heading("Signatures".into()));
+    let participant = match (c.signature_sha256, c.verbal_record) {
+        (Some(sha), _) => format!("Signed by typing their name (kept encrypted; SHA-256 {sha})"),
+        (None, Some(where_)) => format!("Consent given verbally and recorded: {where_}"),
+        (None, None) => "Signed on the paper form (scan kept encrypted)".into(),
+    };
+    blocks.push(Block::Signature(Signature {
+        label: "Participant".into(),
+        name: participant,
+        time: format!("{} UTC", rfc3339(c.signed_at)),
+    }));
+    if let (Some(name), Some(at)) = (c.taken_by_name, c.countersigned_at) {
+        blocks.push(Block::Signature(Signature {
+            label: "Researcher taking consent".into(),
+            name: name.into(),
+            time: format!("{} UTC", rfc3339(at)),
+        }));
+    }
+    Document {
+        metadata: Metadata {
+            title: format!("{} – {}", f.title, c.study_code),
+            author: "fieldkit".into(),
+            producer: "fieldkit".into(),
+            created_unix_ms: c.signed_at,
+        },
+        footer: format!("Consent record {} · {}", c.study_code, c.record_hash),
+        blocks,
+    }
+}

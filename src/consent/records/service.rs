@@ -1,0 +1,482 @@
+//! Taking consent (online by the participant, or by a researcher in person or
+//! by phone), withdrawing it, and the copies. One path records every consent:
+//! it refuses a withdrawn participant or a form version that is not current,
+//! checks every answer, seals the signature, renders the PDF and audits, all
+//! in one transaction.
+
+use std::collections::BTreeMap;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::model::{
+    check_answers, parse_signature, ConsentMethod, EffectiveConsent, RecordContent, Submitted,
+    WithdrawalScope,
+};
+use super::pdf::{document, CopyOf};
+use super::store;
+use crate::app::App;
+use crate::audit::{self, NewEntry};
+use crate::auth::model::{Actor, Permission};
+use crate::auth::service::{new_secret, secret_hash};
+use crate::clock::DAY;
+use crate::consent::forms::model::ConsentFormVersion;
+use crate::error::{AppError, Result};
+use crate::ids::{SiteId, StudyId};
+use crate::participants::model::{Participant, ParticipantStatus};
+
+/// The participant's consent as it stands now, if they ever gave one.
+pub async fn effective(app: &App, participant: &str) -> Result<Option<EffectiveConsent>> {
+    let Some((record_id, _)) = store::latest_record(&app.db.pool, participant).await? else {
+        return Ok(None);
+    };
+    Ok(Some(EffectiveConsent {
+        agreed: store::agreed_uses(&app.db.pool, &record_id).await?,
+        withdrawn: store::withdrawn(&app.db.pool, participant).await?,
+        record_id,
+    }))
+}
+
+/// Who recorded the consent, for the countersignature.
+struct Witness<'a> {
+    actor: &'a Actor,
+}
+
+/// A consent about to be recorded.
+struct Consent<'a> {
+    participant: &'a Participant,
+    form: &'a ConsentFormVersion,
+    method: ConsentMethod,
+    answers: &'a BTreeMap<String, Submitted>,
+    signature: Option<&'a str>,
+    verbal_record: Option<&'a str>,
+    scan: Option<&'a [u8]>,
+    witness: Option<Witness<'a>>,
+}
+
+/// The one path every consent is recorded through. Returns the record id.
+async fn record(app: &App, c: Consent<'_>, invitation_hash: Option<&str>) -> Result<String> {
+    let p = c.participant;
+    let study = StudyId::from_db(p.study_id.clone());
+    if store::withdrawn(&app.db.pool, &p.id).await?.no_collection
+        || p.status == ParticipantStatus::Withdrawn
+    {
+        return Err(AppError::Conflict(format!(
+            "{} has withdrawn; no new consent can be recorded.",
+            p.study_code
+        )));
+    }
+    let current =
+        crate::consent::forms::service::current_version(app, &study, &c.form.form.form_id).await?;
+    if current.as_ref().map(|f| f.id.as_str()) != Some(c.form.id.as_str()) {
+        return Err(AppError::Conflict(format!(
+            "Version {} of form {} is not the current version; use the newest one.",
+            c.form.form.version, c.form.form.form_id
+        )));
+    }
+    let answers = check_answers(&c.form.form.clauses, c.answers)?;
+    let signature = c
+        .signature
+        .map(|s| parse_signature("signature", s))
+        .transpose()?;
+    let study_details = crate::studies::store::get_study(&app.db.pool, &study).await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = app.now();
+    let supersedes = store::latest_record(&app.db.pool, &p.id)
+        .await?
+        .map(|(r, _)| r);
+    let signature_sha256 = signature
+        .as_ref()
+        .map(|s| hex::encode(Sha256::digest(s.as_bytes())));
+    let scan_sha256 = c.scan.map(|s| hex::encode(Sha256::digest(s)));
+    let taken_by = c.witness.as_ref().map(|w| w.actor.account_id.to_string());
+    let countersigned_at = c.witness.as_ref().map(|_| now);
+    let content = RecordContent {
+        record_id: &id,
+        study_id: &p.study_id,
+        study_code: &p.study_code,
+        form_id: &c.form.form.form_id,
+        form_version: c.form.form.version,
+        form_content_hash: &c.form.form.content_hash,
+        information_sheet_version: &c.form.form.information_sheet_version,
+        information_sheet_date: c.form.form.information_sheet_date.to_string(),
+        method: c.method,
+        answers: &answers,
+        participant_signed_at: now,
+        signature_sha256: signature_sha256.clone(),
+        taken_by: taken_by.as_deref(),
+        countersigned_at,
+        verbal_record: c.verbal_record,
+        scan_sha256: scan_sha256.as_deref(),
+        supersedes: supersedes.as_deref(),
+    };
+    let record_hash = content.hash();
+    let copy = CopyOf {
+        study: &study_details,
+        form: c.form,
+        study_code: &p.study_code,
+        method: c.method,
+        answers: &answers,
+        signed_at: now,
+        signature_sha256: signature_sha256.as_deref(),
+        verbal_record: c.verbal_record,
+        taken_by_name: c.witness.as_ref().map(|w| w.actor.display_name.as_str()),
+        countersigned_at,
+        record_hash: &record_hash,
+    };
+    let pdf = document(&copy).render().map_err(AppError::internal)?;
+    let pdf_sha256 = hex::encode(Sha256::digest(&pdf));
+    let signature_sealed = signature
+        .as_ref()
+        .map(|s| app.vault.seal("consent_records", "signature", &id, s));
+    let scan_sealed = c.scan.map(|s| {
+        app.vault
+            .seal("consent_records", "scan", &id, &base64_encode(s))
+    });
+
+    let mut tx = app.db.begin().await?;
+    if let Some(hash) = invitation_hash {
+        if !store::use_invitation(&mut tx, hash, now).await? {
+            return Err(AppError::Forbidden(
+                "This consent link has expired or has already been used.".into(),
+            ));
+        }
+    }
+    let new = store::NewRecord {
+        id: &id,
+        study_id: &p.study_id,
+        participant_id: &p.id,
+        form_version_id: &c.form.id,
+        method: c.method,
+        supersedes_id: supersedes.as_deref(),
+        signature_sealed: signature_sealed.as_deref(),
+        participant_signed_at: now,
+        taken_by: taken_by.as_deref(),
+        countersigned_at,
+        verbal_record: c.verbal_record,
+        scan_sha256: scan_sha256.as_deref(),
+        scan_sealed: scan_sealed.as_deref(),
+        record_hash: &record_hash,
+        pdf: &pdf,
+        pdf_sha256: &pdf_sha256,
+    };
+    store::insert_record(&mut tx, &new, &answers, now).await?;
+    store::set_participant_status(&mut tx, &p.id, ParticipantStatus::Consented.as_str(), now)
+        .await?;
+    let (actor, role) = match &c.witness {
+        Some(w) => (
+            w.actor.audit_ref(),
+            w.actor.audit_role(Some(&study)).to_owned(),
+        ),
+        None => (format!("participant:{}", p.id), "participant".to_owned()),
+    };
+    let agreed: BTreeMap<&str, bool> = answers.iter().map(|a| (a.key.as_str(), a.agreed)).collect();
+    let details = json!({
+        "study_code": p.study_code, "form_id": c.form.form.form_id, "form_version": c.form.form.version,
+        "method": c.method, "answers": agreed, "supersedes": supersedes, "record_hash": record_hash, "pdf_sha256": pdf_sha256,
+    });
+    let entry = NewEntry::new(&actor, &role, "consent.record", "consent_record", &id)
+        .study(&p.study_id)
+        .details(details);
+    audit::append(&mut tx, &app.db, now, entry).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Consent taken by a researcher in person or by phone.
+pub struct Taken<'a> {
+    pub form_version_id: &'a str,
+    pub method: ConsentMethod,
+    pub answers: BTreeMap<String, Submitted>,
+    /// The participant's typed name (in person).
+    pub signature: Option<&'a str>,
+    /// Where the verbal consent recording is kept (verbal).
+    pub verbal_record: Option<&'a str>,
+    /// The scanned paper form (paper).
+    pub scan: Option<Vec<u8>>,
+}
+
+/// Records consent taken by a researcher at the participant's site.
+pub async fn take(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    participant_id: &str,
+    t: Taken<'_>,
+) -> Result<String> {
+    let p = crate::participants::service::get(app, actor, study, participant_id).await?;
+    crate::studies::service::require(actor, Permission::TakeConsent, study)?;
+    let form = crate::consent::forms::service::get_version(app, t.form_version_id)
+        .await
+        .map_err(|_| {
+            AppError::invalid("form_version_id", "Choose a published form of this study.")
+        })?;
+    if form.study_id != *study {
+        return Err(AppError::invalid(
+            "form_version_id",
+            "Choose a published form of this study.",
+        ));
+    }
+    let (signature, verbal, scan) = match t.method {
+        ConsentMethod::Online => {
+            return Err(AppError::invalid(
+                "method",
+                "Online consent is given by the participant through their invitation link.",
+            ))
+        }
+        ConsentMethod::InPersonWitnessed => (Some(t.signature.unwrap_or_default()), None, None),
+        ConsentMethod::VerbalRecorded => {
+            match t.verbal_record.map(str::trim).filter(|v| !v.is_empty()) {
+                Some(v) => (None, Some(v), None),
+                None => {
+                    return Err(AppError::invalid(
+                        "verbal_record",
+                        "Say where the recording of the verbal consent is kept.",
+                    ))
+                }
+            }
+        }
+        ConsentMethod::PaperScanned => match t.scan.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => (None, None, Some(s)),
+            None => {
+                return Err(AppError::invalid(
+                    "scan",
+                    "Attach the scan of the signed paper form.",
+                ))
+            }
+        },
+    };
+    let consent = Consent {
+        participant: &p,
+        form: &form,
+        method: t.method,
+        answers: &t.answers,
+        signature,
+        verbal_record: verbal,
+        scan,
+        witness: Some(Witness { actor }),
+    };
+    record(app, consent, None).await
+}
+
+/// Sends (or hands over) a one-time link to the current version of a form.
+/// Returns the link; it is emailed when the participant has an email address.
+pub async fn invite(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    participant_id: &str,
+    form_id: &str,
+) -> Result<String> {
+    let p = crate::participants::service::get(app, actor, study, participant_id).await?;
+    crate::studies::service::require(actor, Permission::TakeConsent, study)?;
+    if p.status == ParticipantStatus::Withdrawn
+        || store::withdrawn(&app.db.pool, &p.id).await?.no_contact
+    {
+        return Err(AppError::Conflict(format!(
+            "{} has withdrawn; they cannot be invited.",
+            p.study_code
+        )));
+    }
+    let form = crate::consent::forms::service::current_version(app, study, form_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::invalid("form_id", "This study has no published form with that id.")
+        })?;
+    let secret = new_secret("fkc_");
+    let now = app.now();
+    let mut tx = app.db.begin().await?;
+    store::insert_invitation(
+        &mut tx,
+        &secret_hash(&secret),
+        &p.id,
+        &form.id,
+        actor.account_id.as_str(),
+        now,
+        now + 14 * DAY,
+    )
+    .await?;
+    let details = json!({ "study_code": p.study_code, "form_id": form.form.form_id, "form_version": form.form.version });
+    let entry = NewEntry::new(
+        &actor.audit_ref(),
+        actor.audit_role(Some(study)),
+        "consent.invite",
+        "participant",
+        &p.id,
+    )
+    .study(study.as_str())
+    .details(details);
+    audit::append(&mut tx, &app.db, now, entry).await?;
+    tx.commit().await?;
+    Ok(app.server.link(&format!("/consent?token={secret}")))
+}
+
+/// What the consent page shows for a link.
+pub struct Invitation {
+    pub participant: Participant,
+    pub form: ConsentFormVersion,
+    pub study_title: String,
+}
+
+pub async fn open_invitation(app: &App, secret: &str) -> Result<Invitation> {
+    let refused = || {
+        AppError::Forbidden("This consent link has expired, has been used, or was cancelled. Ask the researcher for a new one.".into())
+    };
+    let (participant_id, form_version_id) =
+        store::usable_invitation(&app.db.pool, &secret_hash(secret), app.now())
+            .await?
+            .ok_or_else(refused)?;
+    let form = crate::consent::forms::service::get_version(app, &form_version_id).await?;
+    let participant =
+        crate::participants::store::get(&app.db.pool, &form.study_id, &participant_id).await?;
+    let study_title = crate::studies::store::get_study(&app.db.pool, &form.study_id)
+        .await?
+        .title;
+    Ok(Invitation {
+        participant,
+        form,
+        study_title,
+    })
+}
+
+/// Online consent by the participant through their link. Returns the record id.
+pub async fn consent_online(
+    app: &App,
+    secret: &str,
+    answers: &BTreeMap<String, Submitted>,
+    typed_name: &str,
+) -> Result<String> {
+    let inv = open_invitation(app, secret).await?;
+    let consent = Consent {
+        participant: &inv.participant,
+        form: &inv.form,
+        method: ConsentMethod::Online,
+        answers,
+        signature: Some(typed_name),
+        verbal_record: None,
+        scan: None,
+        witness: None,
+    };
+    record(app, consent, Some(&secret_hash(secret))).await
+}
+
+/// A withdrawal as recorded by a researcher (C6).
+pub struct Withdrawal<'a> {
+    pub scope: WithdrawalScope,
+    pub reason: Option<&'a str>,
+    /// When removal of identifiable data was asked for but cannot be done
+    /// (for example, it would seriously impair analysis already under way): why.
+    pub erasure_refused_because: Option<&'a str>,
+}
+
+/// Records a withdrawal; its effects are immediate: invitations cancelled,
+/// further collection refused by the gate, identity erased where asked and
+/// not refused.
+pub async fn withdraw(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    participant_id: &str,
+    w: Withdrawal<'_>,
+) -> Result<()> {
+    let p = crate::participants::service::get(app, actor, study, participant_id).await?;
+    crate::studies::service::require(actor, Permission::TakeConsent, study)?;
+    if w.scope.is_empty() {
+        return Err(AppError::invalid(
+            "scope",
+            "Choose what the participant is withdrawing from.",
+        ));
+    }
+    let refusal = w
+        .erasure_refused_because
+        .map(str::trim)
+        .filter(|r| !r.is_empty());
+    let erasure = match (w.scope.remove_identifiable, refusal) {
+        (false, _) => "not_asked",
+        (true, None) => "erased",
+        (true, Some(_)) => "refused",
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    let reason = w.reason.map(str::trim).filter(|r| !r.is_empty());
+    let reason_sealed = reason.map(|r| app.vault.seal("withdrawals", "reason", &id, r));
+    let now = app.now();
+    let mut tx = app.db.begin().await?;
+    let cancelled = store::cancel_invitations(&mut tx, &p.id, now).await?;
+    let record = store::NewWithdrawal {
+        id: &id,
+        study_id: study.as_str(),
+        participant_id: &p.id,
+        scope: w.scope,
+        reason_sealed: reason_sealed.as_deref(),
+        recorded_by: Some(actor.account_id.as_str()),
+        erasure,
+        erasure_refusal_reason: refusal,
+    };
+    store::insert_withdrawal(&mut tx, &record, now).await?;
+    if w.scope.no_collection {
+        store::set_participant_status(&mut tx, &p.id, ParticipantStatus::Withdrawn.as_str(), now)
+            .await?;
+    }
+    if erasure == "erased" {
+        crate::vault::service::erase(&mut tx, app, &p.id).await?;
+    }
+    let details = json!({
+        "study_code": p.study_code, "scope": w.scope, "reason_given": reason.is_some(),
+        "erasure": erasure, "erasure_refusal_reason": refusal, "invitations_cancelled": cancelled,
+    });
+    let entry = NewEntry::new(
+        &actor.audit_ref(),
+        actor.audit_role(Some(study)),
+        "consent.withdraw",
+        "participant",
+        &p.id,
+    )
+    .study(study.as_str())
+    .details(details);
+    audit::append(&mut tx, &app.db, now, entry).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A participant's consent records, newest first, for researchers at their site.
+pub async fn history(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    participant_id: &str,
+) -> Result<Vec<store::RecordSummary>> {
+    let p = crate::participants::service::get(app, actor, study, participant_id).await?;
+    crate::studies::service::require(actor, Permission::TakeConsent, study)?;
+    Ok(store::records_of(&app.db.pool, &p.id).await?)
+}
+
+/// The study's published consent forms, for those who take or review consent.
+pub async fn published_forms(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+) -> Result<Vec<ConsentFormVersion>> {
+    crate::studies::service::require(actor, Permission::ViewConsentRegister, study)?;
+    crate::consent::forms::service::list_for_study(app, study).await
+}
+
+/// A record's PDF, for researchers at the participant's site and reviewers.
+pub async fn pdf(app: &App, actor: &Actor, study: &StudyId, record_id: &str) -> Result<Vec<u8>> {
+    crate::studies::service::require(actor, Permission::ViewConsentRegister, study)?;
+    let (pdf, participant) = store::pdf(&app.db.pool, study.as_str(), record_id).await?;
+    let p = crate::participants::store::get(&app.db.pool, study, &participant).await?;
+    let site = SiteId::from_db(p.site_id);
+    if !crate::auth::policy::permits(
+        actor,
+        Permission::ViewConsentRegister,
+        crate::auth::policy::Scope::Site(study, &site),
+    ) {
+        return Err(AppError::NotFound);
+    }
+    Ok(pdf)
+}

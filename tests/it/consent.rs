@@ -1,0 +1,601 @@
+//! Consent (DOMAIN.md C1-C6, G2, G6) through the API and the online consent
+//! page, on both engines, with the shipped recovery-college form.
+
+use std::collections::BTreeMap;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use crate::support::{spawn, Engine, TestApp, PASSWORD};
+
+const NAME: &str = "Zoë Okonkwo-Price";
+
+struct Setup {
+    study: String,
+    researcher: String,
+    participant: String,
+    form_version: String,
+    /// The form's clause keys: mandatory ones first.
+    mandatory: Vec<String>,
+    optional: Vec<String>,
+}
+
+async fn setup(t: &TestApp) -> Setup {
+    let admin = t.admin().await;
+    let r = t
+        .api(Method::POST, "/studies", Some(&admin))
+        .json(&json!({ "title": "Designing Together", "slug": "recovery-college-codesign", "code_prefix": "RC",
+                       "lawful_basis": "public_task", "retention_years": 10, "status": "recruiting" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let study = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{study}/sites"),
+            Some(&admin),
+        )
+        .json(&json!({ "name": "College" }))
+        .send()
+        .await
+        .unwrap();
+    let site = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (rid, remail) = t.person(&admin, "Rhea Researcher").await;
+    t.member(&admin, &study, &rid, "researcher", &[]).await;
+    let researcher = t.sign_in(&remail, PASSWORD).await;
+    let r = t
+        .api(Method::POST, &format!("/studies/{study}/participants"), Some(&researcher))
+        .json(&json!({ "site_id": site, "stakeholder_group": "student", "name": NAME, "email": "zoe@example.org" }))
+        .send()
+        .await
+        .unwrap();
+    let participant = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let forms: Value = t
+        .api(
+            Method::GET,
+            &format!("/studies/{study}/consent-forms"),
+            Some(&researcher),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let form = forms
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["form_id"] == "participation")
+        .expect("the shipped form is published");
+    let keys = |mandatory: bool| -> Vec<String> {
+        form["clauses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["mandatory"] == mandatory)
+            .map(|c| c["key"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    Setup {
+        study,
+        researcher,
+        participant,
+        form_version: form["id"].as_str().unwrap().to_owned(),
+        mandatory: keys(true),
+        optional: keys(false),
+    }
+}
+
+/// Every mandatory clause yes, the listed optional ones yes, the rest as given.
+fn answers(s: &Setup, yes: &[&str], rest: &str) -> BTreeMap<String, String> {
+    let mut a: BTreeMap<String, String> = s
+        .mandatory
+        .iter()
+        .map(|k| (k.clone(), "yes".to_owned()))
+        .collect();
+    for k in &s.optional {
+        a.insert(
+            k.clone(),
+            if yes.contains(&k.as_str()) {
+                "yes".into()
+            } else {
+                rest.into()
+            },
+        );
+    }
+    a
+}
+
+async fn take(t: &TestApp, s: &Setup, answers: &BTreeMap<String, String>) -> reqwest::Response {
+    t.api(Method::POST, &format!("/studies/{}/participants/{}/consents", s.study, s.participant), Some(&s.researcher))
+        .json(&json!({ "form_version_id": s.form_version, "method": "in_person_witnessed", "answers": answers, "signature": NAME }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn count(t: &TestApp, sql: &str) -> i64 {
+    sqlx::query(sql)
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap()
+        .get(0)
+}
+
+async fn a_record_holds_everything_c1_asks_for(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let r = take(&t, &s, &answers(&s, &["audio_recording"], "no")).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let row = sqlx::query(
+        "SELECT r.study_id, f.form_id, f.version, f.information_sheet_version, f.information_sheet_date, p.study_code, r.method,
+                r.signature_sealed, r.participant_signed_at, r.taken_by, r.countersigned_at, r.record_hash, r.pdf_sha256
+         FROM consent_records r JOIN consent_form_versions f ON f.id = r.form_version_id JOIN participants p ON p.id = r.participant_id
+         WHERE r.id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&t.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(row.get::<String, _>(0), s.study);
+    assert_eq!(
+        (row.get::<String, _>(1), row.get::<i32, _>(2)),
+        ("participation".into(), 1)
+    );
+    assert_eq!(row.get::<String, _>(3), "1.0");
+    assert_eq!(row.get::<String, _>(5), "RC-0001");
+    assert_eq!(row.get::<String, _>(6), "in_person_witnessed");
+    let sealed: String = row.get(7);
+    assert!(
+        sealed.starts_with('v') && !sealed.contains("Zo"),
+        "the signature is sealed"
+    );
+    assert!(row.get::<i64, _>(8) > 1_700_000_000_000 && row.get::<Option<i64>, _>(10).is_some());
+    assert!(
+        row.get::<Option<String>, _>(9).is_some(),
+        "the researcher countersigned"
+    );
+    let answers: Vec<(String, String, i16)> = sqlx::query(
+        "SELECT clause_key, clause_text, agreed FROM consent_answers WHERE record_id = $1",
+    )
+    .bind(&id)
+    .fetch_all(&t.app.db.pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1), r.get(2)))
+    .collect();
+    assert_eq!(answers.len(), s.mandatory.len() + s.optional.len());
+    assert!(answers
+        .iter()
+        .any(|(k, text, agreed)| k == "audio_recording" && text.contains("audio") && *agreed == 1));
+    assert!(answers
+        .iter()
+        .any(|(k, _, agreed)| k == "video_recording" && *agreed == 0));
+    let status: Value = t
+        .api(
+            Method::GET,
+            &format!("/studies/{}/participants/{}", s.study, s.participant),
+            Some(&s.researcher),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["status"], "consented");
+}
+
+async fn a_mandatory_clause_without_yes_stores_nothing(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let entries = count(&t, "SELECT COUNT(*) FROM audit_log").await;
+    for refused in ["no", ""] {
+        let mut a = answers(&s, &[], "no");
+        a.insert(s.mandatory[0].clone(), refused.into());
+        let r = take(&t, &s, &a).await;
+        assert_eq!(r.status(), 422);
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(
+            p["errors"][0]["field"],
+            format!("answers.{}", s.mandatory[0])
+        );
+    }
+    let mut a = answers(&s, &[], "no");
+    a.insert("tap_dancing".into(), "yes".into());
+    assert_eq!(take(&t, &s, &a).await.status(), 422);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_answers").await, 0);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM audit_log").await, entries);
+}
+
+async fn an_optional_clause_left_blank_counts_as_no_and_never_blocks_taking_part(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let r = take(&t, &s, &answers(&s, &["audio_recording"], "")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_answers WHERE clause_key = 'video_recording' AND agreed = 0 AND left_blank = 1").await, 1);
+    use fieldkit::consent::forms::model::DataUse;
+    let audio = fieldkit::consent::gate::may(&t.app, &s.participant, DataUse::AudioRecording).await;
+    assert!(audio.is_ok());
+    let video = fieldkit::consent::gate::may(&t.app, &s.participant, DataUse::VideoRecording)
+        .await
+        .unwrap_err();
+    assert!(video.to_string().contains("video recording"), "{video}");
+    assert!(
+        fieldkit::consent::gate::may(&t.app, &s.participant, DataUse::TakePart)
+            .await
+            .is_ok()
+    );
+}
+
+async fn the_pdf_copy_shows_the_answers_and_no_identity(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let r = take(&t, &s, &answers(&s, &["quotes"], "no")).await;
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t
+        .api(
+            Method::GET,
+            &format!("/studies/{}/consent-records/{id}/pdf", s.study),
+            Some(&s.researcher),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment"));
+    let pdf = r.bytes().await.unwrap().to_vec();
+    let (hash, stored_sha): (String, String) = {
+        let row = sqlx::query("SELECT record_hash, pdf_sha256 FROM consent_records WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&t.app.db.pool)
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    use sha2::Digest;
+    assert_eq!(hex::encode(sha2::Sha256::digest(&pdf)), stored_sha);
+    let doc = lopdf::Document::load_mem(&pdf).unwrap();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let text = doc
+        .extract_text(&pages)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains("RC-0001") && text.contains("24/NW/0123"),
+        "{text}"
+    );
+    assert!(text.contains(&hash[..16]), "the record hash is printed");
+    assert!(text.contains("Yes") && text.contains("No"));
+    assert!(
+        !text.contains("Zoë") && !text.contains("Okonkwo"),
+        "no identity in the copy"
+    );
+}
+
+async fn re_consent_is_a_new_record_linked_to_the_old_one(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let first = take(&t, &s, &answers(&s, &["video_recording"], "no"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first_hash: String = sqlx::query("SELECT record_hash FROM consent_records WHERE id = $1")
+        .bind(&first)
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap()
+        .get(0);
+    let second = take(&t, &s, &answers(&s, &[], "no"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let supersedes: Option<String> =
+        sqlx::query("SELECT supersedes_id FROM consent_records WHERE id = $1")
+            .bind(&second)
+            .fetch_one(&t.app.db.pool)
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(supersedes.as_deref(), Some(first.as_str()));
+    let still: String = sqlx::query("SELECT record_hash FROM consent_records WHERE id = $1")
+        .bind(&first)
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(still, first_hash, "the old record is never overwritten");
+    use fieldkit::consent::forms::model::DataUse;
+    assert!(
+        fieldkit::consent::gate::may(&t.app, &s.participant, DataUse::VideoRecording)
+            .await
+            .is_err(),
+        "the newest choice counts"
+    );
+}
+
+async fn consent_on_a_version_that_is_not_current_is_refused(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    // A newer version is published (as the loader would, from a new file).
+    sqlx::query(
+        "INSERT INTO consent_form_versions (id, study_id, form_id, version, language, title, information_sheet_version, information_sheet_date,
+             rec_reference, rec_approval_date, easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path, loaded_at)
+         SELECT $1, study_id, form_id, 2, language, title, information_sheet_version, information_sheet_date, rec_reference, rec_approval_date,
+             easy_read, withdrawal_policy, body_markdown, clauses, 'new', 'participation.v2.md', loaded_at FROM consent_form_versions WHERE id = $2",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(&s.form_version)
+    .execute(&t.app.db.pool)
+    .await
+    .unwrap();
+    let r = take(&t, &s, &answers(&s, &[], "no")).await;
+    assert_eq!(r.status(), 409);
+    assert!(r.text().await.unwrap().contains("not the current version"));
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
+}
+
+async fn withdrawal_takes_effect_at_once(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    take(&t, &s, &answers(&s, &["audio_recording"], "no")).await;
+    let base = format!("/studies/{}/participants/{}", s.study, s.participant);
+    let link: Value = t
+        .api(
+            Method::POST,
+            &format!("{base}/consent-invitations"),
+            Some(&s.researcher),
+        )
+        .json(&json!({ "form_id": "participation" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = t
+        .api(
+            Method::POST,
+            &format!("{base}/withdrawals"),
+            Some(&s.researcher),
+        )
+        .json(
+            &json!({ "no_collection": true, "remove_identifiable": true, "reason": "moving away" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    use fieldkit::consent::forms::model::DataUse;
+    let refused = fieldkit::consent::gate::may(&t.app, &s.participant, DataUse::AudioRecording)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("withdrawn"), "{refused}");
+    let page = t
+        .http
+        .get(t.url(link["link"].as_str().unwrap().trim_start_matches(&t.base)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 403, "the invitation was cancelled");
+    let r = t
+        .api(
+            Method::POST,
+            &format!("{base}/identity"),
+            Some(&s.researcher),
+        )
+        .json(&json!({ "reason": "check" }))
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), 200, "the identity was erased");
+    assert_eq!(
+        take(&t, &s, &answers(&s, &[], "no")).await.status(),
+        409,
+        "no consent for a withdrawn participant"
+    );
+    let current: Value = t
+        .api(Method::GET, &format!("{base}/consent"), Some(&s.researcher))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(current["withdrawn"]["no_collection"], true);
+    let trail: String =
+        sqlx::query("SELECT details FROM audit_log WHERE action = 'consent.withdraw'")
+            .fetch_one(&t.app.db.pool)
+            .await
+            .unwrap()
+            .get(0);
+    assert!(
+        trail.contains("\"erasure\":\"erased\"") && !trail.contains("moving away"),
+        "{trail}"
+    );
+}
+
+async fn erasure_can_be_refused_with_a_reason(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let base = format!("/studies/{}/participants/{}", s.study, s.participant);
+    let r = t
+        .api(Method::POST, &format!("{base}/withdrawals"), Some(&s.researcher))
+        .json(&json!({ "no_contact": true, "remove_identifiable": true, "erasure_refused_because": "interviews already transcribed and analysed" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let row = sqlx::query("SELECT erasure, erasure_refusal_reason FROM withdrawals")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            row.get::<String, _>(0),
+            row.get::<Option<String>, _>(1).unwrap()
+        ),
+        (
+            "refused".into(),
+            "interviews already transcribed and analysed".into()
+        )
+    );
+    let r = t
+        .api(
+            Method::POST,
+            &format!("{base}/identity"),
+            Some(&s.researcher),
+        )
+        .json(&json!({ "reason": "check" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the identity is kept");
+}
+
+async fn online_consent_through_a_one_time_link(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let base = format!("/studies/{}/participants/{}", s.study, s.participant);
+    let link: Value = t
+        .api(
+            Method::POST,
+            &format!("{base}/consent-invitations"),
+            Some(&s.researcher),
+        )
+        .json(&json!({ "form_id": "participation" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let path = link["link"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&t.base)
+        .to_owned();
+    assert!(
+        path.starts_with("/consent?token=fkc_")
+            && !path.contains("RC-")
+            && !path.to_lowercase().contains("zo")
+    );
+    let mut page = t.pages();
+    let form = page.get(&path).await;
+    form.assert_status(200);
+    assert!(!form.text.contains("checked"), "nothing is pre-ticked");
+    let token = path.split_once("token=").unwrap().1.to_owned();
+    let mut fields: Vec<(String, String)> = vec![
+        ("token".into(), token.clone()),
+        ("signature".into(), NAME.into()),
+    ];
+    for k in &s.mandatory {
+        fields.push((format!("answer.{k}"), "yes".into()));
+    }
+    let wrong: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(k, _)| !k.ends_with(&s.mandatory[0]))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let refused = page.post("/consent", &wrong).await;
+    refused.assert_status(422);
+    assert!(refused
+        .text
+        .contains(&format!("field-answers.{}-error", s.mandatory[0])));
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
+    let all: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    page.post("/consent", &all).await.assert_status(200);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM consent_records WHERE method = 'online'"
+        )
+        .await,
+        1
+    );
+    page.post("/consent", &all).await.assert_status(403);
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM consent_records").await,
+        1,
+        "a second submission stores nothing"
+    );
+    let tampered = format!("/consent?token={}x", token);
+    page.get(&tampered).await.assert_status(403);
+}
+
+async fn an_invitation_expires(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let base = format!("/studies/{}/participants/{}", s.study, s.participant);
+    let link: Value = t
+        .api(
+            Method::POST,
+            &format!("{base}/consent-invitations"),
+            Some(&s.researcher),
+        )
+        .json(&json!({ "form_id": "participation" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    t.app.clock.advance(15 * fieldkit::clock::DAY);
+    let path = link["link"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&t.base)
+        .to_owned();
+    t.pages().get(&path).await.assert_status(403);
+}
+
+on_both_engines!(
+    a_record_holds_everything_c1_asks_for,
+    a_mandatory_clause_without_yes_stores_nothing,
+    an_optional_clause_left_blank_counts_as_no_and_never_blocks_taking_part,
+    the_pdf_copy_shows_the_answers_and_no_identity,
+    re_consent_is_a_new_record_linked_to_the_old_one,
+    consent_on_a_version_that_is_not_current_is_refused,
+    withdrawal_takes_effect_at_once,
+    erasure_can_be_refused_with_a_reason,
+    online_consent_through_a_one_time_link,
+    an_invitation_expires,
+);
