@@ -34,6 +34,24 @@ impl NewEntry {
         }
     }
 
+    /// An entry for something an actor did in a study, in the role they hold there.
+    pub fn by_in_study(
+        actor: &crate::auth::model::Actor,
+        study: &crate::ids::StudyId,
+        action: &str,
+        entity_type: &str,
+        entity_id: &str,
+    ) -> Self {
+        Self::new(
+            &actor.audit_ref(),
+            actor.audit_role(Some(study)),
+            action,
+            entity_type,
+            entity_id,
+        )
+        .study(study.as_str())
+    }
+
     pub fn study(mut self, study_id: &str) -> Self {
         self.study_id = Some(study_id.into());
         self

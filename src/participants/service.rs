@@ -74,15 +74,8 @@ pub async fn enrol(
         "new": { "study_code": code, "site_id": e.site_id, "stakeholder_group": e.group, "has_account": e.account_id.is_some() },
         "identity_fields": identity.fields_present(),
     });
-    let entry = NewEntry::new(
-        &actor.audit_ref(),
-        actor.audit_role(Some(study)),
-        "participant.enrol",
-        "participant",
-        &id,
-    )
-    .study(study.as_str())
-    .details(details);
+    let entry = NewEntry::by_in_study(actor, study, "participant.enrol", "participant", &id)
+        .details(details);
     audit::append(&mut tx, &app.db, now, entry).await?;
     tx.commit().await?;
     Ok(store::get(&app.db.pool, study, &id).await?)

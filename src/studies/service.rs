@@ -38,23 +38,6 @@ pub fn require(actor: &Actor, perm: Permission, study: &StudyId) -> Result<()> {
     }
 }
 
-fn entry(
-    actor: &Actor,
-    study: &StudyId,
-    action: &str,
-    entity_type: &str,
-    entity_id: &str,
-) -> NewEntry {
-    NewEntry::new(
-        &actor.audit_ref(),
-        actor.audit_role(Some(study)),
-        action,
-        entity_type,
-        entity_id,
-    )
-    .study(study.as_str())
-}
-
 /// Studies the actor can see: all for administrators, otherwise their own.
 pub async fn studies_for(app: &App, actor: &Actor) -> Result<Vec<Study>> {
     let all = store::all_studies(&app.db.pool).await?;
@@ -77,8 +60,8 @@ pub async fn create_study(app: &App, actor: &Actor, input: &StudyInput) -> Resul
     store::insert_study(&mut tx, &id, &fields, now)
         .await
         .map_err(|e| conflict_on_unique(e, "A study with this short name"))?;
-    let e =
-        entry(actor, &id, "study.create", "study", id.as_str()).details(json!({ "new": input }));
+    let e = NewEntry::by_in_study(actor, &id, "study.create", "study", id.as_str())
+        .details(json!({ "new": input }));
     audit::append(&mut tx, &app.db, now, e).await?;
     tx.commit().await?;
     let study = store::get_study(&app.db.pool, &id).await?;
@@ -111,7 +94,7 @@ pub async fn update_study(
     store::update_study(&mut tx, id, &fields, now)
         .await
         .map_err(|e| conflict_on_unique(e, "A study with this short name"))?;
-    let e = entry(actor, id, "study.update", "study", id.as_str())
+    let e = NewEntry::by_in_study(actor, id, "study.update", "study", id.as_str())
         .reason(reason)
         .details(json!({ "old": before, "new": input }));
     audit::append(&mut tx, &app.db, now, e).await?;
@@ -146,7 +129,7 @@ pub async fn add_site(app: &App, actor: &Actor, study: &StudyId, name: &str) -> 
         &mut tx,
         &app.db,
         now,
-        entry(actor, study, "site.create", "site", id.as_str())
+        NewEntry::by_in_study(actor, study, "site.create", "site", id.as_str())
             .details(json!({ "new": { "name": name } })),
     )
     .await?;
@@ -174,7 +157,7 @@ pub async fn add_team(
     store::insert_team(&mut tx, &id, site, &name, &kind, now)
         .await
         .map_err(|e| conflict_on_unique(e, "A team with this name at this site"))?;
-    let e = entry(actor, study, "team.create", "team", id.as_str())
+    let e = NewEntry::by_in_study(actor, study, "team.create", "team", id.as_str())
         .details(json!({ "new": { "site_id": site, "name": name, "kind": kind } }));
     audit::append(&mut tx, &app.db, now, e).await?;
     tx.commit().await?;
@@ -236,7 +219,7 @@ pub async fn set_member(
         &mut tx,
         &app.db,
         now,
-        entry(actor, study, action, "membership", &id)
+        NewEntry::by_in_study(actor, study, action, "membership", &id)
             .reason(reason)
             .details(details),
     )
@@ -266,7 +249,7 @@ pub async fn remove_member(
         &mut tx,
         &app.db,
         now,
-        entry(actor, study, "membership.remove", "membership", membership)
+        NewEntry::by_in_study(actor, study, "membership.remove", "membership", membership)
             .reason(reason)
             .details(details),
     )

@@ -80,16 +80,8 @@ pub async fn reveal(
         .vault
         .open_identity(participant_id, &row.sealed)
         .map_err(AppError::internal)?;
-    let entry = |action| {
-        NewEntry::new(
-            &actor.audit_ref(),
-            actor.audit_role(Some(study_id)),
-            action,
-            "participant",
-            participant_id,
-        )
-        .study(study_id.as_str())
-    };
+    let entry =
+        |action| NewEntry::by_in_study(actor, study_id, action, "participant", participant_id);
     if identity.appears_in(reason) {
         // The check opened the identity, so it is recorded too (without the
         // reason); otherwise it would answer guesses unaudited.

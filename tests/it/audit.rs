@@ -21,27 +21,9 @@ async fn app_with_entries(engine: Engine) -> Option<(TestApp, String, String)> {
     let admin = t.admin().await;
     let study = t.study(&admin, "audit-trail").await;
     for name in ["North site", "South site", "East site"] {
-        add_site(&t, &admin, &study, name).await;
+        t.site(&admin, &study, name).await;
     }
     Some((t, admin, study))
-}
-
-async fn add_site(t: &TestApp, admin: &str, study: &str, name: &str) -> String {
-    let r = t
-        .api(
-            Method::POST,
-            &format!("/studies/{study}/sites"),
-            Some(admin),
-        )
-        .json(&json!({ "name": name }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
 }
 
 async fn entry_count(t: &TestApp) -> i64 {

@@ -15,8 +15,6 @@
 //! dependency on rustls.)
 
 use std::future::Future;
-use std::io::Write;
-use std::net::{Ipv4Addr, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -25,7 +23,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{json, Value};
 
-use crate::support::{spawn, Engine, TempDir, TestApp, PASSWORD};
+use crate::support::{free_port, missing_tool, spawn, Engine, TempDir, TestApp, PASSWORD};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const SESSION_COOKIE: &str = "__Host-fieldkit_session";
@@ -35,10 +33,6 @@ const AXE_TAGS: [&str; 5] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22
 /// WebDriver's names for the Tab and Enter keys.
 const TAB: &str = "\u{E004}";
 const ENTER: &str = "\u{E007}";
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
 
 fn axe_path() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/node_modules/axe-core/axe.min.js")
@@ -71,27 +65,8 @@ fn prerequisites() -> Option<String> {
     if missing.is_empty() {
         return axe.ok();
     }
-    let missing = missing.join(", ");
-    if in_ci() {
-        panic!("CI=true needs the browser tests' tools; missing: {missing}");
-    }
-    static TOLD: std::sync::Once = std::sync::Once::new();
-    TOLD.call_once(|| {
-        // Written straight to stderr so the test harness does not swallow it.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nBrowser tests skipped; missing: {missing}\n"
-        );
-    });
+    missing_tool(&format!("the browser tests' tools: {}", missing.join(", ")));
     None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A chromedriver process in its own process group, so that the Chromium it

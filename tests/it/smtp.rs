@@ -3,8 +3,7 @@
 //! a password-reset message to it, and retries with backoff while it is down.
 //! Without aiosmtpd the tests say they were skipped; under CI=true they fail.
 
-use std::io::Write;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,11 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::support::{spawn_with, Engine, TempDir, PASSWORD};
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
+use crate::support::{free_port, missing_tool, spawn_with, Engine, TempDir, PASSWORD};
 
 /// Whether `python3 -m aiosmtpd` can run here. Outside CI a missing aiosmtpd
 /// skips the test (one notice on stderr); under CI=true it fails it.
@@ -30,27 +25,8 @@ fn aiosmtpd_available() -> bool {
     if probe.is_ok_and(|s| s.success()) {
         return true;
     }
-    if in_ci() {
-        panic!("CI=true needs the aiosmtpd Python package (python3 -m pip install aiosmtpd)");
-    }
-    static TOLD: std::sync::Once = std::sync::Once::new();
-    TOLD.call_once(|| {
-        // Written straight to stderr so the test harness does not swallow it.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nSMTP tests skipped: python3 cannot import aiosmtpd (python3 -m pip install aiosmtpd)\n"
-        );
-    });
+    missing_tool("the aiosmtpd Python package (python3 -m pip install aiosmtpd)");
     false
-}
-
-/// A port nothing listens on at the moment.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A running aiosmtpd storing messages in a maildir; killed when dropped.

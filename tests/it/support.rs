@@ -70,6 +70,30 @@ pub fn postgres_base_url() -> String {
 
 static POSTGRES: OnceCell<Result<(), String>> = OnceCell::const_new();
 
+/// A tool some tests need is missing. Under CI=true that is a failure;
+/// otherwise the test is skipped and `what` is said once on stderr (written
+/// straight to stderr, so the test harness does not swallow it).
+pub fn missing_tool(what: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true needs {what}");
+    }
+    static TOLD: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut told = TOLD.lock().unwrap_or_else(|e| e.into_inner());
+    if !told.iter().any(|t| t == what) {
+        let _ = writeln!(std::io::stderr(), "\nSkipped, missing {what}\n");
+        told.push(what.to_owned());
+    }
+}
+
+/// A port nothing listens on at the moment.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A URL to a fresh, empty PostgreSQL schema, or None (with one notice on
 /// stderr) when PostgreSQL is not reachable outside CI.
 pub async fn fresh_postgres_url() -> Option<String> {
@@ -83,14 +107,7 @@ pub async fn fresh_postgres_url() -> Option<String> {
         })
         .await;
     if let Err(reason) = probe {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("CI=true needs PostgreSQL at {base}: {reason}");
-        }
-        static TOLD: std::sync::Once = std::sync::Once::new();
-        TOLD.call_once(|| {
-            // Written straight to stderr so the test harness does not swallow it.
-            let _ = writeln!(std::io::stderr(), "\nPostgreSQL skipped: {reason} (set FIELDKIT_TEST_POSTGRES_URL, or start PostgreSQL)\n");
-        });
+        missing_tool(&format!("PostgreSQL at {base} ({reason}); set FIELDKIT_TEST_POSTGRES_URL or start PostgreSQL; PostgreSQL skipped"));
         return None;
     }
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
@@ -284,6 +301,25 @@ impl TestApp {
                 "title": format!("Study {slug}"), "slug": slug, "iras_id": "312345", "rec_reference": "24/LO/0123",
                 "lawful_basis": "public_task", "retention_years": 10, "status": "setup"
             }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Adds a site to a study through the API and returns its id.
+    pub async fn site(&self, admin: &str, study: &str, name: &str) -> String {
+        let r = self
+            .api(
+                reqwest::Method::POST,
+                &format!("/studies/{study}/sites"),
+                Some(admin),
+            )
+            .json(&json!({ "name": name }))
             .send()
             .await
             .unwrap();

@@ -14,7 +14,6 @@ use fieldkit::auth::model::Actor;
 use fieldkit::error::AppError;
 use fieldkit::ids::{SiteId, StudyId};
 use fieldkit::vault::{self, Identity, IdentityInput};
-use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::{Column, Row};
 
@@ -66,8 +65,8 @@ async fn fixture(engine: Engine) -> Option<Fixture> {
     let t = spawn(engine).await?;
     let admin = t.admin().await;
     let study = StudyId::parse(&t.study(&admin, "vault").await).unwrap();
-    let site = add_site(&t, &admin, &study, "North site").await;
-    let other_site = add_site(&t, &admin, &study, "South site").await;
+    let site = SiteId::parse(&t.site(&admin, study.as_str(), "North site").await).unwrap();
+    let other_site = SiteId::parse(&t.site(&admin, study.as_str(), "South site").await).unwrap();
     let participant = add_participant(&t, &study, &site, "P-0001").await;
     Some(Fixture {
         t,
@@ -77,22 +76,6 @@ async fn fixture(engine: Engine) -> Option<Fixture> {
         other_site,
         participant,
     })
-}
-
-async fn add_site(t: &TestApp, admin: &str, study: &StudyId, name: &str) -> SiteId {
-    let r = t
-        .api(
-            Method::POST,
-            &format!("/studies/{study}/sites"),
-            Some(admin),
-        )
-        .json(&json!({ "name": name }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let body: Value = r.json().await.unwrap();
-    SiteId::parse(body["id"].as_str().unwrap()).unwrap()
 }
 
 /// A participant row written directly, until the participants' routes exist.

@@ -302,15 +302,8 @@ pub async fn invite(
     )
     .await?;
     let details = json!({ "study_code": p.study_code, "form_id": form.form.form_id, "form_version": form.form.version });
-    let entry = NewEntry::new(
-        &actor.audit_ref(),
-        actor.audit_role(Some(study)),
-        "consent.invite",
-        "participant",
-        &p.id,
-    )
-    .study(study.as_str())
-    .details(details);
+    let entry = NewEntry::by_in_study(actor, study, "consent.invite", "participant", &p.id)
+        .details(details);
     audit::append(&mut tx, &app.db, now, entry).await?;
     tx.commit().await?;
     Ok(app.server.link(&format!("/consent?token={secret}")))
@@ -429,15 +422,8 @@ pub async fn withdraw(
         "study_code": p.study_code, "scope": w.scope, "reason_given": reason.is_some(),
         "erasure": erasure, "erasure_refusal_reason": refusal, "invitations_cancelled": cancelled,
     });
-    let entry = NewEntry::new(
-        &actor.audit_ref(),
-        actor.audit_role(Some(study)),
-        "consent.withdraw",
-        "participant",
-        &p.id,
-    )
-    .study(study.as_str())
-    .details(details);
+    let entry = NewEntry::by_in_study(actor, study, "consent.withdraw", "participant", &p.id)
+        .details(details);
     audit::append(&mut tx, &app.db, now, entry).await?;
     tx.commit().await?;
     Ok(())
