@@ -28,11 +28,21 @@ const TEMPLATES: &[(&str, &str)] = embedded!(
     "participants.html",
     "participant.html",
     "consent.html",
+    "consent_register.html",
+    "consent_record.html",
+    "my_study.html",
+    "reconsent_sent.html",
     "email/layout.html",
     "email/password_reset.txt",
     "email/password_reset.html",
     "email/invitation.txt",
     "email/invitation.html",
+    "email/consent_invitation.txt",
+    "email/consent_invitation.html",
+    "email/consent_copy.txt",
+    "email/consent_copy.html",
+    "email/withdrawal_confirmation.txt",
+    "email/withdrawal_confirmation.html",
 );
 
 pub struct Templates {

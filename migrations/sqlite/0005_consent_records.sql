@@ -8,7 +8,7 @@ CREATE TABLE consent_records (
     study_id TEXT NOT NULL REFERENCES studies (id),
     participant_id TEXT NOT NULL REFERENCES participants (id),
     form_version_id TEXT NOT NULL REFERENCES consent_form_versions (id),
-    method TEXT NOT NULL CHECK (method IN ('online', 'in_person_witnessed', 'verbal_recorded', 'paper_scanned')),
+    method TEXT NOT NULL CHECK (method IN ('online', 'in_person_witnessed', 'verbal_recorded', 'paper_scanned', 'consultee_advice')),
     supersedes_id TEXT REFERENCES consent_records (id),
     -- The typed-name signature, sealed by the identity vault.
     signature_sealed TEXT,

@@ -102,6 +102,34 @@ pub async fn recent(pool: &AnyPool, study: Option<&str>, limit: i64) -> sqlx::Re
     rows.iter().map(entry).collect()
 }
 
+/// A study's entries whose action starts with `action_prefix` and whose entity
+/// is either of two (type, id) pairs, oldest first.
+pub async fn about_either(
+    pool: &AnyPool,
+    study: &str,
+    action_prefix: &str,
+    first: (&str, &str),
+    second: (&str, &str),
+) -> sqlx::Result<Vec<Entry>> {
+    sqlx::query(
+        "SELECT seq, at, actor, role, action, entity_type, entity_id, study_id, reason, details, prev_hash, hash
+         FROM audit_log WHERE study_id = $1 AND action LIKE $2
+           AND ((entity_type = $3 AND entity_id = $4) OR (entity_type = $5 AND entity_id = $6))
+         ORDER BY seq",
+    )
+    .bind(study)
+    .bind(format!("{action_prefix}%"))
+    .bind(first.0)
+    .bind(first.1)
+    .bind(second.0)
+    .bind(second.1)
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(entry)
+    .collect()
+}
+
 pub async fn insert_checkpoint(pool: &AnyPool, cp: &Checkpoint) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO audit_checkpoints (size, root, at, key_id, signature) VALUES ($1, $2, $3, $4, $5)

@@ -110,10 +110,13 @@ pub enum Permission {
     TakeConsent,
     /// Read the consent register: records, answers, PDFs, no identities.
     ViewConsentRegister,
+    /// See one's own part in a study (consent records and PDFs), change one's
+    /// optional choices and withdraw: a participant, about themselves only.
+    ManageOwnParticipation,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ManageAccounts,
         Permission::CreateStudies,
         Permission::ViewInstanceAudit,
@@ -126,6 +129,7 @@ impl Permission {
         Permission::RevealIdentity,
         Permission::TakeConsent,
         Permission::ViewConsentRegister,
+        Permission::ManageOwnParticipation,
     ];
 
     pub fn is_instance_wide(self) -> bool {
@@ -149,6 +153,7 @@ impl Permission {
             Permission::RevealIdentity => "reveal_identity",
             Permission::TakeConsent => "take_consent",
             Permission::ViewConsentRegister => "view_consent_register",
+            Permission::ManageOwnParticipation => "manage_own_participation",
         }
     }
 }

@@ -10,7 +10,7 @@ use super::model::Permission;
 use super::policy::{permits, Scope};
 use super::service::{self, AccountChange, LinkPurpose, NewAccount, NewApiToken};
 use crate::error::AppError;
-use crate::http::page::{see_other, Page};
+use crate::http::page::{see_other, Notice, Page};
 use crate::http::viewer::{
     app_of, client_address, expired_session_cookie, session_cookie, CsrfForm, Viewer,
 };
@@ -113,7 +113,7 @@ pub async fn logout(req: &Request, form: CsrfForm) -> PageResult {
         service::logout(app_of(req), token).await?;
     }
     req.cookie().add(expired_session_cookie());
-    Ok(see_other("/login", Some("signed-out")))
+    Ok(see_other("/login", Some(Notice::SignedOut)))
 }
 
 fn link_token(q: &PageQuery) -> Result<&str, AppError> {
@@ -140,7 +140,7 @@ pub async fn setup(req: &Request, form: CsrfForm) -> PageResult {
         is_admin: true,
     };
     match service::complete_setup(app, form.get("token"), new, form.get("password")).await {
-        Ok(_) => Ok(see_other("/login", Some("admin-created"))),
+        Ok(_) => Ok(see_other("/login", Some(Notice::AdminCreated))),
         Err(e) => {
             let ctx = json!({
                 "token": form.get("token"),
@@ -212,7 +212,7 @@ async fn link_password_submit(req: &Request, form: CsrfForm, purpose: LinkPurpos
     let app = app_of(req);
     match service::set_password_by_link(app, purpose, form.get("token"), form.get("password")).await
     {
-        Ok(_) => Ok(see_other("/login", Some("password-set"))),
+        Ok(_) => Ok(see_other("/login", Some(Notice::PasswordSet))),
         Err(e) => Ok(password_page(purpose, form.get("token"))
             .problems(e)?
             .render(app, &form.viewer)?),
@@ -254,6 +254,7 @@ fn permission_label(p: Permission) -> &'static str {
         Permission::RevealIdentity => "Read participants' identities (every read is recorded)",
         Permission::TakeConsent => "Take and record consent",
         Permission::ViewConsentRegister => "Read the consent register",
+        Permission::ManageOwnParticipation => "See and change your own part in the study",
         Permission::ManageAccounts | Permission::CreateStudies | Permission::ViewInstanceAudit => {
             "Instance administration"
         }
@@ -295,10 +296,9 @@ async fn account_page(
         "permissions": permissions,
         "new_token": new_token,
     });
-    let mut page = Page::new("account.html", "Your account", ctx).notice(done);
-    if let Some(e) = err {
-        page = page.problems(e)?;
-    }
+    let page = Page::new("account.html", "Your account", ctx)
+        .notice(done)
+        .problems_of(err)?;
     Ok(page.render(app, viewer)?)
 }
 
@@ -320,7 +320,7 @@ pub async fn change_password(req: &Request, form: CsrfForm) -> PageResult {
     {
         Ok(()) => {
             req.cookie().add(expired_session_cookie());
-            Ok(see_other("/login", Some("password-changed")))
+            Ok(see_other("/login", Some(Notice::PasswordChanged)))
         }
         Err(e) => account_page(req, &form.viewer, None, None, Some(e)).await,
     }
@@ -371,7 +371,7 @@ pub async fn revoke_token(
 ) -> PageResult {
     let actor = form.viewer.require()?;
     service::revoke_api_token(app_of(req), actor, &token_id).await?;
-    Ok(see_other("/account", Some("token-revoked")))
+    Ok(see_other("/account", Some(Notice::TokenRevoked)))
 }
 
 async fn accounts_page(
@@ -384,15 +384,13 @@ async fn accounts_page(
     let app = app_of(req);
     let actor = viewer.require()?;
     let accounts = service::list_accounts(app, actor).await?;
-    let mut page = Page::new(
+    let page = Page::new(
         "admin_accounts.html",
         "Accounts",
         json!({ "accounts": accounts, "values": values }),
     )
-    .notice(done);
-    if let Some(e) = err {
-        page = page.problems(e)?;
-    }
+    .notice(done)
+    .problems_of(err)?;
     Ok(page.render(app, viewer)?)
 }
 
@@ -421,7 +419,7 @@ pub async fn admin_invite(req: &Request, form: CsrfForm) -> PageResult {
         is_admin: form.checked("is_admin"),
     };
     match service::invite(app_of(req), actor, new).await {
-        Ok(_) => Ok(see_other("/admin/accounts", Some("invited"))),
+        Ok(_) => Ok(see_other("/admin/accounts", Some(Notice::Invited))),
         Err(e) => {
             let values =
                 json!({ "email": form.get("email"), "display_name": form.get("display_name") });
@@ -451,7 +449,7 @@ pub async fn admin_change(
     };
     let reason = Some(form.get("reason")).filter(|r| !r.trim().is_empty());
     match service::change_account(app_of(req), actor, &id, change, reason).await {
-        Ok(()) => Ok(see_other("/admin/accounts", Some("account-changed"))),
+        Ok(()) => Ok(see_other("/admin/accounts", Some(Notice::AccountChanged))),
         Err(e) => {
             accounts_page(
                 req,

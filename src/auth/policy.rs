@@ -36,7 +36,8 @@ fn role_grants(role: Role, perm: Permission) -> bool {
                 | ViewConsentRegister
         ),
         Role::Reviewer => matches!(perm, ViewStudy | ViewStudyAudit | ViewConsentRegister),
-        Role::Analyst | Role::Participant => matches!(perm, ViewStudy),
+        Role::Analyst => matches!(perm, ViewStudy),
+        Role::Participant => matches!(perm, ViewStudy | ManageOwnParticipation),
     }
 }
 
@@ -224,6 +225,41 @@ mod tests {
         assert!(!permits(
             &actor(true, vec![]),
             Permission::ViewConsentRegister,
+            Scope::Study(&s)
+        ));
+    }
+
+    #[test]
+    fn only_participants_manage_their_own_participation() {
+        let s = StudyId::new();
+        let member = |role| {
+            actor(
+                false,
+                vec![Membership {
+                    study_id: s.clone(),
+                    role,
+                    sites: vec![],
+                }],
+            )
+        };
+        assert!(permits(
+            &member(Role::Participant),
+            Permission::ManageOwnParticipation,
+            Scope::Study(&s)
+        ));
+        for role in [Role::Researcher, Role::Reviewer, Role::Analyst] {
+            assert!(
+                !permits(
+                    &member(role),
+                    Permission::ManageOwnParticipation,
+                    Scope::Study(&s)
+                ),
+                "{role:?}"
+            );
+        }
+        assert!(!permits(
+            &actor(true, vec![]),
+            Permission::ManageOwnParticipation,
             Scope::Study(&s)
         ));
     }

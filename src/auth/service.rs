@@ -545,6 +545,7 @@ pub async fn invite(app: &App, actor: &Actor, new: NewAccount<'_>) -> Result<Acc
         &email,
         "You have been invited to fieldkit",
         json!({ "name": name, "link": link, "inviter": actor.display_name, "days": 7 }),
+        None,
     )
     .await?;
     let entry = NewEntry::new(
@@ -628,6 +629,7 @@ pub async fn request_password_reset(app: &App, email_raw: &str) -> Result<()> {
         &email,
         "Reset your fieldkit password",
         json!({ "name": c.display_name, "link": link, "minutes": 60 }),
+        None,
     )
     .await?;
     audit::append(

@@ -58,6 +58,18 @@ pages! {
     "/studies/:study_id/participants/:participant_id/consent-invitations" => { POST consent::records::pages::invite },
     "/studies/:study_id/participants/:participant_id/withdrawals" => { POST consent::records::pages::withdraw },
     "/studies/:study_id/consent-records/:record_id/pdf" => { GET consent::records::pages::pdf },
+    "/studies/:study_id/participants/:participant_id/capacity-assessments" => { POST consent::capacity::pages::assess },
+    "/studies/:study_id/participants/:participant_id/capacity-changed" => { POST consent::capacity::pages::changed },
+    "/studies/:study_id/participants/:participant_id/consultee-advice" => { POST consent::capacity::pages::advise },
+    "/studies/:study_id/participants/:participant_id/objections" => { POST consent::capacity::pages::objection },
+    "/studies/:study_id/consent-register" => { GET consent::register::pages::register },
+    "/studies/:study_id/consent-register.csv" => { GET consent::register::pages::register_csv },
+    "/studies/:study_id/consent-records/:record_id" => { GET consent::register::pages::record },
+    "/studies/:study_id/reconsent-invitations" => { POST consent::choices::pages::invite_due },
+    "/my/studies/:study_id" => { GET consent::choices::pages::own_study },
+    "/my/studies/:study_id/choices" => { POST consent::choices::pages::change_choices },
+    "/my/studies/:study_id/withdrawals" => { POST consent::choices::pages::withdraw },
+    "/my/studies/:study_id/consent-records/:record_id/pdf" => { GET consent::choices::pages::pdf },
 }
 
 /// Every API, in the order the documentation lists them.
@@ -67,6 +79,9 @@ type Apis = (
     studies::api::StudiesApi,
     participants::api::ParticipantsApi,
     consent::records::api::ConsentApi,
+    consent::capacity::api::CapacityApi,
+    consent::choices::api::ChoicesApi,
+    consent::register::api::RegisterApi,
     audit::api::AuditApi,
 );
 
@@ -78,6 +93,9 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             studies::api::StudiesApi,
             participants::api::ParticipantsApi,
             consent::records::api::ConsentApi,
+            consent::capacity::api::CapacityApi,
+            consent::choices::api::ChoicesApi,
+            consent::register::api::RegisterApi,
             audit::api::AuditApi,
         ),
         "fieldkit",

@@ -11,39 +11,110 @@ use super::viewer::Viewer;
 use crate::app::App;
 use crate::error::{AppError, FieldProblem};
 
-const NOTICES: &[(&str, &str)] = &[
-    ("signed-out", "You have signed out."),
-    (
-        "password-changed",
-        "Your password has been changed. Sign in with the new one.",
-    ),
-    (
-        "password-set",
-        "Your password has been saved. You can sign in now.",
-    ),
-    (
-        "admin-created",
-        "The administrator account has been created. Sign in to continue.",
-    ),
-    ("invited", "The invitation has been sent."),
-    ("account-changed", "The account has been updated."),
-    (
-        "token-revoked",
-        "The token has been revoked; scripts using it will stop working.",
-    ),
-    ("study-saved", "The study has been saved."),
-    ("site-added", "The site has been added."),
-    ("team-added", "The team has been added."),
-    ("member-added", "The person has been added to the study."),
-    (
-        "member-removed",
-        "The person has been removed from the study.",
-    ),
-];
+/// What a page says after a successful form, carried across the redirect by
+/// key. The key is all the URL holds: never text taken from it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    SignedOut,
+    PasswordChanged,
+    PasswordSet,
+    AdminCreated,
+    Invited,
+    AccountChanged,
+    TokenRevoked,
+    StudySaved,
+    SiteAdded,
+    TeamAdded,
+    MemberAdded,
+    MemberRemoved,
+    ParticipantEnrolled,
+    ConsentRecorded,
+    WithdrawalRecorded,
+    CapacityRecorded,
+    ChoicesChanged,
+    WithdrawnSelf,
+}
 
-pub fn notice(key: Option<&str>) -> Option<&'static str> {
-    key.and_then(|k| NOTICES.iter().find(|(n, _)| *n == k))
-        .map(|(_, m)| *m)
+impl Notice {
+    const ALL: [Notice; 18] = [
+        Notice::SignedOut,
+        Notice::PasswordChanged,
+        Notice::PasswordSet,
+        Notice::AdminCreated,
+        Notice::Invited,
+        Notice::AccountChanged,
+        Notice::TokenRevoked,
+        Notice::StudySaved,
+        Notice::SiteAdded,
+        Notice::TeamAdded,
+        Notice::MemberAdded,
+        Notice::MemberRemoved,
+        Notice::ParticipantEnrolled,
+        Notice::ConsentRecorded,
+        Notice::WithdrawalRecorded,
+        Notice::CapacityRecorded,
+        Notice::ChoicesChanged,
+        Notice::WithdrawnSelf,
+    ];
+
+    fn key(self) -> &'static str {
+        match self {
+            Notice::SignedOut => "signed-out",
+            Notice::PasswordChanged => "password-changed",
+            Notice::PasswordSet => "password-set",
+            Notice::AdminCreated => "admin-created",
+            Notice::Invited => "invited",
+            Notice::AccountChanged => "account-changed",
+            Notice::TokenRevoked => "token-revoked",
+            Notice::StudySaved => "study-saved",
+            Notice::SiteAdded => "site-added",
+            Notice::TeamAdded => "team-added",
+            Notice::MemberAdded => "member-added",
+            Notice::MemberRemoved => "member-removed",
+            Notice::ParticipantEnrolled => "participant-enrolled",
+            Notice::ConsentRecorded => "consent-recorded",
+            Notice::WithdrawalRecorded => "withdrawal-recorded",
+            Notice::CapacityRecorded => "capacity-recorded",
+            Notice::ChoicesChanged => "choices-changed",
+            Notice::WithdrawnSelf => "withdrawn-self",
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Notice::SignedOut => "You have signed out.",
+            Notice::PasswordChanged => "Your password has been changed. Sign in with the new one.",
+            Notice::PasswordSet => "Your password has been saved. You can sign in now.",
+            Notice::AdminCreated => {
+                "The administrator account has been created. Sign in to continue."
+            }
+            Notice::Invited => "The invitation has been sent.",
+            Notice::AccountChanged => "The account has been updated.",
+            Notice::TokenRevoked => {
+                "The token has been revoked; scripts using it will stop working."
+            }
+            Notice::StudySaved => "The study has been saved.",
+            Notice::SiteAdded => "The site has been added.",
+            Notice::TeamAdded => "The team has been added.",
+            Notice::MemberAdded => "The person has been added to the study.",
+            Notice::MemberRemoved => "The person has been removed from the study.",
+            Notice::ParticipantEnrolled => {
+                "The participant has been enrolled. Their details are in the encrypted vault."
+            }
+            Notice::ConsentRecorded => "The consent has been recorded and its PDF copy made.",
+            Notice::WithdrawalRecorded => {
+                "The withdrawal has been recorded. It applies from now on."
+            }
+            Notice::CapacityRecorded => "The capacity record has been saved.",
+            Notice::ChoicesChanged => "Your choices have been saved as a new consent form.",
+            Notice::WithdrawnSelf => "Your withdrawal has been recorded and takes effect now.",
+        }
+    }
+
+    /// The notice a `done` query parameter names, if any.
+    pub fn parse(key: Option<&str>) -> Option<Notice> {
+        key.and_then(|k| Self::ALL.into_iter().find(|n| n.key() == k))
+    }
 }
 
 /// A page to render: template, title and its own context.
@@ -53,7 +124,7 @@ pub struct Page {
     ctx: Value,
     status: StatusCode,
     problems: Vec<FieldProblem>,
-    notice: Option<&'static str>,
+    notice: Option<Notice>,
 }
 
 impl Page {
@@ -89,8 +160,16 @@ impl Page {
         }
     }
 
+    /// Shows the problems of a refused form when there was one.
+    pub fn problems_of(self, err: Option<AppError>) -> Result<Page, AppError> {
+        match err {
+            Some(e) => self.problems(e),
+            None => Ok(self),
+        }
+    }
+
     pub fn notice(mut self, key: Option<&str>) -> Page {
-        self.notice = notice(key);
+        self.notice = Notice::parse(key);
         self
     }
 
@@ -100,7 +179,7 @@ impl Page {
             "user": viewer.actor.as_ref().map(|a| json!({ "display_name": a.display_name, "is_admin": a.is_admin })),
             "csrf": viewer.csrf,
             "problems": self.problems,
-            "notice": self.notice,
+            "notice": self.notice.map(Notice::message),
         });
         if let (Some(base), Value::Object(extra)) = (ctx.as_object_mut(), self.ctx) {
             base.extend(extra);
@@ -116,9 +195,9 @@ impl Page {
 }
 
 /// After a successful form: 303 to a page, optionally with a notice key.
-pub fn see_other(path: &str, notice_key: Option<&str>) -> Response {
-    let location = match notice_key {
-        Some(k) => format!("{path}?done={k}"),
+pub fn see_other(path: &str, notice: Option<Notice>) -> Response {
+    let location = match notice {
+        Some(n) => format!("{path}?done={}", n.key()),
         None => path.to_owned(),
     };
     Response::builder()

@@ -2,7 +2,7 @@
 //! transaction as the event that causes it, then a background sender claims
 //! due rows (safely when several instances run), sends them over SMTP or into
 //! files, and retries with backoff. Once a message is sent or given up on, its
-//! recipient and body are erased; only the fact of it stays.
+//! recipient, body and attachment are erased; only the fact of it stays.
 
 pub mod store;
 
@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
+use lettre::message::{
+    header::ContentType, Attachment as AttachmentPart, Mailbox, MultiPart, SinglePart,
+};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Serialize;
 use tokio::sync::Notify;
@@ -26,15 +28,30 @@ use crate::ids::MessageId;
 pub enum Template {
     Invitation,
     PasswordReset,
+    ConsentInvitation,
+    ConsentCopy,
+    WithdrawalConfirmation,
 }
 
 impl Template {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Template::Invitation => "invitation",
             Template::PasswordReset => "password_reset",
+            Template::ConsentInvitation => "consent_invitation",
+            Template::ConsentCopy => "consent_copy",
+            Template::WithdrawalConfirmation => "withdrawal_confirmation",
         }
     }
+}
+
+/// A file sent with a message (a participant's copy of their consent form).
+#[derive(Clone, Debug)]
+pub struct Attachment {
+    pub name: String,
+    /// A MIME type such as `application/pdf`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 enum Transport {
@@ -88,24 +105,35 @@ impl Mailer {
         subject: &str,
         text: String,
         html: String,
+        attachment: Option<Attachment>,
     ) -> anyhow::Result<()> {
+        let body = MultiPart::alternative()
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(text),
+            )
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_HTML)
+                    .body(html),
+            );
+        let body = match attachment {
+            Some(a) => {
+                MultiPart::mixed()
+                    .multipart(body)
+                    .singlepart(AttachmentPart::new(a.name).body(
+                        a.bytes,
+                        ContentType::parse(&a.content_type).context("bad attachment type")?,
+                    ))
+            }
+            None => body,
+        };
         let message = Message::builder()
             .from(self.from.clone())
             .to(to.parse().context("bad recipient")?)
             .subject(subject)
-            .multipart(
-                MultiPart::alternative()
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_PLAIN)
-                            .body(text),
-                    )
-                    .singlepart(
-                        SinglePart::builder()
-                            .header(ContentType::TEXT_HTML)
-                            .body(html),
-                    ),
-            )?;
+            .multipart(body)?;
         match &self.transport {
             Transport::Smtp(t) => {
                 t.send(message).await?;
@@ -118,7 +146,8 @@ impl Mailer {
     }
 }
 
-/// Renders a message and stores it in the outbox inside the caller's transaction.
+/// Renders a message and stores it, with its attachment if any, in the outbox
+/// inside the caller's transaction.
 pub async fn enqueue(
     tx: &mut Tx,
     app: &App,
@@ -126,6 +155,7 @@ pub async fn enqueue(
     to: &Email,
     subject: &str,
     context: impl Serialize,
+    attachment: Option<&Attachment>,
 ) -> anyhow::Result<MessageId> {
     let ctx = serde_json::to_value(context)?;
     let text = app
@@ -144,6 +174,7 @@ pub async fn enqueue(
             subject,
             text: &text,
             html: &html,
+            attachment,
         },
         app.now(),
     )
@@ -162,7 +193,11 @@ pub async fn send_due(app: &App) -> anyhow::Result<usize> {
     let mut sent = 0;
     for m in claimed {
         let attempts = m.attempts + 1;
-        match app.mailer.send(&m.to, &m.subject, m.text, m.html).await {
+        match app
+            .mailer
+            .send(&m.to, &m.subject, m.text, m.html, m.attachment)
+            .await
+        {
             Ok(()) => {
                 store::mark_sent(&app.db.pool, &m.id, attempts, app.now()).await?;
                 sent += 1;

@@ -14,12 +14,14 @@ pub struct NewMessage<'a> {
     pub subject: &'a str,
     pub text: &'a str,
     pub html: &'a str,
+    pub attachment: Option<&'a super::Attachment>,
 }
 
 pub async fn insert(tx: &mut Tx, m: &NewMessage<'_>, now: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO outbox (id, template, to_addr, subject, body_text, body_html, status, attempts, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7)",
+        "INSERT INTO outbox (id, template, to_addr, subject, body_text, body_html, attachment_name, attachment_type,
+             attachment, status, attempts, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0, $10, $10)",
     )
     .bind(m.id.as_str())
     .bind(m.template)
@@ -27,6 +29,9 @@ pub async fn insert(tx: &mut Tx, m: &NewMessage<'_>, now: i64) -> sqlx::Result<(
     .bind(m.subject)
     .bind(m.text)
     .bind(m.html)
+    .bind(m.attachment.map(|a| a.name.as_str()))
+    .bind(m.attachment.map(|a| a.content_type.as_str()))
+    .bind(m.attachment.map(|a| a.bytes.as_slice()))
     .bind(now)
     .execute(&mut **tx)
     .await?;
@@ -40,6 +45,7 @@ pub struct Claimed {
     pub text: String,
     pub html: String,
     pub attempts: i32,
+    pub attachment: Option<super::Attachment>,
 }
 
 pub async fn claim(db: &Db, now: i64, until: i64, limit: i64) -> sqlx::Result<Vec<Claimed>> {
@@ -49,14 +55,16 @@ pub async fn claim(db: &Db, now: i64, until: i64, limit: i64) -> sqlx::Result<Ve
                  SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
                  AND (claimed_until IS NULL OR claimed_until < $2)
                  ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-             RETURNING id, to_addr, subject, body_text, body_html, attempts"
+             RETURNING id, to_addr, subject, body_text, body_html, attempts,
+                 attachment_name, attachment_type, attachment"
         }
         Backend::Sqlite => {
             "UPDATE outbox SET claimed_until = $1 WHERE id IN (
                  SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2
                  AND (claimed_until IS NULL OR claimed_until < $2)
                  ORDER BY next_attempt_at LIMIT $3)
-             RETURNING id, to_addr, subject, body_text, body_html, attempts"
+             RETURNING id, to_addr, subject, body_text, body_html, attempts,
+                 attachment_name, attachment_type, attachment"
         }
     };
     let mut tx = db.begin().await?;
@@ -69,6 +77,14 @@ pub async fn claim(db: &Db, now: i64, until: i64, limit: i64) -> sqlx::Result<Ve
     tx.commit().await?;
     rows.iter()
         .map(|r| {
+            let attachment = match (r.try_get(6)?, r.try_get(7)?, r.try_get(8)?) {
+                (Some(name), Some(content_type), Some(bytes)) => Some(super::Attachment {
+                    name,
+                    content_type,
+                    bytes,
+                }),
+                _ => None,
+            };
             Ok(Claimed {
                 id: r.try_get(0)?,
                 to: r.try_get(1)?,
@@ -76,6 +92,7 @@ pub async fn claim(db: &Db, now: i64, until: i64, limit: i64) -> sqlx::Result<Ve
                 text: r.try_get(3)?,
                 html: r.try_get(4)?,
                 attempts: r.try_get(5)?,
+                attachment,
             })
         })
         .collect()
@@ -89,7 +106,8 @@ pub async fn mark_sent(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = $2, claimed_until = NULL,
-         to_addr = NULL, body_text = NULL, body_html = NULL, last_error = NULL WHERE id = $3",
+         to_addr = NULL, body_text = NULL, body_html = NULL, attachment_name = NULL, attachment_type = NULL,
+         attachment = NULL, last_error = NULL WHERE id = $3",
     )
     .bind(now)
     .bind(attempts)
@@ -110,7 +128,8 @@ pub async fn mark_failed(
     if give_up {
         sqlx::query(
             "UPDATE outbox SET status = 'failed', attempts = $1, claimed_until = NULL, last_error = $2,
-             to_addr = NULL, body_text = NULL, body_html = NULL WHERE id = $3",
+             to_addr = NULL, body_text = NULL, body_html = NULL, attachment_name = NULL,
+             attachment_type = NULL, attachment = NULL WHERE id = $3",
         )
         .bind(attempts)
         .bind(reason)

@@ -9,7 +9,7 @@ use super::service::{self, Enrolment};
 use crate::auth::model::Permission;
 use crate::auth::pages::PageQuery;
 use crate::error::AppError;
-use crate::http::page::{see_other, Page};
+use crate::http::page::{see_other, Notice, Page};
 use crate::http::viewer::{app_of, CsrfForm, Viewer};
 use crate::ids::{SiteId, StudyId};
 use crate::vault::model::{Identity, IdentityInput};
@@ -59,16 +59,15 @@ async fn list_page(
         "site_options": sites.iter().map(|s| json!({ "value": s.id, "label": s.name })).collect::<Vec<_>>(),
         "groups": groups,
         "values": values,
+        "reconsent_due": crate::consent::choices::pages::due_rows(app, actor, study).await?,
     });
-    let mut page = Page::new(
+    let page = Page::new(
         "participants.html",
         format!("Participants: {}", details.title),
         ctx,
     )
-    .notice(done);
-    if let Some(e) = err {
-        page = page.problems(e)?;
-    }
+    .notice(done)
+    .problems_of(err)?;
     Ok(page.render(app, viewer)?)
 }
 
@@ -128,7 +127,7 @@ pub async fn enrol(req: &Request, form: CsrfForm, Path(id): Path<String>) -> Pag
     match result {
         Ok(p) => Ok(see_other(
             &format!("/studies/{study}/participants/{}", p.id),
-            Some("participant-enrolled"),
+            Some(Notice::ParticipantEnrolled),
         )),
         Err(e) => {
             // The typed identity is shown back only on this answer, which is never cached.
@@ -146,7 +145,7 @@ pub async fn enrol(req: &Request, form: CsrfForm, Path(id): Path<String>) -> Pag
 #[derive(Default)]
 pub struct Extra<'a> {
     pub identity: Option<Identity>,
-    pub invitation_link: Option<String>,
+    pub invitation: Option<crate::consent::records::service::SentInvitation>,
     pub done: Option<&'a str>,
     pub err: Option<AppError>,
 }
@@ -160,7 +159,7 @@ pub async fn participant_page(
 ) -> PageResult {
     let Extra {
         identity,
-        invitation_link,
+        invitation,
         done,
         err,
     } = extra;
@@ -181,17 +180,16 @@ pub async fn participant_page(
                           "site": site.map(|s| s.name).unwrap_or_default(), "capacity_flag": p.capacity_flag, "created_at": p.created_at },
         "identity": identity,
         "consent": crate::consent::records::pages::summary(app, actor, study, &p).await?,
-        "invitation_link": invitation_link,
+        "capacity": crate::consent::capacity::pages::summary(app, actor, study, &p).await?,
+        "invitation": invitation.map(|i| json!({ "link": i.link, "emailed": i.emailed })),
     });
-    let mut page = Page::new(
+    let page = Page::new(
         "participant.html",
         format!("Participant {}", p.study_code),
         ctx,
     )
-    .notice(done);
-    if let Some(e) = err {
-        page = page.problems(e)?;
-    }
+    .notice(done)
+    .problems_of(err)?;
     Ok(page.render(app, viewer)?)
 }
 

@@ -99,3 +99,22 @@ pub async fn list(pool: &AnyPool, study: &StudyId) -> sqlx::Result<Vec<Participa
     .map(participant)
     .collect()
 }
+
+/// The participant row linked to an account in a study, if any.
+pub async fn of_account(
+    pool: &AnyPool,
+    study: &StudyId,
+    account: &AccountId,
+) -> sqlx::Result<Option<Participant>> {
+    sqlx::query(
+        "SELECT id, study_id, study_code, site_id, stakeholder_group, status, account_id, capacity_flag, created_at, updated_at
+         FROM participants WHERE study_id = $1 AND account_id = $2",
+    )
+    .bind(study.as_str())
+    .bind(account.as_str())
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(participant)
+    .transpose()
+}

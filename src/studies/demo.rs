@@ -18,6 +18,7 @@ fn study(title: &str, slug: &str) -> StudyInput {
         retention_years: 10,
         status: "setup".into(),
         code_prefix: None,
+        mca_approved: false,
     }
 }
 

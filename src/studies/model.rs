@@ -35,6 +35,9 @@ pub struct Study {
     pub status: String,
     /// Participant codes are this prefix and a number: RC-0042.
     pub code_prefix: String,
+    /// Approved by the ethics committee under the Mental Capacity Act, so
+    /// people lacking capacity may take part on a consultee's advice.
+    pub mca_approved: bool,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -61,6 +64,11 @@ pub struct StudyInput {
     #[oai(default)]
     #[serde(default)]
     pub code_prefix: Option<String>,
+    /// Approved by the ethics committee under the Mental Capacity Act 2005
+    /// (ss.30-31): people lacking capacity may take part on a consultee's advice.
+    #[oai(default)]
+    #[serde(default)]
+    pub mca_approved: bool,
 }
 
 /// Study details that passed every rule.
@@ -73,6 +81,7 @@ pub struct StudyFields {
     pub retention_years: i32,
     pub status: String,
     pub code_prefix: String,
+    pub mca_approved: bool,
 }
 
 fn optional(s: &Option<String>) -> Option<String> {
@@ -162,6 +171,7 @@ impl StudyInput {
             retention_years: self.retention_years,
             status: self.status.clone(),
             code_prefix,
+            mca_approved: self.mca_approved,
         })
     }
 }
@@ -218,6 +228,7 @@ mod tests {
             retention_years: 10,
             status: "setup".into(),
             code_prefix: None,
+            mca_approved: false,
         }
     }
 
@@ -247,6 +258,7 @@ mod tests {
             retention_years: 0,
             status: "open".into(),
             code_prefix: None,
+            mca_approved: false,
         };
         let fields: Vec<String> = match bad.parse() {
             Err(AppError::Invalid(p)) => p.into_iter().map(|p| p.field).collect(),

@@ -10,7 +10,7 @@ use crate::auth::model::{Permission, Role};
 use crate::auth::pages::PageQuery;
 use crate::auth::policy::{permits, Scope};
 use crate::error::AppError;
-use crate::http::page::{see_other, Page};
+use crate::http::page::{see_other, Notice, Page};
 use crate::http::viewer::{app_of, CsrfForm, Viewer};
 use crate::ids::{AccountId, SiteId, StudyId};
 
@@ -65,6 +65,7 @@ fn study_input(form: &CsrfForm) -> StudyInput {
         retention_years: form.get("retention_years").trim().parse().unwrap_or(0),
         status: form.get("status").into(),
         code_prefix: Some(form.get("code_prefix").into()),
+        mca_approved: form.checked("mca_approved"),
     }
 }
 
@@ -94,7 +95,7 @@ pub async fn create_study(req: &Request, form: CsrfForm) -> PageResult {
     match service::create_study(app, actor, &input).await {
         Ok(s) => Ok(see_other(
             &format!("/studies/{}", s.id),
-            Some("study-saved"),
+            Some(Notice::StudySaved),
         )),
         Err(e) => Ok(
             study_form("/admin/studies/new".into(), "Create a study", &input)
@@ -163,11 +164,11 @@ async fn study_page(
         "study": details, "sites": sites, "can_edit": can(Permission::EditStudy), "members": members,
         "can_manage_members": can(Permission::ManageMembers), "accounts": accounts, "roles": roles, "audit": audit,
         "can_enrol": can(Permission::EnrolParticipants),
+        "can_view_register": can(Permission::ViewConsentRegister),
     });
-    let mut page = Page::new("study.html", title, ctx).notice(done);
-    if let Some(e) = err {
-        page = page.problems(e)?;
-    }
+    let page = Page::new("study.html", title, ctx)
+        .notice(done)
+        .problems_of(err)?;
     Ok(page.render(app, viewer)?)
 }
 
@@ -201,6 +202,7 @@ pub async fn edit_study_form(req: &Request, viewer: Viewer, Path(id): Path<Strin
         retention_years: s.retention_years,
         status: s.status,
         code_prefix: Some(s.code_prefix),
+        mca_approved: s.mca_approved,
     };
     Ok(
         study_form(format!("/studies/{id}/edit"), "Edit study details", &values)
@@ -215,7 +217,10 @@ pub async fn edit_study(req: &Request, form: CsrfForm, Path(id): Path<String>) -
     let id = study_id(&id)?;
     let input = study_input(&form);
     match service::update_study(app, actor, &id, &input, None).await {
-        Ok(_) => Ok(see_other(&format!("/studies/{id}"), Some("study-saved"))),
+        Ok(_) => Ok(see_other(
+            &format!("/studies/{id}"),
+            Some(Notice::StudySaved),
+        )),
         Err(e) => Ok(
             study_form(format!("/studies/{id}/edit"), "Edit study details", &input)
                 .problems(e)?
@@ -230,7 +235,7 @@ async fn on_study_page(
     req: &Request,
     form: &CsrfForm,
     id: &StudyId,
-    done: &str,
+    done: Notice,
     result: Result<(), AppError>,
 ) -> PageResult {
     match result {
@@ -246,7 +251,7 @@ pub async fn add_site(req: &Request, form: CsrfForm, Path(id): Path<String>) -> 
     let result = service::add_site(app_of(req), actor, &id, form.get("name"))
         .await
         .map(drop);
-    on_study_page(req, &form, &id, "site-added", result).await
+    on_study_page(req, &form, &id, Notice::SiteAdded, result).await
 }
 
 #[handler]
@@ -267,7 +272,7 @@ pub async fn add_team(req: &Request, form: CsrfForm, Path(id): Path<String>) -> 
         .map(drop),
         None => Err(AppError::invalid("site_id", "Choose a site of this study.")),
     };
-    on_study_page(req, &form, &id, "team-added", result).await
+    on_study_page(req, &form, &id, Notice::TeamAdded, result).await
 }
 
 #[handler]
@@ -292,7 +297,7 @@ pub async fn add_member(req: &Request, form: CsrfForm, Path(id): Path<String>) -
         (_, None, _) => Err(AppError::invalid("role", "Choose a role.")),
         (_, _, None) => Err(AppError::invalid("site_ids", "Choose sites of this study.")),
     };
-    on_study_page(req, &form, &id, "member-added", result).await
+    on_study_page(req, &form, &id, Notice::MemberAdded, result).await
 }
 
 #[handler]
@@ -304,5 +309,5 @@ pub async fn remove_member(
     let actor = form.viewer.require()?;
     let id = study_id(&id)?;
     let result = service::remove_member(app_of(req), actor, &id, &membership, None).await;
-    on_study_page(req, &form, &id, "member-removed", result).await
+    on_study_page(req, &form, &id, Notice::MemberRemoved, result).await
 }

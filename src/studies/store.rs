@@ -5,7 +5,7 @@ use sqlx::{AnyPool, Row};
 
 use super::model::{Member, Site, Study, StudyFields, Team};
 use crate::auth::model::Role;
-use crate::db::Tx;
+use crate::db::{flag, Tx};
 use crate::ids::{AccountId, MembershipId, SiteId, StudyId, TeamId};
 
 fn study(r: &AnyRow) -> sqlx::Result<Study> {
@@ -21,6 +21,7 @@ fn study(r: &AnyRow) -> sqlx::Result<Study> {
         created_at: r.try_get(8)?,
         updated_at: r.try_get(9)?,
         code_prefix: r.try_get(10)?,
+        mca_approved: flag(r.try_get(11)?),
     })
 }
 
@@ -31,8 +32,8 @@ pub async fn insert_study(
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO studies (id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at, code_prefix)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+        "INSERT INTO studies (id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at, code_prefix, mca_approved)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)",
     )
     .bind(id.as_str())
     .bind(&f.slug)
@@ -44,6 +45,7 @@ pub async fn insert_study(
     .bind(&f.status)
     .bind(now)
     .bind(&f.code_prefix)
+    .bind(f.mca_approved as i16)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -57,7 +59,7 @@ pub async fn update_study(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE studies SET slug = $1, title = $2, iras_id = $3, rec_reference = $4, lawful_basis = $5,
-         retention_years = $6, status = $7, updated_at = $8, code_prefix = $10 WHERE id = $9",
+         retention_years = $6, status = $7, updated_at = $8, code_prefix = $10, mca_approved = $11 WHERE id = $9",
     )
     .bind(&f.slug)
     .bind(&f.title)
@@ -69,6 +71,7 @@ pub async fn update_study(
     .bind(now)
     .bind(id.as_str())
     .bind(&f.code_prefix)
+    .bind(f.mca_approved as i16)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -77,7 +80,7 @@ pub async fn update_study(
 pub async fn get_study(pool: &AnyPool, id: &StudyId) -> sqlx::Result<Study> {
     study(
         &sqlx::query(
-            "SELECT id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at, code_prefix
+            "SELECT id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at, code_prefix, mca_approved
              FROM studies WHERE id = $1",
         )
         .bind(id.as_str())
@@ -88,7 +91,7 @@ pub async fn get_study(pool: &AnyPool, id: &StudyId) -> sqlx::Result<Study> {
 
 pub async fn all_studies(pool: &AnyPool) -> sqlx::Result<Vec<Study>> {
     sqlx::query(
-        "SELECT id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at, code_prefix
+        "SELECT id, slug, title, iras_id, rec_reference, lawful_basis, retention_years, status, created_at, updated_at, code_prefix, mca_approved
          FROM studies ORDER BY lower(title), id",
     )
     .fetch_all(pool)

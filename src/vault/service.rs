@@ -1,6 +1,7 @@
 //! Use cases of the vault. Storing and erasing run inside the caller's
 //! transaction (enrolment, withdrawal), whose audit entry covers them; a reveal
 //! checks the policy, demands a reason and is audited in its own transaction;
+//! a system use (emailing the participant) is audited in the caller's;
 //! a rotation re-encrypts in batches and audits counts only.
 
 use std::collections::BTreeSet;
@@ -12,11 +13,12 @@ use super::model::Identity;
 use super::store;
 use crate::app::App;
 use crate::audit::{self, NewEntry};
-use crate::auth::model::{Actor, Permission};
+use crate::auth::model::{Actor, Email, Permission};
 use crate::auth::policy::{permits, Scope};
 use crate::db::Tx;
 use crate::error::{AppError, Result};
 use crate::ids::{SiteId, StudyId};
+use crate::participants::model::Participant;
 
 /// Seals and stores a participant's identity, replacing any earlier one, with
 /// the blind index of its email. The participant row must exist already.
@@ -100,6 +102,43 @@ pub async fn reveal(
     audit::append(&mut tx, &app.db, app.now(), revealed).await?;
     tx.commit().await?;
     Ok(identity)
+}
+
+/// A system use of an identity: the participant's own email address, to send
+/// them something they are owed (their consent invitation, copy or withdrawal
+/// confirmation). No person sees it, so no reveal permission or reason is asked
+/// for; the opening is audited as `identity.use` with its purpose, never the
+/// value, in the caller's transaction. None when there is no (unerased) email.
+pub async fn email_of(
+    tx: &mut Tx,
+    app: &App,
+    participant: &Participant,
+    purpose: &str,
+) -> Result<Option<Email>> {
+    let Some(row) = store::of(tx, &participant.id).await? else {
+        return Ok(None);
+    };
+    if row.erased_at.is_some() {
+        return Ok(None);
+    }
+    let identity = app
+        .vault
+        .open_identity(&participant.id, &row.sealed)
+        .map_err(AppError::internal)?;
+    let Some(email) = identity.email() else {
+        return Ok(None);
+    };
+    let entry = NewEntry::new(
+        "system",
+        "system",
+        "identity.use",
+        "participant",
+        &participant.id,
+    )
+    .study(&participant.study_id)
+    .details(json!({ "purpose": purpose, "field": "email" }));
+    audit::append(tx, &app.db, app.now(), entry).await?;
+    Ok(Some(Email::from_db(email.to_owned())))
 }
 
 /// Forgets a participant's identity (withdrawal with erasure): every sealed

@@ -88,6 +88,24 @@ pub async fn in_site(
     .transpose()
 }
 
+/// A participant's identity, for a system use (the participant is already known).
+pub async fn of(tx: &mut Tx, participant_id: &str) -> sqlx::Result<Option<IdentityRow>> {
+    let row = sqlx::query(
+        "SELECT key_version, name_ct, email_ct, phone_ct, date_of_birth_ct, notes_ct, erased_at
+         FROM identities WHERE participant_id = $1",
+    )
+    .bind(participant_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    row.map(|r| {
+        Ok(IdentityRow {
+            sealed: sealed(&r, 0)?,
+            erased_at: r.try_get(6)?,
+        })
+    })
+    .transpose()
+}
+
 /// Participants of the study whose email has this blind index.
 pub async fn by_email_index(
     pool: &AnyPool,

@@ -130,6 +130,51 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/api/v1/studies/{study_id}/consent-records/{record_id}/pdf",
         "RSV",
     ),
+    ("GET", "/api/v1/studies/{study_id}/consent-register", "RSV"),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/consent-register.csv",
+        "RSV",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/participants/{participant_id}/capacity-assessments",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/participants/{participant_id}/capacity-changed",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/participants/{participant_id}/consultee-advice",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/participants/{participant_id}/objections",
+        "RS",
+    ),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/participants/{participant_id}/capacity",
+        "RS",
+    ),
+    ("GET", "/api/v1/studies/{study_id}/reconsent-due", "RS"),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/reconsent-invitations",
+        "RS",
+    ),
+    ("GET", "/api/v1/my/studies/{study_id}", "P"),
+    ("POST", "/api/v1/my/studies/{study_id}/choices", "P"),
+    ("POST", "/api/v1/my/studies/{study_id}/withdrawals", "P"),
+    (
+        "GET",
+        "/api/v1/my/studies/{study_id}/consent-records/{record_id}/pdf",
+        "P",
+    ),
     ("GET", "/api/v1/audit/public-key", "public"),
     ("GET", "/api/v1/audit/checkpoints", "public"),
     ("POST", "/api/v1/audit/checkpoints", "A"),
@@ -206,6 +251,42 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "GET",
         "/studies/:study_id/consent-records/:record_id/pdf",
         "RSV",
+    ),
+    ("POST", "/studies/:study_id/reconsent-invitations", "RS"),
+    ("GET", "/my/studies/:study_id", "P"),
+    ("POST", "/my/studies/:study_id/choices", "P"),
+    ("POST", "/my/studies/:study_id/withdrawals", "P"),
+    (
+        "GET",
+        "/my/studies/:study_id/consent-records/:record_id/pdf",
+        "P",
+    ),
+    ("GET", "/studies/:study_id/consent-register", "RSV"),
+    ("GET", "/studies/:study_id/consent-register.csv", "RSV"),
+    (
+        "GET",
+        "/studies/:study_id/consent-records/:record_id",
+        "RSV",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/participants/:participant_id/capacity-assessments",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/participants/:participant_id/capacity-changed",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/participants/:participant_id/consultee-advice",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/participants/:participant_id/objections",
+        "RS",
     ),
 ];
 
@@ -300,8 +381,13 @@ async fn fixture(t: &TestApp) -> Fixture {
         (Who::Participant, "participant", vec![]),
         (Who::Outsider, "researcher", vec![]),
     ];
+    // The participant's account is linked to the enrolled participant below.
+    let mut participant_account = String::new();
     for (who, role, sites) in roles {
         let (id, email) = t.person(&admin, &format!("{who:?}")).await;
+        if who == Who::Participant {
+            participant_account = id.clone();
+        }
         let target = if who == Who::Outsider {
             &other_study
         } else {
@@ -350,7 +436,7 @@ async fn fixture(t: &TestApp) -> Fixture {
     }
     let r = t
         .api(Method::POST, &format!("/studies/{study}/participants"), Some(&api[&Who::Researcher]))
-        .json(&json!({ "site_id": site, "stakeholder_group": "student", "name": "Matrix Participant" }))
+        .json(&json!({ "site_id": site, "stakeholder_group": "student", "name": "Matrix Participant", "account_id": participant_account }))
         .send()
         .await
         .unwrap();
@@ -488,6 +574,22 @@ fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
         ) => json!({ "form_id": "no-such-form" }),
         ("POST", "/api/v1/studies/{study_id}/participants/{participant_id}/withdrawals") => {
             json!({})
+        }
+        ("POST", "/api/v1/studies/{study_id}/reconsent-invitations")
+        | ("POST", "/api/v1/my/studies/{study_id}/withdrawals") => json!({}),
+        ("POST", "/api/v1/my/studies/{study_id}/choices") => {
+            json!({ "answers": { "no_such_clause": "yes" }, "signature": "Matrix Participant" })
+        }
+        (
+            "POST",
+            "/api/v1/studies/{study_id}/participants/{participant_id}/capacity-assessments",
+        ) => json!({ "decision": "", "assessed_on": "", "outcome": "has_capacity" }),
+        // The study is not approved under the Mental Capacity Act: refused (409), nothing stored.
+        ("POST", "/api/v1/studies/{study_id}/participants/{participant_id}/consultee-advice") => {
+            json!({ "consultee_kind": "personal", "advice": "not_take_part", "consultee_name": "" })
+        }
+        ("POST", "/api/v1/studies/{study_id}/participants/{participant_id}/objections") => {
+            json!({ "description": "" })
         }
         ("PUT", "/api/v1/studies/{study_id}/members") => {
             json!({ "account_id": uuid::Uuid::now_v7().to_string(), "role": "analyst" })

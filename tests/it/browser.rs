@@ -763,3 +763,135 @@ async fn the_main_pages_pass_axe_and_keep_to_the_content_security_policy() {
     })
     .await;
 }
+
+/// A researcher and a participant with an account in the recovery-college
+/// study (whose shipped forms are published): (researcher session,
+/// participant id, participant email).
+async fn recovery_college_participant(t: &TestApp, study: &str) -> (String, String, String) {
+    let admin = t.admin().await;
+    let site = t.site(&admin, study, "College").await;
+    let (researcher, researcher_email) = t.person(&admin, "Rhea Researcher").await;
+    t.member(&admin, study, &researcher, "researcher", &[])
+        .await;
+    let session = t.sign_in(&researcher_email, PASSWORD).await;
+    let (account, email) = t.person(&admin, "Pat Participant").await;
+    t.member(&admin, study, &account, "participant", &[]).await;
+    let r = t
+        .api(reqwest::Method::POST, &format!("/studies/{study}/participants"), Some(&session))
+        .json(&json!({ "site_id": site, "stakeholder_group": "student", "name": "Pat Participant", "account_id": account }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let participant = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (session, participant, email)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
+    with_browser(|b, axe| async move {
+        let (t, _, study) = server_with_study("recovery-college-codesign").await;
+        let (researcher, participant, email) = recovery_college_participant(&t, &study).await;
+        let base = browser_base(&t);
+        let mut problems = Vec::new();
+        for (form_id, name) in [
+            ("participation", "consent"),
+            ("participation-easy-read", "consent-easy-read"),
+        ] {
+            let r = t
+                .api(
+                    reqwest::Method::POST,
+                    &format!("/studies/{study}/participants/{participant}/consent-invitations"),
+                    Some(&researcher),
+                )
+                .json(&json!({ "form_id": form_id }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+            let link = r.json::<Value>().await.unwrap()["link"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let path = &link[link.find("/consent?token=").unwrap()..];
+            b.goto(&format!("{base}{path}")).await;
+            b.wait_for("form[action=\"/consent\"]").await;
+            let ticked = b
+                .execute(
+                    "return document.querySelectorAll('input[type=radio]:checked').length;",
+                    json!([]),
+                )
+                .await;
+            assert_eq!(ticked, 0, "{name}: an answer was ticked for the participant");
+            problems.extend(check_page(&b, name, &axe).await);
+
+            if form_id == "participation" {
+                // Signing without answering: refused, every problem listed and linked.
+                fill(&b, "#field-signature", "Pat Participant").await;
+                b.find("form[action=\"/consent\"] button[type=\"submit\"]")
+                    .await
+                    .unwrap()
+                    .click()
+                    .await;
+                b.wait_for(".error-summary").await;
+                problems.extend(check_page(&b, "consent-error", &axe).await);
+            }
+
+            // Every clause answered: the first by keyboard, the rest by clicking the label.
+            let yes: Vec<String> = serde_json::from_value(
+                b.execute(
+                    "return Array.from(document.querySelectorAll('input[type=radio][value=yes]'), e => e.id);",
+                    json!([]),
+                )
+                .await,
+            )
+            .unwrap();
+            assert!(yes.len() > 3, "{name}: the clauses are shown");
+            b.execute("document.getElementById(arguments[0]).focus();", json!([yes[0]]))
+                .await;
+            b.press(" ").await;
+            for id in &yes[1..] {
+                b.find(&format!("label[for=\"{id}\"]"))
+                    .await
+                    .unwrap()
+                    .click()
+                    .await;
+            }
+            let answered = b
+                .execute(
+                    "return document.querySelectorAll('input[type=radio][value=yes]:checked').length;",
+                    json!([]),
+                )
+                .await;
+            assert_eq!(answered, yes.len(), "{name}: every clause is answered");
+            fill(&b, "#field-signature", "Pat Participant").await;
+            b.find("form[action=\"/consent\"] button[type=\"submit\"]")
+                .await
+                .unwrap()
+                .click()
+                .await;
+            wait_for_heading(&b, "Thank you").await;
+            problems.extend(check_page(&b, &format!("{name}-thank-you"), &axe).await);
+        }
+
+        // The participant's own page, with both records and their choices.
+        b.goto(&format!("{base}/login")).await;
+        wait_for_heading(&b, "Sign in").await;
+        submit_sign_in(&b, &email, PASSWORD).await;
+        wait_for_heading(&b, "Your studies").await;
+        b.goto(&format!("{base}/my/studies/{study}")).await;
+        b.wait_for("form[action$=\"/choices\"]").await;
+        problems.extend(check_page(&b, "consent-my-study", &axe).await);
+
+        assert!(
+            problems.is_empty(),
+            "{} problem(s):\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+    })
+    .await;
+}

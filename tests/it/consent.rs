@@ -9,19 +9,21 @@ use sqlx::Row;
 
 use crate::support::{spawn, Engine, TestApp, PASSWORD};
 
-const NAME: &str = "Zoë Okonkwo-Price";
+pub const NAME: &str = "Zoë Okonkwo-Price";
 
-struct Setup {
-    study: String,
-    researcher: String,
-    participant: String,
-    form_version: String,
+pub struct Setup {
+    pub study: String,
+    pub researcher: String,
+    pub participant: String,
+    pub form_version: String,
     /// The form's clause keys: mandatory ones first.
-    mandatory: Vec<String>,
-    optional: Vec<String>,
+    pub mandatory: Vec<String>,
+    pub optional: Vec<String>,
 }
 
-async fn setup(t: &TestApp) -> Setup {
+/// A study with the shipped form, a signed-in researcher, and a participant
+/// enrolled with a name and an email address.
+pub async fn setup(t: &TestApp) -> Setup {
     let admin = t.admin().await;
     let r = t
         .api(Method::POST, "/studies", Some(&admin))
@@ -100,7 +102,7 @@ async fn setup(t: &TestApp) -> Setup {
 }
 
 /// Every mandatory clause yes, the listed optional ones yes, the rest as given.
-fn answers(s: &Setup, yes: &[&str], rest: &str) -> BTreeMap<String, String> {
+pub fn answers(s: &Setup, yes: &[&str], rest: &str) -> BTreeMap<String, String> {
     let mut a: BTreeMap<String, String> = s
         .mandatory
         .iter()
@@ -119,7 +121,7 @@ fn answers(s: &Setup, yes: &[&str], rest: &str) -> BTreeMap<String, String> {
     a
 }
 
-async fn take(t: &TestApp, s: &Setup, answers: &BTreeMap<String, String>) -> reqwest::Response {
+pub async fn take(t: &TestApp, s: &Setup, answers: &BTreeMap<String, String>) -> reqwest::Response {
     t.api(Method::POST, &format!("/studies/{}/participants/{}/consents", s.study, s.participant), Some(&s.researcher))
         .json(&json!({ "form_version_id": s.form_version, "method": "in_person_witnessed", "answers": answers, "signature": NAME }))
         .send()

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use fieldkit::app::App;
 use fieldkit::clock::Clock;
@@ -691,4 +694,145 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+// Email through a real SMTP server (aiosmtpd), shared by the SMTP tests.
+
+/// Whether `python3 -m aiosmtpd` can run here. Outside CI a missing aiosmtpd
+/// skips the test (one notice on stderr); under CI=true it fails it.
+pub fn aiosmtpd_available() -> bool {
+    let probe = Command::new("python3")
+        .args(["-c", "import aiosmtpd"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    if probe.is_ok_and(|s| s.success()) {
+        return true;
+    }
+    missing_tool("the aiosmtpd Python package (python3 -m pip install aiosmtpd)");
+    false
+}
+
+/// A running aiosmtpd storing messages in a maildir; killed when dropped.
+pub struct SmtpServer {
+    child: Child,
+    pub port: u16,
+    maildir: PathBuf,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SmtpServer {
+    /// Starts aiosmtpd on `port` and waits (bounded) until it accepts connections.
+    pub fn start(port: u16, dir: &Path) -> SmtpServer {
+        let maildir = dir.join("maildir");
+        let log_path = dir.join(format!("aiosmtpd-{port}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        let child = Command::new("python3")
+            .args(["-m", "aiosmtpd", "-n", "-l"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(&maildir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("python3 starts");
+        let mut server = SmtpServer {
+            child,
+            port,
+            maildir,
+        };
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
+                return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!(
+                    "aiosmtpd on port {port} exited ({status}):\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "aiosmtpd did not accept connections on port {port} within 30 s:\n{}",
+                    std::fs::read_to_string(&log_path).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The files of the messages delivered so far.
+    pub fn delivered(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.maildir.join("new"))
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+    }
+}
+
+/// A delivered message decoded by Python's own email package (an independent
+/// MIME reader): its headers and its leaf parts with their decoded bodies
+/// (for an attachment, its file name and the SHA-256 of its bytes).
+pub fn parse_message(path: &Path) -> Value {
+    const PARSE: &str = r#"
+import email, email.policy, hashlib, html, html.parser, json, sys
+
+class Links(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.hrefs = []
+    def handle_starttag(self, tag, attrs):
+        self.hrefs += [v for k, v in attrs if tag == "a" and k == "href"]
+
+def part(p):
+    body = p.get_content()
+    out = {"content_type": p.get_content_type()}
+    if isinstance(body, bytes):
+        # An attachment: its name and the SHA-256 of its decoded bytes.
+        out["filename"] = p.get_filename()
+        out["sha256"] = hashlib.sha256(body).hexdigest()
+        return out
+    out["body"] = body
+    if p.get_content_type() == "text/html":
+        links = Links()
+        links.feed(body)
+        out["hrefs"] = links.hrefs
+        out["unescaped"] = html.unescape(body)
+    return out
+
+with open(sys.argv[1], "rb") as f:
+    m = email.message_from_binary_file(f, policy=email.policy.default)
+print(json.dumps({
+    "content_type": m.get_content_type(),
+    "to": str(m["To"]),
+    "rcpt_to": str(m["X-RcptTo"]),
+    "from": str(m["From"]),
+    "subject": str(m["Subject"]),
+    "parts": [part(p) for p in m.walk() if not p.is_multipart()],
+}))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", PARSE])
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python could not parse {}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
 }

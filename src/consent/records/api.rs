@@ -30,6 +30,10 @@ struct TakenRequest {
     verbal_record: Option<String>,
     /// The scanned paper form, base64.
     scan_base64: Option<String>,
+    /// Email the participant a copy of the form, with the PDF attached, if
+    /// they have an email address (only when they want one).
+    #[oai(default)]
+    send_copy: bool,
 }
 
 #[derive(Object)]
@@ -42,6 +46,8 @@ struct InvitationRequest {
 struct InvitationLink {
     /// A one-time link, valid for 14 days, to hand over or send.
     link: String,
+    /// Whether the link was also emailed to the participant (when they have an email address).
+    emailed: bool,
 }
 
 #[derive(Object)]
@@ -90,11 +96,11 @@ struct CurrentConsent {
     withdrawn: WithdrawalScope,
 }
 
-fn study_id(raw: &str) -> poem::Result<StudyId> {
+pub(crate) fn study_id(raw: &str) -> poem::Result<StudyId> {
     StudyId::parse(raw).ok_or_else(|| fail(AppError::NotFound))
 }
 
-fn answers(raw: &BTreeMap<String, String>) -> poem::Result<BTreeMap<String, Submitted>> {
+pub(crate) fn answers(raw: &BTreeMap<String, String>) -> poem::Result<BTreeMap<String, Submitted>> {
     raw.iter()
         .map(|(k, v)| {
             Submitted::parse(v).map(|s| (k.clone(), s)).ok_or_else(|| {
@@ -105,6 +111,17 @@ fn answers(raw: &BTreeMap<String, String>) -> poem::Result<BTreeMap<String, Subm
             })
         })
         .collect()
+}
+
+/// A consent record's PDF as a download.
+pub(crate) fn pdf_attachment(bytes: Vec<u8>, record_id: &str) -> Attachment<Vec<u8>> {
+    let name: String = record_id
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit() || *c == '-')
+        .collect();
+    Attachment::new(bytes)
+        .attachment_type(AttachmentType::Attachment)
+        .filename(format!("consent-{name}.pdf"))
 }
 
 #[OpenApi(tag = "Tag::Consent")]
@@ -187,6 +204,7 @@ impl ConsentApi {
             signature: body.signature.as_deref(),
             verbal_record: body.verbal_record.as_deref(),
             scan,
+            send_copy: body.send_copy,
         };
         let id = service::take(app_of(req), &auth.0, &study, &participant_id, taken)
             .await
@@ -208,10 +226,13 @@ impl ConsentApi {
         body: Json<InvitationRequest>,
     ) -> ApiResult<Json<InvitationLink>> {
         let study = self::study_id(&study_id)?;
-        let link = service::invite(app_of(req), &auth.0, &study, &participant_id, &body.form_id)
+        let sent = service::invite(app_of(req), &auth.0, &study, &participant_id, &body.form_id)
             .await
             .map_err(fail)?;
-        Ok(Json(InvitationLink { link }))
+        Ok(Json(InvitationLink {
+            link: sent.link,
+            emailed: sent.emailed,
+        }))
     }
 
     /// Record a withdrawal; its effects are immediate.
@@ -294,8 +315,6 @@ impl ConsentApi {
         let bytes = service::pdf(app_of(req), &auth.0, &study, &record_id)
             .await
             .map_err(fail)?;
-        Ok(Attachment::new(bytes)
-            .attachment_type(AttachmentType::Attachment)
-            .filename(format!("consent-{}.pdf", &*record_id)))
+        Ok(pdf_attachment(bytes, &record_id))
     }
 }

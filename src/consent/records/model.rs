@@ -21,6 +21,9 @@ pub enum ConsentMethod {
     VerbalRecorded,
     /// On paper, scanned; the scan's SHA-256 is kept.
     PaperScanned,
+    /// For someone lacking capacity: a consultee's advice, answering the
+    /// clauses on their behalf (MCA s.32).
+    ConsulteeAdvice,
 }
 
 impl ConsentMethod {
@@ -30,6 +33,7 @@ impl ConsentMethod {
             ConsentMethod::InPersonWitnessed => "in_person_witnessed",
             ConsentMethod::VerbalRecorded => "verbal_recorded",
             ConsentMethod::PaperScanned => "paper_scanned",
+            ConsentMethod::ConsulteeAdvice => "consultee_advice",
         }
     }
 
@@ -39,6 +43,7 @@ impl ConsentMethod {
             ConsentMethod::InPersonWitnessed => "In person, witnessed",
             ConsentMethod::VerbalRecorded => "Verbal, recorded",
             ConsentMethod::PaperScanned => "Paper form, scanned",
+            ConsentMethod::ConsulteeAdvice => "Consultee's advice (Mental Capacity Act s.32)",
         }
     }
 
@@ -48,6 +53,7 @@ impl ConsentMethod {
             Self::InPersonWitnessed,
             Self::VerbalRecorded,
             Self::PaperScanned,
+            Self::ConsulteeAdvice,
         ]
         .into_iter()
         .find(|m| m.as_str() == s)
@@ -113,7 +119,10 @@ pub fn check_answers(
         if clause.mandatory && given != Submitted::Yes {
             problems.push(FieldProblem {
                 field: format!("answers.{}", clause.key),
-                detail: "Taking part needs a yes here. Nothing has been recorded; you can ask the researcher about it, or choose not to take part.".into(),
+                detail: format!(
+                    "\u{201c}{}\u{201d} needs a yes to take part. Nothing has been recorded; you can ask the researcher about it, or choose not to take part.",
+                    short(&clause.text)
+                ),
             });
         }
         answers.push(ClauseAnswer {
@@ -131,6 +140,18 @@ pub fn check_answers(
     } else {
         Err(AppError::Invalid(problems))
     }
+}
+
+/// The start of a clause, to name it in a message.
+fn short(text: &str) -> String {
+    let mut words = text.split_whitespace();
+    let start: Vec<&str> = words.by_ref().take(8).collect();
+    let more = if words.next().is_some() {
+        "\u{2026}"
+    } else {
+        ""
+    };
+    format!("{}{more}", start.join(" "))
 }
 
 /// A typed-name signature: the person's name as they typed it, 1 to 200 characters.
@@ -281,6 +302,13 @@ mod tests {
     #[test]
     fn a_mandatory_clause_not_answered_yes_refuses_everything() {
         for given in [Submitted::No, Submitted::Blank] {
+            let named = check_answers(&clauses(), &answers(&[("take_part", given)])).unwrap_err();
+            assert!(
+                named.field_problems()[0]
+                    .detail
+                    .contains("I agree to take part."),
+                "{named}"
+            );
             let err = check_answers(
                 &clauses(),
                 &answers(&[("take_part", given), ("video", Submitted::Yes)]),

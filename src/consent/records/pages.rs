@@ -16,7 +16,7 @@ use crate::auth::model::Actor;
 use crate::auth::pages::PageQuery;
 use crate::consent::forms::model::ConsentFormVersion;
 use crate::error::AppError;
-use crate::http::page::{see_other, Page};
+use crate::http::page::{see_other, Notice, Page};
 use crate::http::viewer::{app_of, CsrfForm, Viewer};
 use crate::ids::StudyId;
 use crate::participants::model::Participant;
@@ -128,11 +128,17 @@ pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
     let token = form.get("token");
     let inv = service::open_invitation(app, token).await?;
     let (chosen, answers) = submitted(&form, &inv.form);
-    match service::consent_online(app, token, &answers, form.get("signature")).await {
+    let send_copy = form.checked("send_copy");
+    match service::consent_online(app, token, &answers, form.get("signature"), send_copy).await {
         Ok(_) => {
+            let copy = if send_copy {
+                "If the research team has your email address, a copy of your form is on its way to you."
+            } else {
+                "The researcher can give you a copy of your form."
+            };
             let ctx = json!({
                 "heading": "Thank you",
-                "message": "Your consent has been recorded. The researcher will send you a copy of your form. You can change your mind at any time, without giving a reason.",
+                "message": format!("Your consent has been recorded. {copy} You can change your mind at any time, without giving a reason."),
                 "link": null,
             });
             Ok(Page::new("notice.html", "Thank you", ctx).render(app, &form.viewer)?)
@@ -258,11 +264,12 @@ pub async fn take(
         signature: Some(form.get("signature")).filter(|s| !s.trim().is_empty()),
         verbal_record: Some(form.get("verbal_record")),
         scan: None,
+        send_copy: form.checked("send_copy"),
     };
     match service::take(app, actor, &study, &pid, taken).await {
         Ok(_) => Ok(see_other(
             &format!("/studies/{study}/participants/{pid}"),
-            Some("consent-recorded"),
+            Some(Notice::ConsentRecorded),
         )),
         Err(e) => researcher_form(req, &form.viewer, &sid, &pid, &q.form, Some((&form, e))).await,
     }
@@ -277,8 +284,8 @@ pub async fn invite(
     let actor = form.viewer.require()?;
     let study = study_id(&sid)?;
     let extra = match service::invite(app_of(req), actor, &study, &pid, form.get("form_id")).await {
-        Ok(link) => Extra {
-            invitation_link: Some(link),
+        Ok(sent) => Extra {
+            invitation: Some(sent),
             ..Default::default()
         },
         Err(e) => Extra {
@@ -309,7 +316,7 @@ pub async fn withdraw(
     match service::withdraw(app_of(req), actor, &study, &pid, w).await {
         Ok(()) => Ok(see_other(
             &format!("/studies/{study}/participants/{pid}"),
-            Some("withdrawal-recorded"),
+            Some(Notice::WithdrawalRecorded),
         )),
         Err(e) => {
             participant_page(
@@ -335,15 +342,20 @@ pub async fn pdf(
 ) -> PageResult {
     let actor = viewer.require()?;
     let bytes = service::pdf(app_of(req), actor, &study_id(&sid)?, &rid).await?;
-    let name: String = rid
+    Ok(pdf_response(&rid, bytes))
+}
+
+/// A record's PDF as a download named after the record.
+pub fn pdf_response(record_id: &str, bytes: Vec<u8>) -> Response {
+    let name: String = record_id
         .chars()
         .filter(|c| c.is_ascii_hexdigit() || *c == '-')
         .collect();
-    Ok(Response::builder()
+    Response::builder()
         .content_type("application/pdf")
         .header(
             "content-disposition",
             format!("attachment; filename=\"consent-{name}.pdf\""),
         )
-        .body(bytes))
+        .body(bytes)
 }

@@ -20,9 +20,12 @@ use crate::audit::{self, NewEntry};
 use crate::auth::model::{Actor, Permission};
 use crate::auth::service::{new_secret, secret_hash};
 use crate::clock::DAY;
+use crate::consent::capacity::service::ConsulteeAdvice;
 use crate::consent::forms::model::ConsentFormVersion;
+use crate::db::Tx;
 use crate::error::{AppError, Result};
 use crate::ids::{SiteId, StudyId};
+use crate::mail::{self, Attachment, Template};
 use crate::participants::model::{Participant, ParticipantStatus};
 
 /// The participant's consent as it stands now, if they ever gave one.
@@ -52,6 +55,11 @@ struct Consent<'a> {
     verbal_record: Option<&'a str>,
     scan: Option<&'a [u8]>,
     witness: Option<Witness<'a>>,
+    /// For someone lacking capacity: the consultee's advice the consent rests
+    /// on, stored with it (MCA s.32). Without it, such a person cannot consent.
+    consultee: Option<&'a ConsulteeAdvice<'a>>,
+    /// Email the participant a copy with the PDF attached (when they have an email).
+    send_copy: bool,
 }
 
 /// The one path every consent is recorded through. Returns the record id.
@@ -63,6 +71,14 @@ async fn record(app: &App, c: Consent<'_>, invitation_hash: Option<&str>) -> Res
     {
         return Err(AppError::Conflict(format!(
             "{} has withdrawn; no new consent can be recorded.",
+            p.study_code
+        )));
+    }
+    if c.consultee.is_none()
+        && crate::consent::capacity::store::lacks_capacity(&app.db.pool, &p.id).await?
+    {
+        return Err(AppError::Conflict(format!(
+            "{} was assessed as lacking capacity to decide about taking part, so they cannot consent themselves: record a consultee's advice instead (Mental Capacity Act s.32), in a study approved under the Act.",
             p.study_code
         )));
     }
@@ -161,6 +177,9 @@ async fn record(app: &App, c: Consent<'_>, invitation_hash: Option<&str>) -> Res
         pdf_sha256: &pdf_sha256,
     };
     store::insert_record(&mut tx, &new, &answers, now).await?;
+    if let Some(advice) = c.consultee {
+        crate::consent::capacity::service::store_advice(&mut tx, app, advice, now).await?;
+    }
     store::set_participant_status(&mut tx, &p.id, ParticipantStatus::Consented.as_str(), now)
         .await?;
     let (actor, role) = match &c.witness {
@@ -179,7 +198,12 @@ async fn record(app: &App, c: Consent<'_>, invitation_hash: Option<&str>) -> Res
         .study(&p.study_id)
         .details(details);
     audit::append(&mut tx, &app.db, now, entry).await?;
+    let copy_emailed =
+        c.send_copy && email_copy(&mut tx, app, p, c.form, &study_details.title, &pdf).await?;
     tx.commit().await?;
+    if copy_emailed {
+        app.mailer.wake();
+    }
     Ok(id)
 }
 
@@ -199,6 +223,8 @@ pub struct Taken<'a> {
     pub verbal_record: Option<&'a str>,
     /// The scanned paper form (paper).
     pub scan: Option<Vec<u8>>,
+    /// Email the participant a copy of the form with the PDF attached.
+    pub send_copy: bool,
 }
 
 /// Records consent taken by a researcher at the participant's site.
@@ -227,6 +253,12 @@ pub async fn take(
             return Err(AppError::invalid(
                 "method",
                 "Online consent is given by the participant through their invitation link.",
+            ))
+        }
+        ConsentMethod::ConsulteeAdvice => {
+            return Err(AppError::invalid(
+                "method",
+                "Record a consultee's advice as such (consultee-advice).",
             ))
         }
         ConsentMethod::InPersonWitnessed => (Some(t.signature.unwrap_or_default()), None, None),
@@ -260,8 +292,17 @@ pub async fn take(
         verbal_record: verbal,
         scan,
         witness: Some(Witness { actor }),
+        consultee: None,
+        send_copy: t.send_copy,
     };
     record(app, consent, None).await
+}
+
+/// A consent invitation as made: the link to hand over, and whether it was
+/// also emailed to the participant.
+pub struct SentInvitation {
+    pub link: String,
+    pub emailed: bool,
 }
 
 /// Sends (or hands over) a one-time link to the current version of a form.
@@ -272,7 +313,7 @@ pub async fn invite(
     study: &StudyId,
     participant_id: &str,
     form_id: &str,
-) -> Result<String> {
+) -> Result<SentInvitation> {
     let p = crate::participants::service::get(app, actor, study, participant_id).await?;
     crate::studies::service::require(actor, Permission::TakeConsent, study)?;
     if p.status == ParticipantStatus::Withdrawn
@@ -301,12 +342,31 @@ pub async fn invite(
         now + 14 * DAY,
     )
     .await?;
-    let details = json!({ "study_code": p.study_code, "form_id": form.form.form_id, "form_version": form.form.version });
+    let link = app.server.link(&format!("/consent?token={secret}"));
+    let study_title = crate::studies::store::get_study(&app.db.pool, study)
+        .await?
+        .title;
+    let invitation = json!({ "study_title": study_title, "form_title": form.form.title, "link": link,
+                             "researcher": actor.display_name, "days": 14 });
+    let emailed = email_participant(
+        &mut tx,
+        app,
+        &p,
+        Template::ConsentInvitation,
+        "Your invitation to a research consent form",
+        invitation,
+        None,
+    )
+    .await?;
+    let details = json!({ "study_code": p.study_code, "form_id": form.form.form_id, "form_version": form.form.version, "emailed": emailed });
     let entry = NewEntry::by_in_study(actor, study, "consent.invite", "participant", &p.id)
         .details(details);
     audit::append(&mut tx, &app.db, now, entry).await?;
     tx.commit().await?;
-    Ok(app.server.link(&format!("/consent?token={secret}")))
+    if emailed {
+        app.mailer.wake();
+    }
+    Ok(SentInvitation { link, emailed })
 }
 
 /// What the consent page shows for a link.
@@ -343,6 +403,7 @@ pub async fn consent_online(
     secret: &str,
     answers: &BTreeMap<String, Submitted>,
     typed_name: &str,
+    send_copy: bool,
 ) -> Result<String> {
     let inv = open_invitation(app, secret).await?;
     let consent = Consent {
@@ -354,8 +415,35 @@ pub async fn consent_online(
         verbal_record: None,
         scan: None,
         witness: None,
+        consultee: None,
+        send_copy,
     };
     record(app, consent, Some(&secret_hash(secret))).await
+}
+
+/// Consent on the participant's behalf by a consultee who advised taking part
+/// (MCA s.32), recorded with that advice. Returns the record id.
+pub(crate) async fn consent_by_consultee(
+    app: &App,
+    actor: &Actor,
+    p: &Participant,
+    form: &ConsentFormVersion,
+    answers: &BTreeMap<String, Submitted>,
+    advice: &ConsulteeAdvice<'_>,
+) -> Result<String> {
+    let consent = Consent {
+        participant: p,
+        form,
+        method: ConsentMethod::ConsulteeAdvice,
+        answers,
+        signature: Some(advice.consultee_name),
+        verbal_record: None,
+        scan: None,
+        witness: Some(Witness { actor }),
+        consultee: Some(advice),
+        send_copy: false,
+    };
+    record(app, consent, None).await
 }
 
 /// A withdrawal as recorded by a researcher (C6).
@@ -379,6 +467,35 @@ pub async fn withdraw(
 ) -> Result<()> {
     let p = crate::participants::service::get(app, actor, study, participant_id).await?;
     crate::studies::service::require(actor, Permission::TakeConsent, study)?;
+    record_withdrawal(app, actor, &p, w).await
+}
+
+/// A participant withdraws, themselves (C6): the same path as a researcher's
+/// recording, with no refusal of erasure (only the study team can refuse it).
+pub async fn withdraw_own(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    scope: WithdrawalScope,
+    reason: Option<&str>,
+) -> Result<()> {
+    let p = crate::consent::choices::service::own_participant(app, actor, study).await?;
+    let w = Withdrawal {
+        scope,
+        reason,
+        erasure_refused_because: None,
+    };
+    record_withdrawal(app, actor, &p, w).await
+}
+
+/// Records a withdrawal by `actor` (the researcher, or the participant themselves).
+pub(crate) async fn record_withdrawal(
+    app: &App,
+    actor: &Actor,
+    p: &Participant,
+    w: Withdrawal<'_>,
+) -> Result<()> {
+    let study = &StudyId::from_db(p.study_id.clone());
     if w.scope.is_empty() {
         return Err(AppError::invalid(
             "scope",
@@ -397,6 +514,7 @@ pub async fn withdraw(
     let id = uuid::Uuid::now_v7().to_string();
     let reason = w.reason.map(str::trim).filter(|r| !r.is_empty());
     let reason_sealed = reason.map(|r| app.vault.seal("withdrawals", "reason", &id, r));
+    let confirmation = withdrawal_confirmation(app, p, w.scope, erasure, refusal).await?;
     let now = app.now();
     let mut tx = app.db.begin().await?;
     let cancelled = store::cancel_invitations(&mut tx, &p.id, now).await?;
@@ -415,6 +533,17 @@ pub async fn withdraw(
         store::set_participant_status(&mut tx, &p.id, ParticipantStatus::Withdrawn.as_str(), now)
             .await?;
     }
+    // Before any erasure: the outbox forgets the address once the confirmation is sent.
+    let confirmed = email_participant(
+        &mut tx,
+        app,
+        p,
+        Template::WithdrawalConfirmation,
+        "Your withdrawal from the study is recorded",
+        confirmation,
+        None,
+    )
+    .await?;
     if erasure == "erased" {
         crate::vault::service::erase(&mut tx, app, &p.id).await?;
     }
@@ -426,7 +555,140 @@ pub async fn withdraw(
         .details(details);
     audit::append(&mut tx, &app.db, now, entry).await?;
     tx.commit().await?;
+    if confirmed {
+        app.mailer.wake();
+    }
     Ok(())
+}
+
+/// Sends the participant an email they are owed, through the outbox in the
+/// caller's transaction, when the vault holds an address for them; reading it
+/// is a system use of the identity (audited, without the value). True if sent.
+async fn email_participant(
+    tx: &mut Tx,
+    app: &App,
+    p: &Participant,
+    template: Template,
+    subject: &str,
+    context: serde_json::Value,
+    attachment: Option<&Attachment>,
+) -> Result<bool> {
+    let Some(to) = crate::vault::service::email_of(tx, app, p, template.name()).await? else {
+        return Ok(false);
+    };
+    mail::enqueue(tx, app, template, &to, subject, context, attachment).await?;
+    Ok(true)
+}
+
+/// The participant's copy of a consent record, with its PDF attached.
+async fn email_copy(
+    tx: &mut Tx,
+    app: &App,
+    p: &Participant,
+    form: &ConsentFormVersion,
+    study_title: &str,
+    pdf: &[u8],
+) -> Result<bool> {
+    let filename = format!("consent-{}.pdf", p.study_code);
+    let context = json!({ "study_title": study_title, "form_title": form.form.title,
+                          "form_version": form.form.version, "filename": filename });
+    let attachment = Attachment {
+        name: filename,
+        content_type: "application/pdf".into(),
+        bytes: pdf.to_vec(),
+    };
+    email_participant(
+        tx,
+        app,
+        p,
+        Template::ConsentCopy,
+        "Your copy of your consent form",
+        context,
+        Some(&attachment),
+    )
+    .await
+}
+
+/// What the withdrawal confirmation says: what was withdrawn, what happens to
+/// the data already collected (the withdrawal policy of the form of their
+/// latest record, if any), and whether their details were erased.
+async fn withdrawal_confirmation(
+    app: &App,
+    p: &Participant,
+    scope: WithdrawalScope,
+    erasure: &str,
+    refusal: Option<&str>,
+) -> Result<serde_json::Value> {
+    let policy = match store::latest_record(&app.db.pool, &p.id).await? {
+        Some((_, version_id)) => Some(
+            crate::consent::forms::service::get_version(app, &version_id)
+                .await?
+                .form
+                .withdrawal_policy,
+        ),
+        None => None,
+    };
+    let study = StudyId::from_db(p.study_id.clone());
+    let study_title = crate::studies::store::get_study(&app.db.pool, &study)
+        .await?
+        .title;
+    let withdrawn: Vec<&str> = [
+        (
+            scope.no_contact,
+            "No further contact from the research team.",
+        ),
+        (
+            scope.no_collection,
+            "No further information to be collected about you.",
+        ),
+        (
+            scope.remove_identifiable,
+            "Your identifiable information that has not yet been analysed to be removed.",
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(asked, what)| asked.then_some(what))
+    .collect();
+    let confirmation = json!({ "study_title": study_title, "withdrawn": withdrawn, "withdrawal_policy": policy,
+                               "erasure": erasure, "erasure_refusal_reason": refusal });
+    Ok(confirmation)
+}
+
+/// A participant changes their optional choices (C5): a new online record on
+/// the current version of the form of their latest record, through the one
+/// path, superseding it. Mandatory clauses stay agreed (to drop one, withdraw);
+/// if the form has a newer version than the one they agreed to, they re-consent instead.
+pub async fn change_choices(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    answers: &BTreeMap<String, Submitted>,
+    typed_name: &str,
+) -> Result<String> {
+    let p = crate::consent::choices::service::own_participant(app, actor, study).await?;
+    let Some((_, version_id)) = store::latest_record(&app.db.pool, &p.id).await? else {
+        return Err(AppError::Conflict(
+            "You have not given consent in this study yet.".into(),
+        ));
+    };
+    let form = crate::consent::forms::service::get_version(app, &version_id).await?;
+    let mut answers = answers.clone();
+    for clause in form.form.clauses.iter().filter(|c| c.mandatory) {
+        answers.entry(clause.key.clone()).or_insert(Submitted::Yes);
+    }
+    let consent = Consent {
+        participant: &p,
+        form: &form,
+        method: ConsentMethod::Online,
+        answers: &answers,
+        signature: Some(typed_name),
+        verbal_record: None,
+        scan: None,
+        witness: None,
+        consultee: None,
+        send_copy: false,
+    };
+    record(app, consent, None).await
 }
 
 /// A participant's consent records, newest first, for researchers at their site.

@@ -1,0 +1,159 @@
+//! What capacity assessments, consultees' advice and objections hold, and the
+//! rules for their input. No I/O.
+
+use serde::Serialize;
+
+use crate::error::AppError;
+
+/// The decision whose capacity was assessed: taking part, or one use of data.
+pub const TAKE_PART: &str = "take_part";
+
+/// What an assessment found about one decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, poem_openapi::Enum)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum Outcome {
+    HasCapacity,
+    LacksCapacity,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 2] = [Outcome::HasCapacity, Outcome::LacksCapacity];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::HasCapacity => "has_capacity",
+            Outcome::LacksCapacity => "lacks_capacity",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::HasCapacity => "Has capacity to make this decision",
+            Outcome::LacksCapacity => "Lacks capacity to make this decision",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+}
+
+/// Who the consultee is (s.32): someone close to the person, or someone
+/// nominated because no such person is willing and able.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, poem_openapi::Enum)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum ConsulteeKind {
+    Personal,
+    Nominated,
+}
+
+impl ConsulteeKind {
+    pub const ALL: [ConsulteeKind; 2] = [ConsulteeKind::Personal, ConsulteeKind::Nominated];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsulteeKind::Personal => "personal",
+            ConsulteeKind::Nominated => "nominated",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ConsulteeKind::Personal => "Personal consultee (someone close to them)",
+            ConsulteeKind::Nominated => "Nominated consultee",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConsulteeKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// What the consultee advised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, poem_openapi::Enum)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum Advice {
+    TakePart,
+    NotTakePart,
+}
+
+impl Advice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Advice::TakePart => "take_part",
+            Advice::NotTakePart => "not_take_part",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Advice> {
+        [Advice::TakePart, Advice::NotTakePart]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
+}
+
+/// A decision key: `take_part` or a data use key (lowercase letters, digits, underscores).
+pub fn parse_decision(raw: &str) -> Result<String, AppError> {
+    let d = raw.trim();
+    if (1..=64).contains(&d.len())
+        && d.starts_with(|c: char| c.is_ascii_lowercase())
+        && d.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        Ok(d.to_owned())
+    } else {
+        Err(AppError::invalid(
+            "decision",
+            "Name the decision assessed: take_part, or the use of data (e.g. audio_recording).",
+        ))
+    }
+}
+
+/// A day, YYYY-MM-DD, not after `today`.
+pub fn parse_day(field: &str, raw: &str, today: chrono::NaiveDate) -> Result<String, AppError> {
+    match chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
+        Ok(d) if d <= today => Ok(d.format("%Y-%m-%d").to_string()),
+        Ok(_) => Err(AppError::invalid(
+            field,
+            "The date cannot be in the future.",
+        )),
+        Err(_) => Err(AppError::invalid(field, "Enter the date as YYYY-MM-DD.")),
+    }
+}
+
+/// Free text to be sealed: trimmed, at most 5,000 characters; None if empty.
+pub fn parse_text(field: &str, raw: &str) -> Result<Option<String>, AppError> {
+    let t = raw.trim();
+    if t.chars().count() > 5000 {
+        return Err(AppError::invalid(field, "Keep this to 5,000 characters."));
+    }
+    Ok(Some(t.to_owned()).filter(|t| !t.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(s: &str) -> chrono::NaiveDate {
+        chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn a_decision_is_take_part_or_a_use_key() {
+        assert_eq!(parse_decision(" take_part ").unwrap(), TAKE_PART);
+        assert!(parse_decision("audio_recording").is_ok());
+        assert!(parse_decision("").is_err());
+        assert!(parse_decision("Take part").is_err());
+    }
+
+    #[test]
+    fn an_assessment_date_is_a_past_day() {
+        let today = day("2026-03-01");
+        assert_eq!(parse_day("d", "2026-02-28", today).unwrap(), "2026-02-28");
+        assert!(parse_day("d", "2026-03-02", today).is_err());
+        assert!(parse_day("d", "28/02/2026", today).is_err());
+    }
+}

@@ -1,0 +1,392 @@
+//! Capacity under the Mental Capacity Act (DOMAIN.md C7) through the API, on
+//! both engines: assessments per decision, consultees' advice only in an
+//! approved study for someone lacking capacity, objections that withdraw at
+//! once, and the "capacity changed" flag.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use crate::consent::{answers, setup, take, Setup, NAME};
+use crate::support::{spawn, Engine, TestApp};
+
+const CONSULTEE: &str = "Priya Okonkwo";
+
+fn base(s: &Setup) -> String {
+    format!("/studies/{}/participants/{}", s.study, s.participant)
+}
+
+async fn post(t: &TestApp, s: &Setup, what: &str, body: Value) -> reqwest::Response {
+    t.api(
+        Method::POST,
+        &format!("{}/{what}", base(s)),
+        Some(&s.researcher),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn assess(t: &TestApp, s: &Setup, decision: &str, on: &str, outcome: &str) {
+    let r = post(t, s, "capacity-assessments", json!({ "decision": decision, "assessed_on": on, "outcome": outcome, "notes": "Could not retain the information sheet." })).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+/// Approves the study under the Mental Capacity Act on the study form.
+async fn approve(t: &TestApp, s: &Setup) {
+    let admin = t.admin().await;
+    let r = t
+        .api(Method::PUT, &format!("/studies/{}", s.study), Some(&admin))
+        .json(&json!({ "title": "Designing Together", "slug": "recovery-college-codesign", "code_prefix": "RC",
+                       "lawful_basis": "public_task", "retention_years": 10, "status": "recruiting", "mca_approved": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let study: Value = t
+        .api(Method::GET, &format!("/studies/{}", s.study), Some(&admin))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(study["mca_approved"], true);
+}
+
+async fn capacity(t: &TestApp, s: &Setup) -> Value {
+    t.api(
+        Method::GET,
+        &format!("{}/capacity", base(s)),
+        Some(&s.researcher),
+    )
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap()
+}
+
+async fn count(t: &TestApp, sql: &str) -> i64 {
+    sqlx::query(sql)
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// Every audit entry with this action, as text.
+async fn audit_details(t: &TestApp, action: &str) -> Vec<String> {
+    sqlx::query("SELECT details FROM audit_log WHERE action = $1")
+        .bind(action)
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>(0))
+        .collect()
+}
+
+fn advice(s: &Setup, advice: &str) -> Value {
+    json!({ "consultee_kind": "personal", "advice": advice, "consultee_name": CONSULTEE,
+            "form_version_id": s.form_version, "answers": answers(s, &[], "no") })
+}
+
+async fn an_assessment_is_per_decision_and_clears_the_capacity_flag(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let r = post(&t, &s, "capacity-changed", json!({})).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(capacity(&t, &s).await["capacity_flag"], true);
+    assert_eq!(audit_details(&t, "capacity.changed").await.len(), 1);
+
+    // Lacking capacity for one use of data is not lacking it for taking part.
+    assess(&t, &s, "audio_recording", "2026-01-10", "lacks_capacity").await;
+    let c = capacity(&t, &s).await;
+    assert_eq!(c["capacity_flag"], false, "an assessment clears the flag");
+    let a = &c["assessments"][0];
+    assert_eq!(a["decision"], "audio_recording");
+    assert_eq!(a["assessed_on"], "2026-01-10");
+    assert_eq!(a["outcome"], "lacks_capacity");
+    assert_eq!(a["assessor"], "Rhea Researcher");
+    assert_eq!(a["notes_given"], true);
+    assert!(
+        !c.to_string().contains("retain"),
+        "no sealed value is shown"
+    );
+    let r = take(&t, &s, &answers(&s, &[], "no")).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+
+    let notes: String = sqlx::query("SELECT notes_sealed FROM capacity_assessments")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert!(notes.starts_with('v') && !notes.contains("retain"));
+    let entries = audit_details(&t, "capacity.assess").await;
+    assert_eq!(entries.len(), 1);
+    assert!(entries[0].contains("RC-0001") && entries[0].contains("lacks_capacity"));
+    assert!(!entries[0].contains("retain") && !entries[0].contains("Zo"));
+
+    for (field, body) in [
+        (
+            "decision",
+            json!({ "decision": "", "assessed_on": "2026-01-10", "outcome": "has_capacity" }),
+        ),
+        (
+            "assessed_on",
+            json!({ "decision": "take_part", "assessed_on": "2999-01-01", "outcome": "has_capacity" }),
+        ),
+        (
+            "assessed_on",
+            json!({ "decision": "take_part", "assessed_on": "10/01/2026", "outcome": "has_capacity" }),
+        ),
+    ] {
+        let r = post(&t, &s, "capacity-assessments", body).await;
+        assert_eq!(r.status(), 422);
+        assert!(r.text().await.unwrap().contains(field));
+    }
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM capacity_assessments").await,
+        1
+    );
+}
+
+async fn lacking_capacity_to_take_part_refuses_ordinary_consent(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let link: Value = post(
+        &t,
+        &s,
+        "consent-invitations",
+        json!({ "form_id": "participation" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assess(&t, &s, "take_part", "2026-01-10", "lacks_capacity").await;
+
+    let r = take(&t, &s, &answers(&s, &[], "no")).await;
+    assert_eq!(r.status(), 409);
+    let problem = r.text().await.unwrap();
+    assert!(
+        problem.contains("consultee") && problem.contains("s.32"),
+        "{problem}"
+    );
+
+    let path = link["link"].as_str().unwrap().trim_start_matches(&t.base);
+    let token = path.split_once("token=").unwrap().1;
+    let mut fields = vec![
+        ("token".to_owned(), token.to_owned()),
+        ("signature".into(), NAME.into()),
+    ];
+    for k in &s.mandatory {
+        fields.push((format!("answer.{k}"), "yes".into()));
+    }
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut page = t.pages();
+    page.get(path).await.assert_status(200);
+    let refused = page.post("/consent", &fields).await;
+    // The page shows a refusal as a problem with the form.
+    refused.assert_status(422);
+    assert!(refused.text.contains("consultee"));
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
+
+    // The latest assessment counts: regained capacity, they consent themselves.
+    assess(&t, &s, "take_part", "2026-02-01", "has_capacity").await;
+    let r = take(&t, &s, &answers(&s, &[], "no")).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+}
+
+async fn consultee_advice_needs_a_study_approved_under_the_act(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    assess(&t, &s, "take_part", "2026-01-10", "lacks_capacity").await;
+    let r = post(&t, &s, "consultee-advice", advice(&s, "take_part")).await;
+    assert_eq!(r.status(), 409);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("This study is not approved under the Mental Capacity Act"));
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consultee_advice").await, 0);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
+}
+
+async fn consultee_advice_needs_an_assessment_finding_a_lack_of_capacity(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    approve(&t, &s).await;
+    let r = post(&t, &s, "consultee-advice", advice(&s, "take_part")).await;
+    assert_eq!(r.status(), 409, "no assessment yet");
+    assess(&t, &s, "take_part", "2026-01-10", "lacks_capacity").await;
+    assess(&t, &s, "take_part", "2026-01-20", "has_capacity").await;
+    let r = post(&t, &s, "consultee-advice", advice(&s, "take_part")).await;
+    assert_eq!(r.status(), 409, "the latest assessment finds capacity");
+    assert!(r.text().await.unwrap().contains("lacking capacity"));
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consultee_advice").await, 0);
+}
+
+async fn consultee_advice_to_take_part_is_recorded_as_consent(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    approve(&t, &s).await;
+    assess(&t, &s, "take_part", "2026-01-10", "lacks_capacity").await;
+
+    // Every mandatory clause still needs a yes, or nothing is stored.
+    let mut refused = advice(&s, "take_part");
+    refused["answers"][&s.mandatory[0]] = json!("no");
+    let r = post(&t, &s, "consultee-advice", refused).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consultee_advice").await, 0);
+
+    let r = post(&t, &s, "consultee-advice", advice(&s, "not_take_part")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["consent_record_id"],
+        Value::Null
+    );
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
+
+    let r = post(&t, &s, "consultee-advice", advice(&s, "take_part")).await;
+    assert_eq!(r.status(), 200);
+    let record = r.json::<Value>().await.unwrap()["consent_record_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let method: String = sqlx::query("SELECT method FROM consent_records WHERE id = $1")
+        .bind(&record)
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(method, "consultee_advice");
+    let consent: Value = t
+        .api(
+            Method::GET,
+            &format!("{}/consent", base(&s)),
+            Some(&s.researcher),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(consent["record_id"], record.as_str());
+    assert!(consent["agreed"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("take_part")));
+    let p = fieldkit::participants::store::get(
+        &t.app.db.pool,
+        &fieldkit::ids::StudyId::parse(&s.study).unwrap(),
+        &s.participant,
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.status.as_str(), "consented");
+    fieldkit::consent::gate::may(&t.app, &s.participant, "take_part".to_owned().into())
+        .await
+        .expect("the gate answers from the consultee's record");
+
+    let c = capacity(&t, &s).await;
+    let given = c["consultee_advice"].as_array().unwrap();
+    assert_eq!(given.len(), 2);
+    assert_eq!(given[0]["advice"], "take_part");
+    assert_eq!(given[0]["form_version_id"], s.form_version.as_str());
+    assert!(!c.to_string().contains("Priya"));
+    let sealed: Vec<String> = sqlx::query("SELECT consultee_name_sealed FROM consultee_advice")
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(sealed
+        .iter()
+        .all(|v| v.starts_with('v') && !v.contains("Priya")));
+    let entries = audit_details(&t, "consultee.advice").await;
+    assert_eq!(entries.len(), 2);
+    assert!(entries
+        .iter()
+        .all(|e| e.contains("RC-0001") && !e.contains("Priya")));
+    assert_eq!(audit_details(&t, "consent.record").await.len(), 1);
+}
+
+async fn an_objection_withdraws_at_once(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let r = take(&t, &s, &answers(&s, &[], "no")).await;
+    assert_eq!(r.status(), 200);
+    let r = post(&t, &s, "objections", json!({ "description": " " })).await;
+    assert_eq!(r.status(), 422);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM withdrawals").await, 0);
+
+    let r = post(
+        &t,
+        &s,
+        "objections",
+        json!({ "description": "Pushed the recorder away and said stop." }),
+    )
+    .await;
+    assert_eq!(r.status(), 204);
+    let consent: Value = t
+        .api(
+            Method::GET,
+            &format!("{}/consent", base(&s)),
+            Some(&s.researcher),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(consent["withdrawn"]["no_collection"], true);
+    assert!(
+        fieldkit::consent::gate::may(&t.app, &s.participant, "take_part".to_owned().into())
+            .await
+            .is_err(),
+        "no further data collection"
+    );
+    let r = take(&t, &s, &answers(&s, &[], "no")).await;
+    assert_eq!(r.status(), 409);
+
+    assert_eq!(
+        capacity(&t, &s).await["objections"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let sealed: String = sqlx::query("SELECT description_sealed FROM objections")
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap()
+        .get(0);
+    assert!(!sealed.contains("recorder"));
+    let objection = audit_details(&t, "consent.objection").await;
+    assert_eq!(objection.len(), 1);
+    assert!(objection[0].contains("RC-0001") && !objection[0].contains("recorder"));
+    assert_eq!(
+        audit_details(&t, "consent.withdraw").await.len(),
+        1,
+        "the one withdrawal path"
+    );
+}
+
+on_both_engines!(
+    an_assessment_is_per_decision_and_clears_the_capacity_flag,
+    lacking_capacity_to_take_part_refuses_ordinary_consent,
+    consultee_advice_needs_a_study_approved_under_the_act,
+    consultee_advice_needs_an_assessment_finding_a_lack_of_capacity,
+    consultee_advice_to_take_part_is_recorded_as_consent,
+    an_objection_withdraws_at_once,
+);

@@ -1,0 +1,519 @@
+//! The ethics reviewer's consent register: statuses, filters, the CSV copy
+//! (RFC 4180, formulas defused, every download audited), no identity
+//! anywhere, and who may reach it.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use sqlx::Row;
+
+use crate::consent::{answers, setup, take, Setup, NAME};
+use crate::support::{spawn, Engine, PageClient, TestApp, PASSWORD};
+
+/// The email address `setup` enrols the participant with.
+const EMAIL: &str = "zoe@example.org";
+
+async fn get(t: &TestApp, token: &str, path: &str) -> reqwest::Response {
+    t.api(Method::GET, path, Some(token)).send().await.unwrap()
+}
+
+async fn json_ok(t: &TestApp, token: &str, path: &str) -> Value {
+    let r = get(t, token, path).await;
+    assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap());
+    r.json().await.unwrap()
+}
+
+/// The first site of the study.
+async fn site(t: &TestApp, token: &str, study: &str) -> String {
+    json_ok(t, token, &format!("/studies/{study}/sites")).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn enrol(t: &TestApp, s: &Setup, site: &str) -> String {
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{}/participants", s.study),
+            Some(&s.researcher),
+        )
+        .json(&json!({ "site_id": site, "stakeholder_group": "student", "name": "Another Person" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Consent for any participant on any form version; returns the record id.
+async fn take_on(t: &TestApp, s: &Setup, participant: &str, form_version: &str) -> String {
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{}/participants/{participant}/consents", s.study),
+            Some(&s.researcher),
+        )
+        .json(
+            &json!({ "form_version_id": form_version, "method": "in_person_witnessed",
+                       "answers": answers(s, &[], "no"), "signature": "Someone Typed" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Publishes a copy of the shipped form version as (form id, version), the
+/// way consent.rs does; returns the new version's id.
+async fn publish_copy(t: &TestApp, s: &Setup, form_id: &str, version: i32) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    sqlx::query(
+        "INSERT INTO consent_form_versions (id, study_id, form_id, version, language, title, information_sheet_version, information_sheet_date,
+             rec_reference, rec_approval_date, easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path, loaded_at)
+         SELECT $1, study_id, $2, $3, language, title, information_sheet_version, information_sheet_date, rec_reference, rec_approval_date,
+             easy_read, withdrawal_policy, body_markdown, clauses, $4, 'copy.md', loaded_at FROM consent_form_versions WHERE id = $5",
+    )
+    .bind(&id)
+    .bind(form_id)
+    .bind(version)
+    .bind(format!("copy-{id}"))
+    .bind(&s.form_version)
+    .execute(&t.app.db.pool)
+    .await
+    .unwrap();
+    id
+}
+
+/// A signed-in member of the study in `role` (limited to `sites`): (API token, page client).
+async fn member(
+    t: &TestApp,
+    admin: &str,
+    study: &str,
+    name: &str,
+    role: &str,
+    sites: &[&str],
+) -> (String, PageClient) {
+    let (id, email) = t.person(admin, name).await;
+    if !role.is_empty() {
+        t.member(admin, study, &id, role, sites).await;
+    }
+    let mut pages = t.pages();
+    pages.sign_in(&email, PASSWORD).await;
+    (t.sign_in(&email, PASSWORD).await, pages)
+}
+
+fn status_of(register: &Value, record: &str) -> String {
+    register["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["record_id"] == record)
+        .unwrap_or_else(|| panic!("record {record} is listed"))["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn record_ids(register: &Value) -> Vec<String> {
+    register["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["record_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A minimal RFC 4180 reader: quoted fields, doubled quotes, CRLF records.
+fn read_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut field = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') if field.is_empty() => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut field)),
+            (false, '\r') if chars.peek() == Some(&'\n') => {
+                chars.next();
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    assert!(
+        field.is_empty() && row.is_empty(),
+        "the last record ends with CRLF"
+    );
+    rows
+}
+
+async fn statuses_follow_records_forms_and_withdrawals(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let admin = t.admin().await;
+    let (reviewer, _) = member(&t, &admin, &s.study, "Vera Reviewer", "reviewer", &[]).await;
+    let site = site(&t, &admin, &s.study).await;
+    let first = take_on(&t, &s, &s.participant, &s.form_version).await;
+    let latest = take_on(&t, &s, &s.participant, &s.form_version).await;
+    let leaver = enrol(&t, &s, &site).await;
+    let withdrawn = take_on(&t, &s, &leaver, &s.form_version).await;
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{}/participants/{leaver}/withdrawals", s.study),
+            Some(&s.researcher),
+        )
+        .json(&json!({ "no_collection": true, "no_contact": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let v2 = publish_copy(&t, &s, "participation", 2).await;
+    let newcomer = enrol(&t, &s, &site).await;
+    let current = take_on(&t, &s, &newcomer, &v2).await;
+
+    let base = format!("/studies/{}/consent-register", s.study);
+    let register = json_ok(&t, &reviewer, &base).await;
+    assert_eq!(status_of(&register, &first), "superseded");
+    assert_eq!(status_of(&register, &latest), "reconsent_due");
+    assert_eq!(status_of(&register, &withdrawn), "withdrawn");
+    assert_eq!(status_of(&register, &current), "current");
+    let row = register["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["record_id"] == withdrawn)
+        .unwrap();
+    assert_eq!(
+        row["withdrawal"]["scope"],
+        json!({ "no_contact": true, "no_collection": true, "remove_identifiable": false })
+    );
+    assert!(row["withdrawal"]["withdrawn_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
+    assert_eq!(row["method"], "in_person_witnessed");
+    for k in &s.mandatory {
+        assert_eq!(row["answers"][k], "yes");
+    }
+    for k in &s.optional {
+        assert_eq!(row["answers"][k], "no");
+    }
+    assert_eq!(register["withdrawals"].as_array().unwrap().len(), 1);
+    assert_eq!(register["withdrawals"][0]["scope"]["no_collection"], true);
+
+    // Filters, each alone and together.
+    let only = |q: &str| format!("{base}?{q}");
+    let superseded = json_ok(&t, &reviewer, &only("status=superseded")).await;
+    assert_eq!(record_ids(&superseded), [first.as_str()]);
+    let v2_only = json_ok(&t, &reviewer, &only("form_id=participation&status=current")).await;
+    assert_eq!(record_ids(&v2_only), [current.as_str()]);
+    assert!(record_ids(&json_ok(&t, &reviewer, &only("form_id=nothing")).await).is_empty());
+    assert!(record_ids(&json_ok(&t, &reviewer, &only("method=online")).await).is_empty());
+    assert_eq!(
+        record_ids(&json_ok(&t, &reviewer, &only("method=in_person_witnessed")).await).len(),
+        4
+    );
+    let today = chrono::Utc::now().date_naive();
+    let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let window = format!("from={}&to={}", day(today), day(today));
+    assert_eq!(
+        record_ids(&json_ok(&t, &reviewer, &only(&window)).await).len(),
+        4
+    );
+    let before = format!("to={}", day(today.pred_opt().unwrap()));
+    assert!(record_ids(&json_ok(&t, &reviewer, &only(&before)).await).is_empty());
+
+    // Bad filters: 400 naming the parameter in the API, a readable message on the page.
+    for (q, names) in [
+        ("status=lapsed", "status"),
+        ("from=2026-02-30", "from"),
+        ("method=pigeon", "method"),
+        ("from=2026-03-02&to=2026-03-01", "to"),
+    ] {
+        let r = get(&t, &reviewer, &only(q)).await;
+        assert_eq!(r.status(), 400, "{q}");
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/problem+json"));
+        assert!(r.text().await.unwrap().contains(names), "{q}");
+        let r = get(
+            &t,
+            &reviewer,
+            &format!("/studies/{}/consent-register.csv?{q}", s.study),
+        )
+        .await;
+        assert_eq!(r.status(), 400, "{q}");
+    }
+    let (_, mut pages) = member(&t, &admin, &s.study, "Val Reviewer", "reviewer", &[]).await;
+    let page = pages.get(&format!("{base}?from=27/03/2026")).await;
+    page.assert_status(422);
+    assert!(page.text.contains("Give a date as YYYY-MM-DD"));
+    assert!(page.text.contains("href=\"#field-from\""));
+}
+
+async fn the_csv_reads_back_defuses_formulas_and_is_audited(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let admin = t.admin().await;
+    let (reviewer, mut pages) =
+        member(&t, &admin, &s.study, "Vera Reviewer", "reviewer", &[]).await;
+    let r = take(&t, &s, &answers(&s, &[s.optional[0].as_str()], "")).await;
+    assert_eq!(r.status(), 200);
+    let record = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let evil = "=HYPERLINK(\"http://evil.example\",\"a, b\")";
+    let evil_version = publish_copy(&t, &s, evil, 1).await;
+    let other = take_on(&t, &s, &s.participant, &evil_version).await;
+
+    let r = get(
+        &t,
+        &reviewer,
+        &format!("/studies/{}/consent-register.csv", s.study),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(r.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .starts_with("attachment;"));
+    let text = r.text().await.unwrap();
+    let rows = read_csv(&text);
+    let header = &rows[0];
+    assert_eq!(
+        &header[..7],
+        [
+            "study_code",
+            "record_id",
+            "form_id",
+            "form_version",
+            "method",
+            "consented_at",
+            "status"
+        ]
+    );
+    for k in s.mandatory.iter().chain(&s.optional) {
+        assert_eq!(
+            header
+                .iter()
+                .filter(|h| **h == format!("clause_{k}"))
+                .count(),
+            1,
+            "one column for {k}"
+        );
+    }
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r.len() == header.len()));
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let first = rows.iter().find(|r| r[col("record_id")] == record).unwrap();
+    assert!(first[col("study_code")].starts_with("RC-"));
+    assert_eq!(first[col("status")], "superseded");
+    assert_eq!(
+        first[col("consented_at")].len(),
+        "2026-03-27T10:00:00Z".len()
+    );
+    assert!(first[col("consented_at")].ends_with('Z'));
+    assert_eq!(first[col(&format!("clause_{}", s.mandatory[0]))], "yes");
+    assert_eq!(first[col(&format!("clause_{}", s.optional[0]))], "yes");
+    assert_eq!(first[col(&format!("clause_{}", s.optional[1]))], "blank");
+    let second = rows.iter().find(|r| r[col("record_id")] == other).unwrap();
+    assert_eq!(second[col("form_id")], format!("'{evil}"));
+    assert_eq!(second[col("status")], "current");
+    for cell in rows.iter().flatten() {
+        assert!(
+            !cell.starts_with(['=', '+', '-', '@']),
+            "formula cell {cell}"
+        );
+    }
+
+    // The same through the pages, filtered; each download is audited with filter and count only.
+    pages
+        .get(&format!("/studies/{}/consent-register", s.study))
+        .await
+        .assert_status(200);
+    let page = pages
+        .get(&format!(
+            "/studies/{}/consent-register.csv?status=current",
+            s.study
+        ))
+        .await;
+    page.assert_status(200);
+    assert_eq!(read_csv(&page.text).len(), 2);
+    let exports = sqlx::query("SELECT details, entity_type FROM audit_log WHERE action = 'consent.register_export' ORDER BY seq")
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(exports.len(), 2);
+    let details: Vec<Value> = exports
+        .iter()
+        .map(|r| serde_json::from_str(&r.get::<String, _>(0)).unwrap())
+        .collect();
+    assert_eq!(details[0], json!({ "filter": {}, "rows": 2 }));
+    assert_eq!(
+        details[1],
+        json!({ "filter": { "status": "current" }, "rows": 1 })
+    );
+
+    // No identity in anything the register gives out.
+    let register = get(
+        &t,
+        &reviewer,
+        &format!("/studies/{}/consent-register", s.study),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    let register_page = pages
+        .get(&format!("/studies/{}/consent-register", s.study))
+        .await;
+    let record_page = pages
+        .get(&format!("/studies/{}/consent-records/{record}", s.study))
+        .await;
+    record_page.assert_status(200);
+    for body in [
+        &register,
+        &text,
+        &page.text,
+        &register_page.text,
+        &record_page.text,
+    ] {
+        for secret in [NAME, "Okonkwo", EMAIL, "Someone Typed"] {
+            assert!(!body.contains(secret), "{secret} leaked");
+        }
+    }
+}
+
+async fn reviewers_reach_the_register_and_copies_but_no_identity(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let admin = t.admin().await;
+    let record = take(&t, &s, &answers(&s, &[], "no"))
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (reviewer, mut pages) =
+        member(&t, &admin, &s.study, "Vera Reviewer", "reviewer", &[]).await;
+    let study_page = pages.get(&format!("/studies/{}", s.study)).await;
+    assert!(study_page
+        .text
+        .contains(&format!("href=\"/studies/{}/consent-register\"", s.study)));
+    let page = pages
+        .get(&format!("/studies/{}/consent-register", s.study))
+        .await;
+    page.assert_status(200);
+    assert!(page.text.contains("Audit trail verified"));
+    assert!(page.text.contains(&format!(
+        "/studies/{}/consent-records/{record}/pdf",
+        s.study
+    )));
+    assert!(page.text.contains("<caption id=\"records-caption\">"));
+    let detail = pages
+        .get(&format!("/studies/{}/consent-records/{record}", s.study))
+        .await;
+    detail.assert_status(200);
+    assert!(detail.text.contains("consent.record"));
+    assert!(!detail.text.contains("participant.enrol"));
+    let pdf = pages
+        .get(&format!(
+            "/studies/{}/consent-records/{record}/pdf",
+            s.study
+        ))
+        .await;
+    pdf.assert_status(200);
+    assert_eq!(pdf.header("content-type"), "application/pdf");
+    let r = t
+        .api(
+            Method::POST,
+            &format!(
+                "/studies/{}/participants/{}/identity",
+                s.study, s.participant
+            ),
+            Some(&reviewer),
+        )
+        .json(&json!({ "reason": "curious" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(r.status().as_u16(), 403 | 404));
+    assert_eq!(
+        get(&t, &reviewer, &format!("/studies/{}/participants", s.study))
+            .await
+            .status(),
+        403
+    );
+
+    // A researcher limited to another site sees none of this site's records.
+    let other_site = t.site(&admin, &s.study, "Elsewhere").await;
+    let (away, mut away_pages) = member(
+        &t,
+        &admin,
+        &s.study,
+        "Sid Site",
+        "researcher",
+        &[&other_site],
+    )
+    .await;
+    let theirs = json_ok(&t, &away, &format!("/studies/{}/consent-register", s.study)).await;
+    assert!(record_ids(&theirs).is_empty());
+    away_pages
+        .get(&format!("/studies/{}/consent-records/{record}", s.study))
+        .await
+        .assert_status(404);
+
+    // Analysts and participants are refused; outsiders do not see the study.
+    for (role, status) in [("analyst", 403), ("participant", 403), ("", 404)] {
+        let (token, mut p) = member(&t, &admin, &s.study, "Nobody Here", role, &[]).await;
+        for path in ["consent-register", "consent-register.csv"] {
+            let path = format!("/studies/{}/{path}", s.study);
+            assert_eq!(
+                get(&t, &token, &path).await.status(),
+                status,
+                "{role} {path}"
+            );
+            p.get(&path).await.assert_status(status);
+        }
+        p.get(&format!("/studies/{}/consent-records/{record}", s.study))
+            .await
+            .assert_status(status);
+    }
+    let exports: i64 =
+        sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'consent.register_export'")
+            .fetch_one(&t.app.db.pool)
+            .await
+            .unwrap()
+            .get(0);
+    assert_eq!(exports, 0, "refused downloads are not exports");
+}
+
+on_both_engines!(
+    statuses_follow_records_forms_and_withdrawals,
+    the_csv_reads_back_defuses_formulas_and_is_audited,
+    reviewers_reach_the_register_and_copies_but_no_identity,
+);
