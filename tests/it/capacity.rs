@@ -382,7 +382,58 @@ async fn an_objection_withdraws_at_once(engine: Engine) {
     );
 }
 
+async fn the_register_lists_capacity_advice_and_objections_without_names(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    approve(&t, &s).await;
+    assess(&t, &s, "take_part", "2026-01-10", "lacks_capacity").await;
+    assert_eq!(
+        post(&t, &s, "consultee-advice", advice(&s, "take_part"))
+            .await
+            .status(),
+        200
+    );
+    let r = post(
+        &t,
+        &s,
+        "objections",
+        json!({ "description": "Pushed the camera away and said no." }),
+    )
+    .await;
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    let register = t
+        .api(
+            Method::GET,
+            &format!("/studies/{}/consent-register", s.study),
+            Some(&s.researcher),
+        )
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let parsed: Value = serde_json::from_str(&register).unwrap();
+    let kinds: Vec<&str> = parsed["capacity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["assessment", "consultee_advice", "objection"]);
+    assert!(parsed["capacity"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["study_code"] == "RC-0001"));
+    assert_eq!(parsed["capacity"][0]["detail"], "take_part: lacks capacity");
+    for secret in [CONSULTEE, NAME, "camera", "retain the information"] {
+        assert!(!register.contains(secret), "{secret} is in the register");
+    }
+}
+
 on_both_engines!(
+    the_register_lists_capacity_advice_and_objections_without_names,
     an_assessment_is_per_decision_and_clears_the_capacity_flag,
     lacking_capacity_to_take_part_refuses_ordinary_consent,
     consultee_advice_needs_a_study_approved_under_the_act,

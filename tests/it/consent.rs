@@ -589,7 +589,99 @@ async fn an_invitation_expires(engine: Engine) {
     t.pages().get(&path).await.assert_status(403);
 }
 
+/// C1: each way of taking consent keeps its own evidence; a researcher
+/// cannot record "online" consent on someone's behalf.
+async fn verbal_and_paper_consent_keep_their_evidence(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let path = format!(
+        "/studies/{}/participants/{}/consents",
+        s.study, s.participant
+    );
+    let send = |body: Value| {
+        t.api(Method::POST, &path, Some(&s.researcher))
+            .json(&body)
+            .send()
+    };
+    let a = answers(&s, &[], "no");
+    let refused = [
+        json!({ "form_version_id": s.form_version, "method": "verbal_recorded", "answers": a }),
+        json!({ "form_version_id": s.form_version, "method": "paper_scanned", "answers": a }),
+        json!({ "form_version_id": s.form_version, "method": "online", "answers": a, "signature": NAME }),
+        json!({ "form_version_id": s.form_version, "method": "paper_scanned", "answers": a, "scan_base64": "not base64!" }),
+    ];
+    for body in refused {
+        let r = send(body.clone()).await.unwrap();
+        assert_eq!(r.status(), 422, "{body}");
+    }
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
+
+    let verbal = json!({ "form_version_id": s.form_version, "method": "verbal_recorded", "answers": a,
+                         "verbal_record": "phone call 2026-11-21, recording VC-017 on the secure drive" });
+    assert_eq!(send(verbal).await.unwrap().status(), 200);
+    let kept: String =
+        sqlx::query("SELECT verbal_record FROM consent_records WHERE method = 'verbal_recorded'")
+            .fetch_one(&t.app.db.pool)
+            .await
+            .unwrap()
+            .get(0);
+    assert!(kept.contains("VC-017"));
+
+    let scan = b"%PDF-1.4 a scanned, signed paper form";
+    use base64::Engine as _;
+    let paper = json!({ "form_version_id": s.form_version, "method": "paper_scanned", "answers": a,
+                        "scan_base64": base64::engine::general_purpose::STANDARD.encode(scan) });
+    assert_eq!(send(paper).await.unwrap().status(), 200);
+    let row = sqlx::query(
+        "SELECT scan_sha256, scan_sealed FROM consent_records WHERE method = 'paper_scanned'",
+    )
+    .fetch_one(&t.app.db.pool)
+    .await
+    .unwrap();
+    use sha2::Digest;
+    assert_eq!(
+        row.get::<String, _>(0),
+        hex::encode(sha2::Sha256::digest(scan))
+    );
+    let sealed: String = row.get(1);
+    assert!(
+        sealed.starts_with('v') && !sealed.contains("scanned"),
+        "the scan is sealed"
+    );
+}
+
+/// C8: consent to be filmed and consent to each use of the film (teaching,
+/// public showing) are separate clauses, and the gate keeps them apart.
+async fn recording_a_film_and_each_use_of_it_are_consented_separately(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let r = take(
+        &t,
+        &s,
+        &answers(&s, &["video_recording", "film_teaching"], "no"),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    use fieldkit::consent::forms::model::DataUse;
+    let gate = |u: DataUse| fieldkit::consent::gate::may(&t.app, &s.participant, u);
+    assert!(gate(DataUse::VideoRecording).await.is_ok());
+    assert!(gate(DataUse::Custom("film_teaching".into())).await.is_ok());
+    let public = gate(DataUse::FilmPublic).await.unwrap_err();
+    assert!(public.to_string().contains("film public"), "{public}");
+    // Agreeing to public showing without being filmed is recorded as given, but
+    // each use still needs its own yes: showing needs the public clause only.
+    let r = take(&t, &s, &answers(&s, &["film_public"], "no")).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        gate(DataUse::VideoRecording).await.is_err(),
+        "the newest record no longer allows filming"
+    );
+    assert!(gate(DataUse::FilmPublic).await.is_ok());
+}
+
 on_both_engines!(
+    verbal_and_paper_consent_keep_their_evidence,
+    recording_a_film_and_each_use_of_it_are_consented_separately,
     a_record_holds_everything_c1_asks_for,
     a_mandatory_clause_without_yes_stores_nothing,
     an_optional_clause_left_blank_counts_as_no_and_never_blocks_taking_part,

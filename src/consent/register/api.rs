@@ -5,7 +5,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::model::{bad_request, Filter, FilterInput, RegisterRow, WithdrawalRow};
+use super::model::{bad_request, CapacityRow, Filter, FilterInput, RegisterRow, WithdrawalRow};
 use super::service;
 use crate::auth::model::Permission;
 use crate::error::AppError;
@@ -24,6 +24,8 @@ struct RegisterView {
     records: Vec<RegisterRow>,
     /// Every withdrawal, oldest first (not filtered).
     withdrawals: Vec<WithdrawalRow>,
+    /// Capacity assessments, consultees' advice and objections (not filtered).
+    capacity: Vec<CapacityRow>,
 }
 
 #[derive(ApiResponse)]
@@ -88,6 +90,7 @@ impl RegisterApi {
             clause_keys: r.clause_keys,
             records: r.rows,
             withdrawals: r.withdrawals,
+            capacity: r.capacity,
         }))
     }
 

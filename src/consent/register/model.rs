@@ -130,6 +130,20 @@ pub struct WithdrawalRow {
     pub erasure: String,
 }
 
+/// A capacity assessment, a consultee's advice or an objection (MCA 2005
+/// ss.30-33), by study code: never the consultee's name or any notes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, poem_openapi::Object)]
+pub struct CapacityRow {
+    pub study_code: String,
+    /// assessment, consultee_advice or objection.
+    pub kind: String,
+    /// The date assessed (YYYY-MM-DD), or the time recorded (ISO 8601, UTC).
+    pub date: String,
+    /// For an assessment: the decision and its outcome; for advice: the
+    /// consultee's kind and their advice; for an objection: empty.
+    pub detail: String,
+}
+
 /// A record as read, before its status is known.
 pub struct ListedRecord {
     pub id: String,

@@ -85,6 +85,7 @@ pub async fn register(
                 "clause_keys": r.clause_keys,
                 "rows": r.rows.iter().map(|row| row_ctx(row, &r.clause_keys)).collect::<Vec<_>>(),
                 "withdrawals": withdrawals,
+                "capacity": r.capacity,
                 "query": filter.query(),
             });
             Ok(Page::new("consent_register.html", title, ctx).render(app, &viewer)?)

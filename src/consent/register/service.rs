@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::model::{csv, with_status, Filter, RegisterRow, WithdrawalRow, Withdrawn};
+use super::model::{csv, with_status, CapacityRow, Filter, RegisterRow, WithdrawalRow, Withdrawn};
 use super::store;
 use crate::app::App;
 use crate::audit::{self, Entry, NewEntry, VerifyReport};
@@ -23,6 +23,8 @@ pub struct Register {
     pub clause_keys: Vec<String>,
     pub rows: Vec<RegisterRow>,
     pub withdrawals: Vec<WithdrawalRow>,
+    /// Capacity assessments, consultees' advice and objections (not filtered).
+    pub capacity: Vec<CapacityRow>,
 }
 
 /// The page route of a record's PDF copy.
@@ -72,10 +74,16 @@ async fn whole(app: &App, actor: &Actor, study: &StudyId) -> Result<Register> {
         .filter_map(|(record, site)| at_site(site).then_some(record))
         .collect();
     let answers = store::answers(pool, study.as_str()).await?;
+    let capacity = store::capacity(pool, study.as_str())
+        .await?
+        .into_iter()
+        .filter_map(|(site, row)| at_site(site).then_some(row))
+        .collect();
     Ok(Register {
         clause_keys,
         rows: with_status(records, answers, &current_versions, &withdrawn),
         withdrawals,
+        capacity,
     })
 }
 

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sqlx::{AnyPool, Row};
 
-use super::model::{Answer, ListedRecord, WithdrawalRow};
+use super::model::{Answer, CapacityRow, ListedRecord, WithdrawalRow};
 use crate::clock::rfc3339;
 use crate::consent::records::model::{ConsentMethod, WithdrawalScope};
 use crate::db::flag;
@@ -92,4 +92,58 @@ pub async fn withdrawals(
         Ok((r.try_get(0)?, r.try_get(1)?, at, row))
     })
     .collect()
+}
+
+/// The study's capacity assessments, consultees' advice and objections, each
+/// with the participant's site: (site id, row), in date order.
+pub async fn capacity(pool: &AnyPool, study: &str) -> sqlx::Result<Vec<(String, CapacityRow)>> {
+    let mut rows = Vec::new();
+    for r in sqlx::query(
+        "SELECT p.site_id, p.study_code, c.assessed_on, c.decision, c.outcome
+         FROM capacity_assessments c JOIN participants p ON p.id = c.participant_id
+         WHERE c.study_id = $1 ORDER BY c.assessed_on, c.created_at",
+    )
+    .bind(study)
+    .fetch_all(pool)
+    .await?
+    {
+        let (decision, outcome): (String, String) = (r.try_get(3)?, r.try_get(4)?);
+        let row = CapacityRow {
+            study_code: r.try_get(1)?,
+            kind: "assessment".into(),
+            date: r.try_get(2)?,
+            detail: format!("{decision}: {}", outcome.replace('_', " ")),
+        };
+        rows.push((r.try_get(0)?, row));
+    }
+    for r in sqlx::query(
+        "SELECT p.site_id, p.study_code, c.recorded_at, c.consultee_kind, c.advice
+         FROM consultee_advice c JOIN participants p ON p.id = c.participant_id
+         WHERE c.study_id = $1 ORDER BY c.recorded_at",
+    )
+    .bind(study)
+    .fetch_all(pool)
+    .await?
+    {
+        let (kind, advice): (String, String) = (r.try_get(3)?, r.try_get(4)?);
+        let row = CapacityRow {
+            study_code: r.try_get(1)?,
+            kind: "consultee_advice".into(),
+            date: rfc3339(r.try_get(2)?),
+            detail: format!("{kind} consultee: {}", advice.replace('_', " ")),
+        };
+        rows.push((r.try_get(0)?, row));
+    }
+    for r in sqlx::query(
+        "SELECT p.site_id, p.study_code, o.recorded_at FROM objections o JOIN participants p ON p.id = o.participant_id
+         WHERE o.study_id = $1 ORDER BY o.recorded_at",
+    )
+    .bind(study)
+    .fetch_all(pool)
+    .await?
+    {
+        let row = CapacityRow { study_code: r.try_get(1)?, kind: "objection".into(), date: rfc3339(r.try_get(2)?), detail: String::new() };
+        rows.push((r.try_get(0)?, row));
+    }
+    Ok(rows)
 }
