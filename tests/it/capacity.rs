@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::consent::{answers, setup, take, Setup, NAME};
+use crate::consent::{answers, count, setup, take, Setup, NAME};
 use crate::support::{spawn, Engine, TestApp};
 
 const CONSULTEE: &str = "Priya Okonkwo";
@@ -67,14 +67,6 @@ async fn capacity(t: &TestApp, s: &Setup) -> Value {
     .json()
     .await
     .unwrap()
-}
-
-async fn count(t: &TestApp, sql: &str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(&t.app.db.pool)
-        .await
-        .unwrap()
-        .get(0)
 }
 
 /// Every audit entry with this action, as text.

@@ -129,7 +129,32 @@ pub async fn take(t: &TestApp, s: &Setup, answers: &BTreeMap<String, String>) ->
         .unwrap()
 }
 
-async fn count(t: &TestApp, sql: &str) -> i64 {
+/// A one-time consent link for the participant, as a path on this server.
+async fn invitation_path(t: &TestApp, s: &Setup) -> String {
+    let r = t
+        .api(
+            Method::POST,
+            &format!(
+                "/studies/{}/participants/{}/consent-invitations",
+                s.study, s.participant
+            ),
+            Some(&s.researcher),
+        )
+        .json(&json!({ "form_id": "participation" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let link: Value = r.json().await.unwrap();
+    link["link"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&t.base)
+        .to_owned()
+}
+
+/// A number the database answers, e.g. a COUNT(*).
+pub async fn count(t: &TestApp, sql: &str) -> i64 {
     sqlx::query(sql)
         .fetch_one(&t.app.db.pool)
         .await
@@ -377,19 +402,7 @@ async fn withdrawal_takes_effect_at_once(engine: Engine) {
     let s = setup(&t).await;
     take(&t, &s, &answers(&s, &["audio_recording"], "no")).await;
     let base = format!("/studies/{}/participants/{}", s.study, s.participant);
-    let link: Value = t
-        .api(
-            Method::POST,
-            &format!("{base}/consent-invitations"),
-            Some(&s.researcher),
-        )
-        .json(&json!({ "form_id": "participation" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = invitation_path(&t, &s).await;
     let r = t
         .api(
             Method::POST,
@@ -408,12 +421,7 @@ async fn withdrawal_takes_effect_at_once(engine: Engine) {
         .await
         .unwrap_err();
     assert!(refused.to_string().contains("withdrawn"), "{refused}");
-    let page = t
-        .http
-        .get(t.url(link["link"].as_str().unwrap().trim_start_matches(&t.base)))
-        .send()
-        .await
-        .unwrap();
+    let page = t.http.get(t.url(&path)).send().await.unwrap();
     assert_eq!(page.status(), 403, "the invitation was cancelled");
     let r = t
         .api(
@@ -493,25 +501,7 @@ async fn erasure_can_be_refused_with_a_reason(engine: Engine) {
 async fn online_consent_through_a_one_time_link(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
     let s = setup(&t).await;
-    let base = format!("/studies/{}/participants/{}", s.study, s.participant);
-    let link: Value = t
-        .api(
-            Method::POST,
-            &format!("{base}/consent-invitations"),
-            Some(&s.researcher),
-        )
-        .json(&json!({ "form_id": "participation" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let path = link["link"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches(&t.base)
-        .to_owned();
+    let path = invitation_path(&t, &s).await;
     assert!(
         path.starts_with("/consent?token=fkc_")
             && !path.contains("RC-")
@@ -566,26 +556,8 @@ async fn online_consent_through_a_one_time_link(engine: Engine) {
 async fn an_invitation_expires(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
     let s = setup(&t).await;
-    let base = format!("/studies/{}/participants/{}", s.study, s.participant);
-    let link: Value = t
-        .api(
-            Method::POST,
-            &format!("{base}/consent-invitations"),
-            Some(&s.researcher),
-        )
-        .json(&json!({ "form_id": "participation" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = invitation_path(&t, &s).await;
     t.app.clock.advance(15 * fieldkit::clock::DAY);
-    let path = link["link"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches(&t.base)
-        .to_owned();
     t.pages().get(&path).await.assert_status(403);
 }
 

@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::consent::{answers, setup, take, Setup, NAME};
+use crate::consent::{answers, count, setup, take, Setup, NAME};
 use crate::support::{
     aiosmtpd_available, free_port, parse_message, spawn, spawn_with, Engine, SmtpServer, TempDir,
     TestApp,
@@ -32,14 +32,6 @@ async fn invite(t: &TestApp, s: &Setup, participant: &str) -> Value {
         .unwrap();
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
-}
-
-async fn count(t: &TestApp, sql: &str) -> i64 {
-    sqlx::query(sql)
-        .fetch_one(&t.app.db.pool)
-        .await
-        .unwrap()
-        .get(0)
 }
 
 /// The consent page's fields for the link: every mandatory clause yes, signed.
