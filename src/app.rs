@@ -23,7 +23,7 @@ pub struct Inner {
     pub storage: Storage,
     pub server: ServerConfig,
     pub hasher: PasswordHasher,
-    pub templates: Templates,
+    pub templates: Arc<Templates>,
     pub mailer: Mailer,
 }
 
@@ -39,20 +39,19 @@ impl Deref for App {
 
 impl App {
     /// Opens the database (applying migrations), loads or creates the keys (the
-    /// vault's too) and templates, and prepares the mail transport.
-    /// Last it checks and publishes the consent forms, refusing to open on
-    /// any problem in them.
+    /// vault's too) and templates, and prepares the mail transport. Publishing
+    /// the consent forms is a use case of its own (`serve` and `migrate` run it).
     pub async fn open(storage: Storage, server: ServerConfig, clock: Clock) -> anyhow::Result<App> {
         let db = Db::connect(&storage.database_url()).await?;
         db.migrate().await?;
         let keys = Keys::load_or_create(&storage.keys_dir())?;
         let vault = Vault::load_or_create(&storage.keys_dir())?;
-        let templates = Templates::load().context("the page templates are broken")?;
-        let mailer = Mailer::new(&server, &storage)?;
+        let templates = Arc::new(Templates::load().context("the page templates are broken")?);
+        let mailer = Mailer::new(&server, &storage, templates.clone())?;
         let hasher =
             PasswordHasher::new(std::thread::available_parallelism().map_or(2, |n| n.get()));
         hasher.warm();
-        let app = App(Arc::new(Inner {
+        Ok(App(Arc::new(Inner {
             db,
             clock,
             keys,
@@ -62,16 +61,7 @@ impl App {
             hasher,
             templates,
             mailer,
-        }));
-        let forms = crate::consent::forms::service::load_all(&app).await?;
-        // Publishing is news; finding everything as it was is not (and would
-        // be a stray line on every command).
-        if forms.loaded.is_empty() {
-            tracing::debug!("{forms}");
-        } else {
-            tracing::info!("{forms}");
-        }
-        Ok(app)
+        })))
     }
 
     pub fn now(&self) -> i64 {

@@ -31,6 +31,17 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_else(|| "invalid time".into())
 }
 
+/// What a day must look like, in the words a form or filter uses.
+pub const DAY_FORMAT: &str = "Give a date as YYYY-MM-DD, for example 2026-03-27.";
+
+/// A calendar date written exactly YYYY-MM-DD (2026-03-27, not 2026-3-27,
+/// not " 2026-03-27"): the one reading of a day everywhere.
+pub fn parse_day(raw: &str) -> Option<chrono::NaiveDate> {
+    chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+        .ok()
+        .filter(|d| d.format("%Y-%m-%d").to_string() == raw)
+}
+
 pub const SECOND: i64 = 1000;
 pub const MINUTE: i64 = 60 * SECOND;
 pub const HOUR: i64 = 60 * MINUTE;

@@ -35,6 +35,8 @@ pub enum AppError {
     Csrf,
     #[error("The request body is larger than {limit} bytes.")]
     TooLarge { limit: usize },
+    #[error("The request's headers are larger than {limit} bytes.")]
+    HeadersTooLarge { limit: usize },
     #[error("Something went wrong on our side; it has been logged.")]
     Internal {
         source: anyhow::Error,
@@ -76,6 +78,7 @@ impl AppError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,6 +95,7 @@ impl AppError {
             Self::Throttled { .. } => "too-many-requests",
             Self::Csrf => "csrf",
             Self::TooLarge { .. } => "payload-too-large",
+            Self::HeadersTooLarge { .. } => "request-header-fields-too-large",
             Self::Internal { .. } => "internal",
         }
     }

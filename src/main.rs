@@ -46,7 +46,12 @@ enum Command {
         out: PathBuf,
     },
     /// Add two clearly synthetic demonstration studies to look around in.
-    Demo,
+    Demo {
+        /// Also enrol this many synthetic participants in the recovery-college
+        /// demonstration study (for trying lists and timings at scale).
+        #[arg(long, default_value_t = 0)]
+        participants: usize,
+    },
     /// Look after the identity vault, where participants' names and contact
     /// details are kept encrypted, apart from the research data.
     #[command(subcommand)]
@@ -145,7 +150,7 @@ async fn main() -> ExitCode {
             commands::consent_forms_check(&storage)
         }
         Command::Backup { out } => commands::backup(storage, &out).await.map(|_| true),
-        Command::Demo => commands::demo(storage).await.map(|_| true),
+        Command::Demo { participants } => commands::demo(storage, participants).await.map(|_| true),
         Command::Vault(VaultCommand::RotateKey) => {
             commands::vault_rotate_key(storage).await.map(|_| true)
         }

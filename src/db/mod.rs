@@ -1,6 +1,13 @@
 //! The database handle: one code path over SQLite (the embedded default) and
 //! PostgreSQL (several instances). Portable SQL with `$n` placeholders; the
-//! only per-engine branches are the few named here (see docs/decisions.md).
+//! only per-engine branches are the few named in docs/decisions.md.
+//!
+//! The rule every write follows: a read that decides a write happens inside
+//! the write transaction, after the lock that serialises it. A `Tx` knows its
+//! engine, so a store function can take the right lock (`FOR UPDATE` on
+//! PostgreSQL; on SQLite the transaction already holds the write lock).
+
+pub mod list;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -8,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{Any, AnyPool, Connection, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -19,7 +26,39 @@ pub enum Backend {
     Postgres,
 }
 
-pub type Tx = sqlx::Transaction<'static, Any>;
+/// The statement as it locks the rows it reads until the transaction ends:
+/// `FOR UPDATE` on PostgreSQL; on SQLite the transaction already holds the
+/// write lock (BEGIN IMMEDIATE). The one way fieldkit locks a row.
+#[macro_export]
+macro_rules! for_update {
+    ($tx:expr, $sql:literal) => {
+        match $tx.backend() {
+            $crate::db::Backend::Postgres => concat!($sql, " FOR UPDATE"),
+            $crate::db::Backend::Sqlite => $sql,
+        }
+    };
+}
+
+/// A write transaction, with the engine it runs on.
+pub struct Tx {
+    inner: sqlx::Transaction<'static, Any>,
+    backend: Backend,
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The connection, for running statements inside the transaction.
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.inner
+    }
+
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.inner.commit().await
+    }
+}
 
 #[derive(Clone)]
 pub struct Db {
@@ -67,6 +106,9 @@ impl Db {
                         conn.execute("PRAGMA synchronous = FULL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        // Erased identities and sent email bodies must not stay
+                        // readable in freed pages of the file.
+                        conn.execute("PRAGMA secure_delete = ON").await?;
                     }
                     Ok(())
                 })
@@ -90,18 +132,20 @@ impl Db {
             .context("applying database migrations failed")
     }
 
-    /// Starts a transaction that will write. On SQLite its first statement takes
-    /// the write lock (the effect of BEGIN IMMEDIATE), so two writers queue on the
-    /// busy timeout instead of one failing when it upgrades from reading.
-    /// On PostgreSQL writers that must be serialised lock the row they need.
+    /// Starts a transaction that will write. On SQLite it is `BEGIN IMMEDIATE`:
+    /// it takes the write lock first, so writers queue on the busy timeout
+    /// instead of one failing when it upgrades from reading, and every read in
+    /// it sees the state it will write over. On PostgreSQL writers that must be
+    /// serialised lock the row they decide on.
     pub async fn begin(&self) -> sqlx::Result<Tx> {
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Sqlite {
-            sqlx::query("UPDATE write_gate SET n = n WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
-        }
-        Ok(tx)
+        let inner = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(Tx {
+            inner,
+            backend: self.backend,
+        })
     }
 
     pub async fn ping(&self) -> bool {
