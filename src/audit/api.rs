@@ -1,5 +1,6 @@
-//! JSON API for the audit trail. Checkpoints and the public key are public on
-//! purpose: anyone may keep copies, which is what makes rewriting detectable.
+//! JSON API for the audit trail. Checkpoints (with their consistency proofs)
+//! and the public key are public on purpose: anyone may keep copies, which is
+//! what makes rewriting detectable.
 
 use poem::Request;
 use poem_openapi::payload::{Attachment, AttachmentType, Json};
@@ -7,10 +8,10 @@ use poem_openapi::{Object, OpenApi};
 
 use super::model::{Checkpoint, VerifyReport};
 use super::{service, store};
-use crate::auth::model::{Actor, Permission};
-use crate::auth::policy::{permits, Scope};
+use crate::auth::model::Permission;
+use crate::auth::policy::{require_chain_reader, require_instance};
 use crate::error::AppError;
-use crate::http::api::{fail, ApiResult, BearerAuth, Tag};
+use crate::http::api::{ApiResult, BearerAuth, Tag};
 use crate::http::viewer::app_of;
 
 pub struct AuditApi;
@@ -20,22 +21,6 @@ struct PublicKey {
     /// Ed25519 public key, hex.
     public_key: String,
     key_id: String,
-}
-
-/// Reviewers of any study and administrators may check the whole chain: the
-/// answer says only whether it holds and where it breaks.
-fn may_verify(actor: &Actor) -> bool {
-    permits(actor, Permission::ViewInstanceAudit, Scope::Instance)
-        || actor
-            .memberships
-            .iter()
-            .any(|m| permits(actor, Permission::ViewStudyAudit, Scope::Study(&m.study_id)))
-}
-
-fn forbidden() -> poem::Error {
-    fail(AppError::Forbidden(
-        "You do not have permission to do this.".into(),
-    ))
 }
 
 #[OpenApi(prefix_path = "/audit", tag = "Tag::Audit")]
@@ -50,40 +35,39 @@ impl AuditApi {
         })
     }
 
-    /// Every signed checkpoint, oldest first.
+    /// Every signed checkpoint, oldest first, each with its consistency proof
+    /// from the one before.
     #[oai(path = "/checkpoints", method = "get")]
     async fn checkpoints(&self, req: &Request) -> ApiResult<Json<Vec<Checkpoint>>> {
         Ok(Json(
-            store::checkpoints(&app_of(req).db.pool)
-                .await
-                .map_err(|e| fail(e.into()))?,
+            store::checkpoints_from(&app_of(req).db.pool, 0).await?,
         ))
     }
 
-    /// Sign a checkpoint of the chain as it is now (administrators).
+    /// Sign a checkpoint of the chain as it is now (administrators). Refused,
+    /// with the reason, when the trail no longer extends the last checkpoint.
     #[oai(path = "/checkpoints", method = "post")]
     async fn sign(&self, req: &Request, auth: BearerAuth) -> ApiResult<Json<Checkpoint>> {
-        if !permits(&auth.0, Permission::ViewInstanceAudit, Scope::Instance) {
-            return Err(forbidden());
-        }
+        require_instance(&auth.0, Permission::ViewInstanceAudit)?;
         let app = app_of(req);
         let cp = service::checkpoint_now(&app.db, &app.keys, &app.storage.audit_dir(), app.now())
             .await
-            .map_err(|e| fail(AppError::Conflict(e.to_string())))?;
+            .map_err(|e| AppError::Conflict(format!("{e:#}")))?;
         Ok(Json(cp))
     }
 
-    /// Verify the whole chain against every checkpoint.
+    /// Verify the whole chain, from its first entry, against every checkpoint.
     #[oai(path = "/verify", method = "get")]
     async fn verify(&self, req: &Request, auth: BearerAuth) -> ApiResult<Json<VerifyReport>> {
-        if !may_verify(&auth.0) {
-            return Err(forbidden());
-        }
+        require_chain_reader(&auth.0)?;
         let app = app_of(req);
-        let report =
-            service::verify_database(&app.db, &app.keys.verifying_key(), &app.storage.audit_dir())
-                .await
-                .map_err(|e| fail(AppError::internal(e)))?;
+        let report = service::verify_database(
+            &app.db,
+            &app.keys.verifying_key(),
+            &app.storage.audit_dir(),
+            app.now(),
+        )
+        .await?;
         Ok(Json(report))
     }
 
@@ -91,17 +75,11 @@ impl AuditApi {
     #[oai(path = "/log", method = "get")]
     async fn log(&self, req: &Request, auth: BearerAuth) -> ApiResult<Attachment<Vec<u8>>> {
         let actor = &auth.0;
-        if !permits(actor, Permission::ViewInstanceAudit, Scope::Instance) {
-            return Err(forbidden());
-        }
+        require_instance(actor, Permission::ViewInstanceAudit)?;
         let app = app_of(req);
         let mut out = Vec::new();
-        let size = service::export_log(&app.db, &app.storage.audit_dir(), &mut out)
-            .await
-            .map_err(|e| fail(AppError::internal(e)))?;
-        service::record_export(app, actor, size)
-            .await
-            .map_err(fail)?;
+        let size = service::export_log(&app.db, &app.storage.audit_dir(), &mut out).await?;
+        service::record_export(&app.db, actor, size, app.now()).await?;
         Ok(Attachment::new(out)
             .attachment_type(AttachmentType::Attachment)
             .filename("fieldkit-audit-log.jsonl"))

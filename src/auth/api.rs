@@ -4,13 +4,14 @@
 use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::model::{Account, Permission, Role};
 use super::service::{self, AccountChange, ApiToken, NewAccount, NewApiToken};
-use crate::http::api::{fail, ApiResult, BearerAuth, Created, NoContent, Tag};
+use crate::error::AppError;
+use crate::http::api::{ApiResult, BearerAuth, Created, NoContent, Tag, Text};
 use crate::http::viewer::{app_of, client_address};
-use crate::ids::{AccountId, StudyId};
+use crate::ids::{AccountId, ApiTokenId, SiteId, StudyId};
 
 pub struct AccountApi;
 pub struct AdminApi;
@@ -18,28 +19,30 @@ pub struct AdminApi;
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct SignIn {
-    email: String,
-    password: String,
+    #[oai(validator(max_length = 254))]
+    email: Text,
+    #[oai(validator(max_length = 1024))]
+    password: Text,
 }
 
 #[derive(Object)]
 struct SessionCreated {
     /// Send as `Authorization: Bearer <token>`. Shown once.
     token: String,
-    account_id: String,
+    account_id: AccountId,
 }
 
 #[derive(Object)]
 struct MembershipView {
-    study_id: String,
+    study_id: StudyId,
     role: Role,
     /// Empty: all sites.
-    site_ids: Vec<String>,
+    site_ids: Vec<SiteId>,
 }
 
 #[derive(Object)]
 struct Me {
-    account_id: String,
+    account_id: AccountId,
     display_name: String,
     is_admin: bool,
     memberships: Vec<MembershipView>,
@@ -48,24 +51,29 @@ struct Me {
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct PasswordChange {
-    current_password: String,
-    new_password: String,
+    #[oai(validator(max_length = 1024))]
+    current_password: Text,
+    #[oai(validator(max_length = 4096))]
+    new_password: Text,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct ResetRequest {
-    email: String,
+    #[oai(validator(max_length = 254))]
+    email: Text,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct TokenRequest {
-    study_id: String,
+    study_id: StudyId,
     /// What the token is for, e.g. "nightly export script".
-    name: String,
+    #[oai(validator(max_length = 100))]
+    name: Text,
     permissions: Vec<Permission>,
     /// Lifetime in days, 1 to 365.
+    #[oai(validator(minimum(value = "1"), maximum(value = "365")))]
     days: i64,
 }
 
@@ -79,28 +87,21 @@ struct TokenCreated {
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct Invitation {
-    email: String,
-    display_name: String,
-    #[oai(default)]
+    #[oai(validator(max_length = 254))]
+    email: Text,
+    #[oai(validator(max_length = 200))]
+    display_name: Text,
+    #[oai(nullable, default)]
     is_admin: bool,
-}
-
-#[derive(Enum, Clone, Copy)]
-#[oai(rename_all = "snake_case")]
-enum ChangeKind {
-    Disable,
-    Enable,
-    GrantAdmin,
-    RevokeAdmin,
-    Unlock,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct ChangeRequest {
-    change: ChangeKind,
+    change: AccountChange,
     /// Why; recorded in the audit trail.
-    reason: Option<String>,
+    #[oai(nullable, validator(max_length = 500))]
+    reason: Option<Text>,
 }
 
 #[derive(ApiResponse)]
@@ -110,22 +111,16 @@ enum Accepted {
     Accepted,
 }
 
-fn parse_study(raw: &str) -> poem::Result<StudyId> {
-    StudyId::parse(raw).ok_or_else(|| fail(crate::error::AppError::NotFound))
-}
-
 #[OpenApi(tag = "Tag::Account")]
 impl AccountApi {
     /// Sign in; returns a session token for the Authorization header.
     #[oai(path = "/sessions", method = "post")]
     async fn sign_in(&self, req: &Request, body: Json<SignIn>) -> ApiResult<Json<SessionCreated>> {
         let app = app_of(req);
-        let s = service::login(app, &body.email, &body.password, &client_address(req))
-            .await
-            .map_err(fail)?;
+        let s = service::login(app, &body.email, &body.password, &client_address(req)).await?;
         Ok(Json(SessionCreated {
             token: s.token,
-            account_id: s.account_id.to_string(),
+            account_id: s.account_id,
         }))
     }
 
@@ -140,32 +135,32 @@ impl AccountApi {
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or_default();
         if !token.starts_with(service::SESSION_PREFIX) {
-            return Err(fail(crate::error::AppError::BadRequest(
+            return Err(AppError::BadRequest(
                 "Only a session token can be signed out; revoke API tokens instead.".into(),
-            )));
+            ));
         }
-        service::logout(app_of(req), token).await.map_err(fail)?;
+        service::logout(app_of(req), token).await?;
         Ok(NoContent::Done)
     }
 
     /// Who you are, and your roles.
     #[oai(path = "/me", method = "get")]
-    async fn me(&self, auth: BearerAuth) -> Json<Me> {
+    async fn me(&self, auth: BearerAuth) -> ApiResult<Json<Me>> {
         let a = auth.0;
-        Json(Me {
-            account_id: a.account_id.to_string(),
+        Ok(Json(Me {
+            account_id: a.account_id,
             display_name: a.display_name,
             is_admin: a.is_admin,
             memberships: a
                 .memberships
                 .into_iter()
                 .map(|m| MembershipView {
-                    study_id: m.study_id.to_string(),
+                    study_id: m.study_id,
                     role: m.role,
-                    site_ids: m.sites.iter().map(ToString::to_string).collect(),
+                    site_ids: m.sites,
                 })
                 .collect(),
-        })
+        }))
     }
 
     /// Change your password; every session of yours ends.
@@ -182,28 +177,21 @@ impl AccountApi {
             &body.current_password,
             &body.new_password,
         )
-        .await
-        .map_err(fail)?;
+        .await?;
         Ok(NoContent::Done)
     }
 
     /// Ask for a password-reset link by email. The answer is the same whether or not the account exists.
     #[oai(path = "/password-resets", method = "post")]
     async fn request_reset(&self, req: &Request, body: Json<ResetRequest>) -> ApiResult<Accepted> {
-        service::request_password_reset(app_of(req), &body.email)
-            .await
-            .map_err(fail)?;
+        service::request_password_reset(app_of(req), &body.email).await?;
         Ok(Accepted::Accepted)
     }
 
     /// Your API tokens.
     #[oai(path = "/me/tokens", method = "get")]
     async fn tokens(&self, req: &Request, auth: BearerAuth) -> ApiResult<Json<Vec<ApiToken>>> {
-        Ok(Json(
-            service::list_api_tokens(app_of(req), &auth.0)
-                .await
-                .map_err(fail)?,
-        ))
+        Ok(Json(service::list_api_tokens(app_of(req), &auth.0).await?))
     }
 
     /// Create an API token for scripts, limited to one study and to permissions you have there.
@@ -214,16 +202,13 @@ impl AccountApi {
         auth: BearerAuth,
         body: Json<TokenRequest>,
     ) -> ApiResult<Json<TokenCreated>> {
-        let study = parse_study(&body.study_id)?;
         let new = NewApiToken {
-            study_id: &study,
+            study_id: &body.study_id,
             name: &body.name,
             permissions: &body.permissions,
             days: body.days,
         };
-        let (secret, token) = service::create_api_token(app_of(req), &auth.0, new)
-            .await
-            .map_err(fail)?;
+        let (secret, token) = service::create_api_token(app_of(req), &auth.0, new).await?;
         Ok(Json(TokenCreated { secret, token }))
     }
 
@@ -233,11 +218,9 @@ impl AccountApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        token_id: Path<String>,
+        token_id: Path<ApiTokenId>,
     ) -> ApiResult<NoContent> {
-        service::revoke_api_token(app_of(req), &auth.0, &token_id)
-            .await
-            .map_err(fail)?;
+        service::revoke_api_token(app_of(req), &auth.0, &token_id).await?;
         Ok(NoContent::Done)
     }
 }
@@ -247,11 +230,7 @@ impl AdminApi {
     /// Every account (administrators only).
     #[oai(path = "/accounts", method = "get")]
     async fn accounts(&self, req: &Request, auth: BearerAuth) -> ApiResult<Json<Vec<Account>>> {
-        Ok(Json(
-            service::list_accounts(app_of(req), &auth.0)
-                .await
-                .map_err(fail)?,
-        ))
+        Ok(Json(service::list_accounts(app_of(req), &auth.0).await?))
     }
 
     /// Invite someone: they get an email with a link to choose a password.
@@ -261,16 +240,14 @@ impl AdminApi {
         req: &Request,
         auth: BearerAuth,
         body: Json<Invitation>,
-    ) -> ApiResult<Json<Created>> {
+    ) -> ApiResult<Json<Created<AccountId>>> {
         let new = NewAccount {
             email: &body.email,
             display_name: &body.display_name,
             is_admin: body.is_admin,
         };
-        let id = service::invite(app_of(req), &auth.0, new)
-            .await
-            .map_err(fail)?;
-        Ok(Json(Created { id: id.to_string() }))
+        let id = service::invite(app_of(req), &auth.0, new).await?;
+        Ok(Json(Created { id }))
     }
 
     /// Disable, enable, grant or revoke admin, or unlock sign-in for an account.
@@ -279,21 +256,17 @@ impl AdminApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        account_id: Path<String>,
+        account_id: Path<AccountId>,
         body: Json<ChangeRequest>,
     ) -> ApiResult<NoContent> {
-        let id =
-            AccountId::parse(&account_id).ok_or_else(|| fail(crate::error::AppError::NotFound))?;
-        let change = match body.change {
-            ChangeKind::Disable => AccountChange::Disable,
-            ChangeKind::Enable => AccountChange::Enable,
-            ChangeKind::GrantAdmin => AccountChange::GrantAdmin,
-            ChangeKind::RevokeAdmin => AccountChange::RevokeAdmin,
-            ChangeKind::Unlock => AccountChange::Unlock,
-        };
-        service::change_account(app_of(req), &auth.0, &id, change, body.reason.as_deref())
-            .await
-            .map_err(fail)?;
+        service::change_account(
+            app_of(req),
+            &auth.0,
+            &account_id,
+            body.change,
+            body.reason.as_deref(),
+        )
+        .await?;
         Ok(NoContent::Done)
     }
 }

@@ -194,14 +194,6 @@ impl Actor {
         self.memberships.iter().find(|m| &m.study_id == study)
     }
 
-    /// How this actor appears in the audit trail: by account id, never by name or email.
-    pub fn audit_ref(&self) -> String {
-        match self.credential {
-            Credential::CommandLine => "system:command-line".into(),
-            _ => format!("account:{}", self.account_id),
-        }
-    }
-
     /// The server operator, acting from the command line with administrator rights.
     pub fn command_line() -> Actor {
         Actor {
@@ -212,9 +204,19 @@ impl Actor {
             credential: Credential::CommandLine,
         }
     }
+}
 
-    /// The role this actor acts in, for the audit trail.
-    pub fn audit_role(&self, study: Option<&StudyId>) -> &'static str {
+impl crate::audit::Author for Actor {
+    /// By account id, never by name or email.
+    fn audit_ref(&self) -> String {
+        match self.credential {
+            Credential::CommandLine => "system:command-line".into(),
+            _ => format!("account:{}", self.account_id),
+        }
+    }
+
+    /// The role this actor acts in (in `study`, if given).
+    fn audit_role(&self, study: Option<&StudyId>) -> &'static str {
         match study.and_then(|s| self.membership(s)) {
             Some(m) => m.role.as_str(),
             None if self.is_admin => "admin",
@@ -226,7 +228,7 @@ impl Actor {
 /// An account as administrators see it.
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]
 pub struct Account {
-    pub id: String,
+    pub id: AccountId,
     pub email: String,
     pub display_name: String,
     pub is_admin: bool,

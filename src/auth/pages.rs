@@ -3,40 +3,18 @@
 
 use poem::web::{Path, Query};
 use poem::{handler, Request, Response};
-use serde::Deserialize;
 use serde_json::json;
 
 use super::model::Permission;
-use super::policy::{permits, Scope};
 use super::service::{self, AccountChange, LinkPurpose, NewAccount, NewApiToken};
 use crate::error::AppError;
-use crate::http::page::{see_other, Notice, Page};
+use crate::http::page::{see_other, Notice, Page, PageQuery};
 use crate::http::viewer::{
     app_of, client_address, expired_session_cookie, session_cookie, CsrfForm, Viewer,
 };
-use crate::ids::{AccountId, StudyId};
+use crate::ids::{AccountId, ApiTokenId, StudyId};
 
 type PageResult = poem::Result<Response>;
-
-/// What a page may read from its query string: a notice key, a one-time link's
-/// token, and where to go after signing in.
-#[derive(Deserialize, Default)]
-pub struct PageQuery {
-    done: Option<String>,
-    token: Option<String>,
-    next: Option<String>,
-}
-
-impl PageQuery {
-    pub fn done(&self) -> Option<&str> {
-        self.done.as_deref()
-    }
-
-    /// A one-time link's token, when the link carried one.
-    pub fn token(&self) -> Option<&str> {
-        self.token.as_deref().filter(|t| !t.is_empty())
-    }
-}
 
 /// Only same-site paths may be a destination after sign-in. Browsers drop tabs
 /// and newlines inside a URL ("/\t/evil.example" becomes "//evil.example"), so
@@ -57,9 +35,9 @@ pub async fn login_form(req: &Request, viewer: Viewer, Query(q): Query<PageQuery
     if viewer.actor.is_some() {
         return Ok(see_other("/", None));
     }
-    let ctx = json!({ "email": "", "next": q.next.unwrap_or_default() });
+    let ctx = json!({ "email": "", "next": q.next.clone().unwrap_or_default() });
     Ok(Page::new("login.html", "Sign in", ctx)
-        .notice(q.done.as_deref())
+        .notice(q.done())
         .render(app_of(req), &viewer)?)
 }
 
@@ -117,7 +95,7 @@ pub async fn logout(req: &Request, form: CsrfForm) -> PageResult {
 }
 
 fn link_token(q: &PageQuery) -> Result<&str, AppError> {
-    q.token.as_deref().filter(|t| !t.is_empty()).ok_or_else(|| {
+    q.token().ok_or_else(|| {
         AppError::Forbidden("This link is incomplete. Copy the whole link from the message.".into())
     })
 }
@@ -243,68 +221,9 @@ pub async fn invitation(req: &Request, form: CsrfForm) -> PageResult {
     link_password_submit(req, form, LinkPurpose::Invitation).await
 }
 
-fn permission_label(p: Permission) -> &'static str {
-    match p {
-        Permission::ViewStudy => "Read the study's details, sites and teams",
-        Permission::ViewMembers => "See who works on the study",
-        Permission::EditStudy => "Change the study's details, sites and teams",
-        Permission::ManageMembers => "Add and remove people",
-        Permission::ViewStudyAudit => "Read the study's audit trail",
-        Permission::EnrolParticipants => "Enrol participants",
-        Permission::RevealIdentity => "Read participants' identities (every read is recorded)",
-        Permission::TakeConsent => "Take and record consent",
-        Permission::ViewConsentRegister => "Read the consent register",
-        Permission::ManageOwnParticipation => "See and change your own part in the study",
-        Permission::ManageAccounts | Permission::CreateStudies | Permission::ViewInstanceAudit => {
-            "Instance administration"
-        }
-    }
-}
-
-async fn account_page(
-    req: &Request,
-    viewer: &Viewer,
-    new_token: Option<String>,
-    done: Option<&str>,
-    err: Option<AppError>,
-) -> PageResult {
-    let app = app_of(req);
-    let actor = viewer.require()?;
-    let email = super::store::email_of(&app.db.pool, &actor.account_id)
-        .await
-        .map_err(AppError::from)?;
-    let studies = crate::studies::service::studies_for(app, actor).await?;
-    let titles: std::collections::HashMap<&str, &str> = studies
-        .iter()
-        .map(|s| (s.id.as_str(), s.title.as_str()))
-        .collect();
-    let memberships: Vec<_> = actor
-        .memberships
-        .iter()
-        .map(|m| json!({ "study_title": titles.get(m.study_id.as_str()).copied().unwrap_or("(unknown)"), "role": m.role.as_str() }))
-        .collect();
-    let permissions: Vec<_> = Permission::ALL
-        .iter()
-        .filter(|p| !p.is_instance_wide())
-        .map(|p| json!({ "value": p.as_str(), "label": permission_label(*p) }))
-        .collect();
-    let ctx = json!({
-        "account": { "display_name": actor.display_name, "email": email, "is_admin": actor.is_admin },
-        "memberships": memberships,
-        "tokens": service::list_api_tokens(app, actor).await?,
-        "studies": studies.iter().map(|s| json!({ "id": s.id, "title": s.title })).collect::<Vec<_>>(),
-        "permissions": permissions,
-        "new_token": new_token,
-    });
-    let page = Page::new("account.html", "Your account", ctx)
-        .notice(done)
-        .problems_of(err)?;
-    Ok(page.render(app, viewer)?)
-}
-
 #[handler]
 pub async fn account(req: &Request, viewer: Viewer, Query(q): Query<PageQuery>) -> PageResult {
-    account_page(req, &viewer, None, q.done.as_deref(), None).await
+    crate::pages::account::render(req, &viewer, None, q.done(), None).await
 }
 
 #[handler]
@@ -322,7 +241,7 @@ pub async fn change_password(req: &Request, form: CsrfForm) -> PageResult {
             req.cookie().add(expired_session_cookie());
             Ok(see_other("/login", Some(Notice::PasswordChanged)))
         }
-        Err(e) => account_page(req, &form.viewer, None, None, Some(e)).await,
+        Err(e) => crate::pages::account::render(req, &form.viewer, None, None, Some(e)).await,
     }
 }
 
@@ -358,8 +277,10 @@ pub async fn create_token(req: &Request, form: CsrfForm) -> PageResult {
         )),
     };
     match result {
-        Ok((secret, _)) => account_page(req, &form.viewer, Some(secret), None, None).await,
-        Err(e) => account_page(req, &form.viewer, None, None, Some(e)).await,
+        Ok((secret, _)) => {
+            crate::pages::account::render(req, &form.viewer, Some(secret), None, None).await
+        }
+        Err(e) => crate::pages::account::render(req, &form.viewer, None, None, Some(e)).await,
     }
 }
 
@@ -367,7 +288,7 @@ pub async fn create_token(req: &Request, form: CsrfForm) -> PageResult {
 pub async fn revoke_token(
     req: &Request,
     form: CsrfForm,
-    Path(token_id): Path<String>,
+    Path(token_id): Path<ApiTokenId>,
 ) -> PageResult {
     let actor = form.viewer.require()?;
     service::revoke_api_token(app_of(req), actor, &token_id).await?;
@@ -403,7 +324,7 @@ pub async fn admin_accounts(
     accounts_page(
         req,
         &viewer,
-        q.done.as_deref(),
+        q.done(),
         json!({ "email": "", "display_name": "" }),
         None,
     )
@@ -435,18 +356,9 @@ pub async fn admin_change(
     Path((account_id, change)): Path<(String, String)>,
 ) -> PageResult {
     let actor = form.viewer.require()?;
-    if !permits(actor, Permission::ManageAccounts, Scope::Instance) {
-        return Err(AppError::Forbidden("You do not have permission to do this.".into()).into());
-    }
+    service::may_manage_accounts(actor)?;
     let id = AccountId::parse(&account_id).ok_or(AppError::NotFound)?;
-    let change = match change.as_str() {
-        "disable" => AccountChange::Disable,
-        "enable" => AccountChange::Enable,
-        "grant-admin" => AccountChange::GrantAdmin,
-        "revoke-admin" => AccountChange::RevokeAdmin,
-        "unlock" => AccountChange::Unlock,
-        _ => return Err(AppError::NotFound.into()),
-    };
+    let change = AccountChange::parse(&change).ok_or(AppError::NotFound)?;
     let reason = Some(form.get("reason")).filter(|r| !r.trim().is_empty());
     match service::change_account(app_of(req), actor, &id, change, reason).await {
         Ok(()) => Ok(see_other("/admin/accounts", Some(Notice::AccountChanged))),

@@ -164,11 +164,15 @@ impl PasswordHasher {
     }
 
     /// Verifies `password` against `stored`, or against a dummy hash when there is
-    /// no stored hash, so an unknown account takes as long as a wrong password.
+    /// no stored hash (an unknown, disabled or not yet activated account), so
+    /// every answer costs one Argon2 verification and the time tells nothing.
     pub async fn verify(&self, password: &str, stored: Option<String>) -> anyhow::Result<Verified> {
         let password = Zeroizing::new(password.to_owned());
         self.blocking(move || {
-            let exists = stored.is_some();
+            // The stored hash, if there is one and it parses; otherwise the
+            // dummy, whose password must never sign anyone in.
+            let stored = stored.filter(|phc| PasswordHash::new(phc).is_ok());
+            let genuine = stored.is_some();
             let phc = stored.unwrap_or_else(|| dummy_hash().to_owned());
             let Ok(parsed) = PasswordHash::new(&phc) else {
                 return Verified {
@@ -176,10 +180,11 @@ impl PasswordHasher {
                     needs_rehash: false,
                 };
             };
-            let ok = exists
-                && argon2()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok();
+            // Checked first, whatever `genuine` says: no short cut for unknown accounts.
+            let matches = argon2()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok();
+            let ok = matches && genuine;
             let needs_rehash = ok
                 && (parsed.algorithm != argon2::ARGON2ID_IDENT
                     || !matches!(Params::try_from(&parsed), Ok(p) if same_cost(&p, argon2().params())));
@@ -253,6 +258,15 @@ mod tests {
                 .ok
         );
         assert!(!h.verify("fieldkit dummy password", None).await.unwrap().ok);
+        // A stored hash that does not parse falls back to the dummy, and the
+        // dummy's password still opens nothing.
+        let broken = Some("not a PHC string".to_owned());
+        assert!(
+            !h.verify("fieldkit dummy password", broken)
+                .await
+                .unwrap()
+                .ok
+        );
     }
 
     #[tokio::test]

@@ -1,9 +1,13 @@
-//! The access policy: the one function that decides every permission. Deny by
-//! default; a permission not granted below is refused. API tokens can only
-//! narrow what their account may do, never widen it, and never reach
-//! instance-wide permissions.
+//! The access policy: the one function that decides every permission, and the
+//! one family of `require_*` checks that services call. Deny by default; a
+//! permission not granted below is refused. API tokens can only narrow what
+//! their account may do, never widen it, and never reach instance-wide
+//! permissions. Pages and API handlers never decide access themselves: they
+//! call services, and ask `abilities` only for which buttons to show.
 
 use super::model::{Actor, Credential, Permission, Role};
+use crate::db::list::SiteScope;
+use crate::error::{AppError, Result};
 use crate::ids::{SiteId, StudyId};
 
 /// Where an action happens.
@@ -96,11 +100,121 @@ pub fn can_see_study(actor: &Actor, study: &StudyId) -> bool {
     permits(actor, Permission::ViewStudy, Scope::Study(study))
 }
 
+fn forbidden(detail: &str) -> AppError {
+    AppError::Forbidden(detail.into())
+}
+
+/// An instance-wide permission (administrators): "forbidden" otherwise.
+pub fn require_instance(actor: &Actor, perm: Permission) -> Result<()> {
+    if permits(actor, perm, Scope::Instance) {
+        Ok(())
+    } else {
+        Err(forbidden("You do not have permission to do this."))
+    }
+}
+
+/// A permission in a study: "not found" to anyone who cannot see the study,
+/// "forbidden" to members who lack the permission. Called before any input
+/// is validated, so someone outside learns nothing from a validation error.
+pub fn require_study(actor: &Actor, perm: Permission, study: &StudyId) -> Result<()> {
+    if !can_see_study(actor, study) {
+        return Err(AppError::NotFound);
+    }
+    if permits(actor, perm, Scope::Study(study)) {
+        Ok(())
+    } else {
+        Err(forbidden("Your role in this study does not allow this."))
+    }
+}
+
+/// A permission at one site of a study: as `require_study`, then "forbidden"
+/// to a researcher limited to other sites.
+pub fn require_site(actor: &Actor, perm: Permission, study: &StudyId, site: &SiteId) -> Result<()> {
+    require_study(actor, perm, study)?;
+    if permits(actor, perm, Scope::Site(study, site)) {
+        Ok(())
+    } else {
+        Err(forbidden("You work on other sites of this study."))
+    }
+}
+
+/// Reading the audit chain's verification: administrators, and reviewers of
+/// any study (the answer says only whether the chain holds and where it breaks).
+pub fn require_chain_reader(actor: &Actor) -> Result<()> {
+    let reviewer = actor
+        .memberships
+        .iter()
+        .any(|m| permits(actor, Permission::ViewStudyAudit, Scope::Study(&m.study_id)));
+    if reviewer || permits(actor, Permission::ViewInstanceAudit, Scope::Instance) {
+        Ok(())
+    } else {
+        Err(forbidden("You do not have permission to do this."))
+    }
+}
+
+/// The sites whose rows the actor may list with `perm` in a study; call
+/// after `require_study`. Lists filter by it in SQL.
+pub fn site_scope(actor: &Actor, perm: Permission, study: &StudyId) -> SiteScope {
+    if !permits(actor, perm, Scope::Study(study)) {
+        return SiteScope::Only(Vec::new());
+    }
+    match actor.membership(study) {
+        _ if actor.is_admin && admin_grants(perm) => SiteScope::All,
+        Some(m) if !m.sites.is_empty() => SiteScope::Only(m.sites.clone()),
+        _ => SiteScope::All,
+    }
+}
+
+/// What an actor may do, for pages to decide which links and forms to show.
+/// Showing is all it decides: every action is checked again by its service.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Abilities {
+    pub manage_accounts: bool,
+    pub create_studies: bool,
+    pub view_study: bool,
+    pub view_members: bool,
+    pub edit_study: bool,
+    pub manage_members: bool,
+    pub view_study_audit: bool,
+    pub enrol_participants: bool,
+    pub take_consent: bool,
+    pub view_consent_register: bool,
+    pub manage_own_participation: bool,
+}
+
+/// The actor's abilities on the instance, and in a study when one is given.
+pub fn abilities(actor: &Actor, study: Option<&StudyId>) -> Abilities {
+    let instance = |p| permits(actor, p, Scope::Instance);
+    let in_study = |p| study.is_some_and(|s| permits(actor, p, Scope::Study(s)));
+    Abilities {
+        manage_accounts: instance(Permission::ManageAccounts),
+        create_studies: instance(Permission::CreateStudies),
+        view_study: in_study(Permission::ViewStudy),
+        view_members: in_study(Permission::ViewMembers),
+        edit_study: in_study(Permission::EditStudy),
+        manage_members: in_study(Permission::ManageMembers),
+        view_study_audit: in_study(Permission::ViewStudyAudit),
+        enrol_participants: in_study(Permission::EnrolParticipants),
+        take_consent: in_study(Permission::TakeConsent),
+        view_consent_register: in_study(Permission::ViewConsentRegister),
+        manage_own_participation: in_study(Permission::ManageOwnParticipation),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::auth::model::Membership;
     use crate::ids::{AccountId, ApiTokenId};
+
+    /// One membership: `role` in `study`, limited to `sites` if any.
+    fn in_study(study: StudyId, role: Role, sites: Vec<SiteId>) -> Vec<Membership> {
+        vec![Membership {
+            study_id: study,
+            role,
+            sites,
+        }]
+    }
 
     fn actor(is_admin: bool, memberships: Vec<Membership>) -> Actor {
         Actor {
@@ -126,14 +240,7 @@ mod tests {
     fn a_role_counts_only_in_its_own_study() {
         let s = StudyId::new();
         let other = StudyId::new();
-        let a = actor(
-            false,
-            vec![Membership {
-                study_id: s.clone(),
-                role: Role::Reviewer,
-                sites: vec![],
-            }],
-        );
+        let a = actor(false, in_study(s.clone(), Role::Reviewer, vec![]));
         assert!(permits(&a, Permission::ViewStudyAudit, Scope::Study(&s)));
         assert!(!permits(
             &a,
@@ -150,11 +257,7 @@ mod tests {
         let theirs = SiteId::new();
         let a = actor(
             false,
-            vec![Membership {
-                study_id: s.clone(),
-                role: Role::Researcher,
-                sites: vec![mine.clone()],
-            }],
+            in_study(s.clone(), Role::Researcher, vec![mine.clone()]),
         );
         assert!(permits(&a, Permission::ViewStudy, Scope::Site(&s, &mine)));
         assert!(!permits(
@@ -262,6 +365,48 @@ mod tests {
             Permission::ManageOwnParticipation,
             Scope::Study(&s)
         ));
+    }
+
+    #[test]
+    fn site_scopes_follow_the_membership() {
+        let s = StudyId::new();
+        let site = SiteId::new();
+        let limited = actor(
+            false,
+            in_study(s.clone(), Role::Researcher, vec![site.clone()]),
+        );
+        assert_eq!(
+            site_scope(&limited, Permission::EnrolParticipants, &s),
+            SiteScope::Only(vec![site])
+        );
+        assert_eq!(
+            site_scope(&limited, Permission::EnrolParticipants, &StudyId::new()),
+            SiteScope::Only(vec![])
+        );
+        let reviewer = actor(false, in_study(s.clone(), Role::Reviewer, vec![]));
+        assert_eq!(
+            site_scope(&reviewer, Permission::ViewConsentRegister, &s),
+            SiteScope::All
+        );
+        assert_eq!(
+            site_scope(&reviewer, Permission::EnrolParticipants, &s),
+            SiteScope::Only(vec![])
+        );
+    }
+
+    #[test]
+    fn outsiders_get_not_found_and_members_forbidden() {
+        let s = StudyId::new();
+        let reviewer = actor(false, in_study(s.clone(), Role::Reviewer, vec![]));
+        assert!(matches!(
+            require_study(&reviewer, Permission::TakeConsent, &s),
+            Err(AppError::Forbidden(_))
+        ));
+        assert!(matches!(
+            require_study(&reviewer, Permission::TakeConsent, &StudyId::new()),
+            Err(AppError::NotFound)
+        ));
+        assert!(require_study(&reviewer, Permission::ViewConsentRegister, &s).is_ok());
     }
 
     #[test]

@@ -2,22 +2,28 @@
 //! case checks the policy, runs in one transaction and appends its audit
 //! entry there. Emails and names never enter the audit trail: accounts are
 //! named by id, unknown sign-in names by a keyed reference.
+//!
+//! Guessing a password is counted before the password is checked, in the
+//! database, so fifty guesses sent at once cost fifty attempts on every
+//! instance; and every check runs Argon2 against a hash, a real one or a
+//! dummy, so the answer time does not tell whether an account exists.
 
 use base64::Engine;
 use rand::RngCore;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::model::{Account, Actor, Credential, Email, Permission};
 use super::password::NewPassword;
-use super::policy::{permits, Scope};
+use super::policy::{permits, require_instance, require_study, Scope};
 use super::store;
 use crate::app::App;
-use crate::audit::{self, NewEntry};
+use crate::audit::action::{AdminFlag, Change, Disabled, NewToken, Via};
+use crate::audit::{self, Action, Entity, NewEntry};
 use crate::clock::{DAY, HOUR, MINUTE, SECOND};
+use crate::db::Tx;
 use crate::error::{AppError, Result};
 use crate::ids::{AccountId, ApiTokenId, StudyId};
-use crate::mail::{self, Template};
+use crate::mail::Template;
 
 pub const SESSION_PREFIX: &str = "fks_";
 pub const API_TOKEN_PREFIX: &str = "fkt_";
@@ -79,41 +85,52 @@ fn address_key(app: &App, address: &str) -> String {
     )
 }
 
-/// The delay after `failures` failed attempts: none below the threshold, then
-/// 30 seconds doubling with each further failure, at most an hour.
-pub fn block_for(failures: i32, threshold: i32) -> i64 {
-    if failures < threshold {
+/// The delay after `attempts` attempts: none below the threshold, then 30
+/// seconds doubling with each further attempt, at most an hour.
+pub fn block_for(attempts: i32, threshold: i32) -> i64 {
+    if attempts < threshold {
         0
     } else {
-        ((30 * SECOND) << (failures - threshold).min(10)).min(MAX_BLOCK)
+        ((30 * SECOND) << (attempts - threshold).min(10)).min(MAX_BLOCK)
     }
 }
 
-async fn refuse_if_blocked(app: &App, keys: &[&str]) -> Result<()> {
+/// Counts one attempt on each key inside `tx`, before anything is checked.
+/// A key already blocked refuses the attempt (uncounted) with the wait.
+async fn count_attempts(app: &App, tx: &mut Tx, keys: &[(&str, i32)]) -> Result<()> {
     let now = app.now();
-    for key in keys {
-        if let Some(t) = store::throttle(&app.db.pool, key).await? {
-            if t.blocked_until > now {
-                let secs = (t.blocked_until - now + SECOND - 1) / SECOND;
-                return Err(AppError::Throttled {
-                    retry_after_secs: secs as u64,
-                });
-            }
+    let mut wait = 0;
+    for (key, threshold) in keys {
+        let (attempts, blocked_until) =
+            store::count_attempt(tx, key, now, now - FORGET_AFTER).await?;
+        if blocked_until > now {
+            wait = wait.max(blocked_until - now);
+            continue;
         }
+        // Below the threshold nothing is blocked, not even until `now`: an
+        // attempt that read the clock a moment earlier would take that for a block.
+        let until = match block_for(attempts, *threshold) {
+            0 => 0,
+            delay => now + delay,
+        };
+        store::set_throttle_block(tx, key, until).await?;
+    }
+    if wait > 0 {
+        return Err(AppError::Throttled {
+            retry_after_secs: ((wait + SECOND - 1) / SECOND) as u64,
+        });
     }
     Ok(())
 }
 
-async fn count_failure(app: &App, tx: &mut crate::db::Tx, key: &str, threshold: i32) -> Result<()> {
-    let now = app.now();
-    let failures = store::count_throttle_failure(tx, key, now, now - FORGET_AFTER).await?;
-    // Below the threshold nothing is blocked, not even until `now`: an attempt
-    // that read the clock a moment earlier would take that for a block.
-    let blocked_until = match block_for(failures, threshold) {
-        0 => 0,
-        delay => now + delay,
-    };
-    store::set_throttle_block(tx, key, blocked_until).await?;
+/// Counts the attempts in a transaction of their own, committed before the
+/// password is checked, so every instance sees them at once. A refused
+/// attempt is checked nowhere and so counts nowhere: if any key is blocked,
+/// nothing is committed (a blocked address cannot keep an account blocked).
+async fn count_first(app: &App, keys: &[(&str, i32)]) -> Result<()> {
+    let mut tx = app.db.begin().await?;
+    count_attempts(app, &mut tx, keys).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -133,8 +150,14 @@ pub async fn login(
 ) -> Result<NewSession> {
     let email = email_raw.trim().to_lowercase();
     let (acct_key, addr_key) = (account_key(app, &email), address_key(app, client_address));
-    refuse_if_blocked(app, &[&acct_key, &addr_key]).await?;
-
+    count_first(
+        app,
+        &[
+            (&acct_key, ACCOUNT_THRESHOLD),
+            (&addr_key, ADDRESS_THRESHOLD),
+        ],
+    )
+    .await?;
     let creds = store::credentials_by_email(&app.db.pool, &email).await?;
     let usable = creds
         .as_ref()
@@ -143,62 +166,48 @@ pub async fn login(
         .hasher
         .verify(password, usable.and_then(|c| c.password_hash.clone()))
         .await?;
+    // A rehash (Argon2) is computed before the transaction, not while it
+    // holds the write lock.
+    let fresh = match usable.filter(|_| verified.ok && verified.needs_rehash) {
+        Some(_) => Some(
+            app.hasher
+                .hash(NewPassword::already_verified(password))
+                .await?,
+        ),
+        None => None,
+    };
     let now = app.now();
     let mut tx = app.db.begin().await?;
     let Some(account) = usable.filter(|_| verified.ok) else {
-        count_failure(app, &mut tx, &acct_key, ACCOUNT_THRESHOLD).await?;
-        count_failure(app, &mut tx, &addr_key, ADDRESS_THRESHOLD).await?;
-        let entity = creds
-            .as_ref()
-            .map_or_else(|| email_ref(app, &email), |c| c.id.to_string());
-        audit::append(
-            &mut tx,
-            &app.db,
-            now,
-            NewEntry::new(
-                "anonymous",
-                "anonymous",
-                "auth.login_failed",
-                "account",
-                &entity,
-            ),
-        )
-        .await?;
+        let entity = match &creds {
+            Some(c) => Entity::Account(c.id.clone()),
+            None => Entity::UnknownSignIn(email_ref(app, &email)),
+        };
+        let entry = NewEntry::anonymous(Action::LoginFailed, entity);
+        audit::append(&mut tx, now, entry).await?;
         tx.commit().await?;
         return Err(AppError::Unauthenticated);
     };
-    if verified.needs_rehash {
-        let fresh = app
-            .hasher
-            .hash(NewPassword::already_verified(password))
-            .await?;
-        store::set_password(&mut tx, &account.id, &fresh, now).await?;
+    if let (Some(fresh), Some(old)) = (&fresh, &account.password_hash) {
+        // Not replaced if the password changed meanwhile: nothing to upgrade.
+        store::replace_password(&mut tx, &account.id, old, fresh, now).await?;
     }
     store::clear_throttle(&mut tx, &acct_key).await?;
+    store::refund_attempt(&mut tx, &addr_key, ADDRESS_THRESHOLD).await?;
     let session = start_session(app, &mut tx, &account.id).await?;
     let role = if account.is_admin { "admin" } else { "account" };
-    audit::append(
-        &mut tx,
-        &app.db,
-        now,
-        NewEntry::new(
-            &format!("account:{}", account.id),
-            role,
-            "auth.login",
-            "account",
-            account.id.as_str(),
-        ),
-    )
-    .await?;
+    let entry = NewEntry::by_account(
+        &account.id,
+        role,
+        Action::Login,
+        Entity::Account(account.id.clone()),
+    );
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok(session)
 }
 
-async fn start_session(
-    app: &App,
-    tx: &mut crate::db::Tx,
-    account: &AccountId,
-) -> Result<NewSession> {
+async fn start_session(app: &App, tx: &mut Tx, account: &AccountId) -> Result<NewSession> {
     let token = new_secret(SESSION_PREFIX);
     let now = app.now();
     let expires = now + app.server.session_max_hours * HOUR;
@@ -213,52 +222,37 @@ async fn start_session(
 pub async fn logout(app: &App, token: &str) -> Result<()> {
     let mut tx = app.db.begin().await?;
     if let Some(account) = store::revoke_session(&mut tx, &secret_hash(token), app.now()).await? {
-        audit::append(
-            &mut tx,
-            &app.db,
-            app.now(),
-            NewEntry::new(
-                &format!("account:{account}"),
-                "account",
-                "auth.logout",
-                "account",
-                account.as_str(),
-            ),
-        )
-        .await?;
+        let entry = NewEntry::by_account(
+            &account,
+            "account",
+            Action::Logout,
+            Entity::Account(account.clone()),
+        );
+        audit::append(&mut tx, app.now(), entry).await?;
     }
     tx.commit().await?;
     Ok(())
 }
 
-async fn load_actor(
-    app: &App,
-    account: &AccountId,
-    credential: Credential,
-) -> Result<Option<Actor>> {
-    let Some(creds) = store::credentials_by_id(&app.db.pool, account).await? else {
-        return Ok(None);
-    };
-    if creds.disabled {
-        return Ok(None);
-    }
-    Ok(Some(Actor {
-        account_id: creds.id,
-        display_name: creds.display_name,
-        is_admin: creds.is_admin,
-        memberships: store::memberships_of(&app.db.pool, account).await?,
+fn actor(row: store::ActorRow, credential: Credential) -> Actor {
+    Actor {
+        account_id: row.account_id,
+        display_name: row.display_name,
+        is_admin: row.is_admin,
+        memberships: row.memberships,
         credential,
-    }))
+    }
 }
 
 /// The actor behind a session secret, if the session is live: not revoked,
 /// not idle too long, not past its absolute lifetime, account not disabled.
+/// One query reads the session, the account and its roles.
 pub async fn actor_for_session(app: &App, token: &str) -> Result<Option<Actor>> {
     if !token.starts_with(SESSION_PREFIX) {
         return Ok(None);
     }
     let hash = secret_hash(token);
-    let Some(s) = store::live_session(&app.db.pool, &hash).await? else {
+    let Some((s, row)) = store::live_session(&app.db.pool, &hash).await? else {
         return Ok(None);
     };
     let now = app.now();
@@ -269,20 +263,21 @@ pub async fn actor_for_session(app: &App, token: &str) -> Result<Option<Actor>> 
     if now - s.last_seen_at > MINUTE {
         store::touch_session(&app.db.pool, &hash, now).await?;
     }
-    load_actor(app, &s.account_id, Credential::Session).await
+    Ok(Some(actor(row, Credential::Session)))
 }
 
-/// The actor behind an API token; every use is audited.
+/// The actor behind an API token; every use is audited with the method and
+/// the operation's route template (never the path as sent).
 pub async fn actor_for_api_token(
     app: &App,
     token: &str,
-    method: &str,
-    path: &str,
+    method: &'static str,
+    route: &'static str,
 ) -> Result<Option<Actor>> {
     if !token.starts_with(API_TOKEN_PREFIX) {
         return Ok(None);
     }
-    let Some(t) = store::token_by_hash(&app.db.pool, &secret_hash(token)).await? else {
+    let Some((t, row)) = store::token_by_hash(&app.db.pool, &secret_hash(token)).await? else {
         return Ok(None);
     };
     let now = app.now();
@@ -292,25 +287,20 @@ pub async fn actor_for_api_token(
     let permissions: Vec<Permission> =
         serde_json::from_str(&t.permissions).map_err(AppError::internal)?;
     let credential = Credential::ApiToken {
-        id: ApiTokenId::from_db(t.id.clone()),
+        id: t.id.clone(),
         study_id: t.study_id.clone(),
         permissions,
     };
-    let Some(actor) = load_actor(app, &t.account_id, credential).await? else {
-        return Ok(None);
-    };
+    let actor = actor(row, credential);
     let mut tx = app.db.begin().await?;
     store::touch_token(&mut tx, &t.id, now).await?;
-    let entry = NewEntry::new(
-        &actor.audit_ref(),
-        actor.audit_role(Some(&t.study_id)),
-        "api_token.used",
-        "api_token",
-        &t.id,
-    )
-    .study(t.study_id.as_str())
-    .details(json!({ "method": method, "path": path }));
-    audit::append(&mut tx, &app.db, now, entry).await?;
+    let entry = NewEntry::by_in_study(
+        &actor,
+        &t.study_id,
+        Action::TokenUsed { method, route },
+        Entity::ApiToken(t.id.clone()),
+    );
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok(Some(actor))
 }
@@ -351,7 +341,7 @@ impl LinkPurpose {
 
 async fn issue_link(
     app: &App,
-    tx: &mut crate::db::Tx,
+    tx: &mut Tx,
     purpose: LinkPurpose,
     account: Option<&AccountId>,
 ) -> Result<String> {
@@ -372,6 +362,10 @@ async fn issue_link(
         .link(&format!("{}?token={secret}", purpose.path())))
 }
 
+fn link_refused() -> AppError {
+    AppError::Forbidden("This link has expired or has already been used.".into())
+}
+
 /// The account a link is for, if the link is still usable.
 pub async fn check_link(
     app: &App,
@@ -385,29 +379,29 @@ pub async fn check_link(
         app.now(),
     )
     .await?
-    .ok_or_else(|| AppError::Forbidden("This link has expired or has already been used.".into()))
+    .ok_or_else(link_refused)
 }
 
 async fn use_link(
     app: &App,
-    tx: &mut crate::db::Tx,
+    tx: &mut Tx,
     purpose: LinkPurpose,
     secret: &str,
 ) -> Result<Option<AccountId>> {
     store::use_link(tx, &secret_hash(secret), purpose.as_str(), app.now())
         .await?
-        .ok_or_else(|| {
-            AppError::Forbidden("This link has expired or has already been used.".into())
-        })
+        .ok_or_else(link_refused)
 }
 
 /// While no administrator exists, makes a fresh one-hour setup link (older ones
-/// stop working) and returns it; otherwise None.
+/// stop working) and returns it; otherwise None. The count is read inside the
+/// transaction that issues the link.
 pub async fn setup_link_if_needed(app: &App) -> Result<Option<String>> {
-    if store::count_active_admins(&app.db.pool).await? > 0 {
+    let mut tx = app.db.begin().await?;
+    audit::lock_trail(&mut tx).await?;
+    if store::count_active_admins(tx.conn()).await? > 0 {
         return Ok(None);
     }
-    let mut tx = app.db.begin().await?;
     let link = issue_link(app, &mut tx, LinkPurpose::Setup, None).await?;
     tx.commit().await?;
     Ok(Some(link))
@@ -444,7 +438,7 @@ fn parse_new_account(new: &NewAccount<'_>) -> Result<(Email, String)> {
 
 async fn insert_new_account(
     app: &App,
-    tx: &mut crate::db::Tx,
+    tx: &mut Tx,
     email: &Email,
     name: &str,
     hash: Option<&str>,
@@ -463,7 +457,8 @@ async fn insert_new_account(
     Ok(id)
 }
 
-/// Creates the first administrator through the setup link.
+/// Creates the first administrator through the setup link. The link is used
+/// up and the "no administrator yet" rule checked in the same transaction.
 pub async fn complete_setup(
     app: &App,
     secret: &str,
@@ -475,22 +470,20 @@ pub async fn complete_setup(
     let password = parse_password(password, &[email.as_str(), &name])?;
     let hash = app.hasher.hash(password).await?;
     let mut tx = app.db.begin().await?;
+    audit::lock_trail(&mut tx).await?;
     use_link(app, &mut tx, LinkPurpose::Setup, secret).await?;
-    if store::count_active_admins(&app.db.pool).await? > 0 {
+    if store::count_active_admins(tx.conn()).await? > 0 {
         return Err(AppError::Conflict(
             "An administrator already exists; sign in instead.".into(),
         ));
     }
     let id = insert_new_account(app, &mut tx, &email, &name, Some(&hash), true).await?;
-    let entry = NewEntry::new(
-        &format!("account:{id}"),
-        "admin",
-        "account.create",
-        "account",
-        id.as_str(),
-    )
-    .details(json!({ "new": { "is_admin": true }, "via": "setup link" }));
-    audit::append(&mut tx, &app.db, app.now(), entry).await?;
+    let action = Action::AccountCreate {
+        new: AdminFlag { is_admin: true },
+        via: Via::SetupLink,
+    };
+    let entry = NewEntry::by_account(&id, "admin", action, Entity::Account(id.clone()));
+    audit::append(&mut tx, app.now(), entry).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -513,50 +506,46 @@ pub async fn create_admin_directly(
         .await?;
     let mut tx = app.db.begin().await?;
     let id = insert_new_account(app, &mut tx, &email, &name, Some(&hash), true).await?;
-    let entry = NewEntry::new("system", "system", "account.create", "account", id.as_str())
-        .details(json!({ "new": { "is_admin": true }, "via": "command line" }));
-    audit::append(&mut tx, &app.db, app.now(), entry).await?;
+    let action = Action::AccountCreate {
+        new: AdminFlag { is_admin: true },
+        via: Via::CommandLine,
+    };
+    audit::append(
+        &mut tx,
+        app.now(),
+        NewEntry::system(action, Entity::Account(id.clone())),
+    )
+    .await?;
     tx.commit().await?;
     Ok(id)
-}
-
-fn require(actor: &Actor, perm: Permission, scope: Scope<'_>) -> Result<()> {
-    if permits(actor, perm, scope) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "You do not have permission to do this.".into(),
-        ))
-    }
 }
 
 /// An administrator invites someone: the account exists without a password until
 /// the person follows the emailed link (valid 7 days) and chooses one.
 pub async fn invite(app: &App, actor: &Actor, new: NewAccount<'_>) -> Result<AccountId> {
-    require(actor, Permission::ManageAccounts, Scope::Instance)?;
+    require_instance(actor, Permission::ManageAccounts)?;
     let (email, name) = parse_new_account(&new)?;
     let mut tx = app.db.begin().await?;
     let id = insert_new_account(app, &mut tx, &email, &name, None, new.is_admin).await?;
     let link = issue_link(app, &mut tx, LinkPurpose::Invitation, Some(&id)).await?;
-    mail::enqueue(
-        &mut tx,
-        app,
-        Template::Invitation,
-        &email,
-        "You have been invited to fieldkit",
-        json!({ "name": name, "link": link, "inviter": actor.display_name, "days": 7 }),
-        None,
-    )
-    .await?;
-    let entry = NewEntry::new(
-        &actor.audit_ref(),
-        "admin",
-        "account.invite",
-        "account",
-        id.as_str(),
-    )
-    .details(json!({ "new": { "is_admin": new.is_admin } }));
-    audit::append(&mut tx, &app.db, app.now(), entry).await?;
+    app.mailer
+        .enqueue(
+            &mut tx,
+            Template::Invitation,
+            &email,
+            "You have been invited to fieldkit",
+            serde_json::json!({ "name": name, "link": link, "inviter": actor.display_name, "days": 7 }),
+            None,
+            app.now(),
+        )
+        .await?;
+    let action = Action::AccountInvite {
+        new: AdminFlag {
+            is_admin: new.is_admin,
+        },
+    };
+    let entry = NewEntry::by(actor, None, action, Entity::Account(id.clone()));
+    audit::append(&mut tx, app.now(), entry).await?;
     tx.commit().await?;
     app.mailer.wake();
     Ok(id)
@@ -590,22 +579,16 @@ pub async fn set_password_by_link(
     store::revoke_sessions_of(&mut tx, &account, now).await?;
     store::clear_throttle(&mut tx, &account_key(app, &email)).await?;
     let action = match purpose {
-        LinkPurpose::Invitation => "account.activate",
-        _ => "auth.password_reset",
+        LinkPurpose::Invitation => Action::AccountActivate,
+        _ => Action::PasswordReset,
     };
-    audit::append(
-        &mut tx,
-        &app.db,
-        now,
-        NewEntry::new(
-            &format!("account:{account}"),
-            "account",
-            action,
-            "account",
-            account.as_str(),
-        ),
-    )
-    .await?;
+    let entry = NewEntry::by_account(
+        &account,
+        "account",
+        action,
+        Entity::Account(account.clone()),
+    );
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok(account)
 }
@@ -622,35 +605,27 @@ pub async fn request_password_reset(app: &App, email_raw: &str) -> Result<()> {
     }
     let mut tx = app.db.begin().await?;
     let link = issue_link(app, &mut tx, LinkPurpose::PasswordReset, Some(&c.id)).await?;
-    mail::enqueue(
-        &mut tx,
-        app,
-        Template::PasswordReset,
-        &email,
-        "Reset your fieldkit password",
-        json!({ "name": c.display_name, "link": link, "minutes": 60 }),
-        None,
-    )
-    .await?;
-    audit::append(
-        &mut tx,
-        &app.db,
-        app.now(),
-        NewEntry::new(
-            "anonymous",
-            "anonymous",
-            "auth.password_reset_requested",
-            "account",
-            c.id.as_str(),
-        ),
-    )
-    .await?;
+    app.mailer
+        .enqueue(
+            &mut tx,
+            Template::PasswordReset,
+            &email,
+            "Reset your fieldkit password",
+            serde_json::json!({ "name": c.display_name, "link": link, "minutes": 60 }),
+            None,
+            app.now(),
+        )
+        .await?;
+    let entry = NewEntry::anonymous(Action::PasswordResetRequested, Entity::Account(c.id));
+    audit::append(&mut tx, app.now(), entry).await?;
     tx.commit().await?;
     app.mailer.wake();
     Ok(())
 }
 
-/// Changes one's own password; every session of the account ends.
+/// Changes one's own password; every session of the account ends. A guess at
+/// the current password is a guess at the password: it is counted against the
+/// account's sign-in throttle before it is checked, and a wrong one is audited.
 pub async fn change_password(app: &App, actor: &Actor, current: &str, new: &str) -> Result<()> {
     if !matches!(actor.credential, Credential::Session) {
         return Err(AppError::Forbidden(
@@ -660,45 +635,63 @@ pub async fn change_password(app: &App, actor: &Actor, current: &str, new: &str)
     let creds = store::credentials_by_id(&app.db.pool, &actor.account_id)
         .await?
         .ok_or(AppError::NotFound)?;
-    if !app.hasher.verify(current, creds.password_hash).await?.ok {
+    // The new password is checked first: without a valid one nothing is
+    // tried, so this is no oracle for the current password.
+    let new = parse_password(new, &[&creds.email, &creds.display_name])?;
+    let key = account_key(app, &creds.email);
+    count_first(app, &[(&key, ACCOUNT_THRESHOLD)]).await?;
+    let verified = app
+        .hasher
+        .verify(current, creds.password_hash.clone())
+        .await?;
+    let hash = match verified.ok {
+        true => Some(app.hasher.hash(new).await?),
+        false => None,
+    };
+    let now = app.now();
+    let mut tx = app.db.begin().await?;
+    let entity = Entity::Account(actor.account_id.clone());
+    let (Some(hash), Some(old)) = (hash, &creds.password_hash) else {
+        let entry = NewEntry::by(actor, None, Action::PasswordChangeFailed, entity);
+        audit::append(&mut tx, now, entry).await?;
+        tx.commit().await?;
         return Err(AppError::invalid(
             "current_password",
             "That is not your current password.",
         ));
+    };
+    if !store::replace_password(&mut tx, &actor.account_id, old, &hash, now).await? {
+        return Err(AppError::Conflict(
+            "Your password was changed by another request just now. Sign in again and try once more."
+                .into(),
+        ));
     }
-    let (email, name) = password_context(app, &actor.account_id).await?;
-    let hash = app
-        .hasher
-        .hash(parse_password(new, &[&email, &name])?)
-        .await?;
-    let now = app.now();
-    let mut tx = app.db.begin().await?;
-    store::set_password(&mut tx, &actor.account_id, &hash, now).await?;
+    store::clear_throttle(&mut tx, &key).await?;
     store::revoke_sessions_of(&mut tx, &actor.account_id, now).await?;
-    audit::append(
-        &mut tx,
-        &app.db,
-        now,
-        NewEntry::new(
-            &actor.audit_ref(),
-            actor.audit_role(None),
-            "auth.password_change",
-            "account",
-            actor.account_id.as_str(),
-        ),
-    )
-    .await?;
+    let entry = NewEntry::by(actor, None, Action::PasswordChange, entity);
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok(())
 }
 
+/// The signed-in person's own email address, for their account page.
+pub async fn own_email(app: &App, actor: &Actor) -> Result<String> {
+    Ok(store::email_of(&app.db.pool, &actor.account_id).await?)
+}
+
+/// Whether the actor administers accounts: before a form's values are read.
+pub fn may_manage_accounts(actor: &Actor) -> Result<()> {
+    require_instance(actor, Permission::ManageAccounts)
+}
+
 pub async fn list_accounts(app: &App, actor: &Actor) -> Result<Vec<Account>> {
-    require(actor, Permission::ManageAccounts, Scope::Instance)?;
+    require_instance(actor, Permission::ManageAccounts)?;
     Ok(store::list_accounts(&app.db.pool).await?)
 }
 
 /// The changes an administrator can make to an account.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "snake_case")]
 pub enum AccountChange {
     Disable,
     Enable,
@@ -707,6 +700,27 @@ pub enum AccountChange {
     Unlock,
 }
 
+impl AccountChange {
+    /// From a page's URL segment (`grant-admin`).
+    pub fn parse(segment: &str) -> Option<AccountChange> {
+        match segment {
+            "disable" => Some(AccountChange::Disable),
+            "enable" => Some(AccountChange::Enable),
+            "grant-admin" => Some(AccountChange::GrantAdmin),
+            "revoke-admin" => Some(AccountChange::RevokeAdmin),
+            "unlock" => Some(AccountChange::Unlock),
+            _ => None,
+        }
+    }
+}
+
+/// A change that could leave the instance without an administrator.
+fn could_leave_no_administrator(change: AccountChange) -> bool {
+    matches!(change, AccountChange::Disable | AccountChange::RevokeAdmin)
+}
+
+/// Disables, enables, grants or revokes admin, or unlocks an account. The
+/// account's state before the change is read inside the transaction.
 pub async fn change_account(
     app: &App,
     actor: &Actor,
@@ -714,10 +728,8 @@ pub async fn change_account(
     change: AccountChange,
     reason: Option<&str>,
 ) -> Result<()> {
-    require(actor, Permission::ManageAccounts, Scope::Instance)?;
-    let before = store::get_account(&app.db.pool, id).await?;
-    let self_harm = matches!(change, AccountChange::Disable | AccountChange::RevokeAdmin)
-        && id == &actor.account_id;
+    require_instance(actor, Permission::ManageAccounts)?;
+    let self_harm = could_leave_no_administrator(change) && id == &actor.account_id;
     if self_harm {
         return Err(AppError::Conflict(
             "You cannot disable your own account or remove your own administrator role.".into(),
@@ -725,39 +737,52 @@ pub async fn change_account(
     }
     let now = app.now();
     let mut tx = app.db.begin().await?;
-    let (action, details) = match change {
+    if could_leave_no_administrator(change) {
+        // Whether an administrator is left is a rule about the instance: two
+        // administrators removing each other at once must not both succeed.
+        // Under the trail's lock, the one acting must still be one.
+        audit::lock_trail(&mut tx).await?;
+        let acting = store::lock_account(&mut tx, &actor.account_id).await?;
+        if !acting.is_admin || acting.disabled {
+            return Err(AppError::Forbidden(
+                "You are no longer an administrator.".into(),
+            ));
+        }
+    }
+    let before = store::lock_account(&mut tx, id).await?;
+    let disabled = |old, new| Change {
+        old: Disabled { disabled: old },
+        new: Disabled { disabled: new },
+    };
+    let action = match change {
         AccountChange::Disable => {
             store::set_disabled(&mut tx, id, Some(now)).await?;
             store::revoke_sessions_of(&mut tx, id, now).await?;
-            (
-                "account.disable",
-                json!({ "old": { "disabled": before.disabled }, "new": { "disabled": true } }),
-            )
+            Action::AccountDisable(disabled(before.disabled, true))
         }
         AccountChange::Enable => {
             store::set_disabled(&mut tx, id, None).await?;
-            (
-                "account.enable",
-                json!({ "old": { "disabled": before.disabled }, "new": { "disabled": false } }),
-            )
+            Action::AccountEnable(disabled(before.disabled, false))
         }
         AccountChange::GrantAdmin | AccountChange::RevokeAdmin => {
-            let is_admin = matches!(change, AccountChange::GrantAdmin);
+            let is_admin = change == AccountChange::GrantAdmin;
             store::set_admin(&mut tx, id, is_admin).await?;
-            (
-                "account.role_change",
-                json!({ "old": { "is_admin": before.is_admin }, "new": { "is_admin": is_admin } }),
-            )
+            Action::AccountRoleChange(Change {
+                old: AdminFlag {
+                    is_admin: before.is_admin,
+                },
+                new: AdminFlag { is_admin },
+            })
         }
         AccountChange::Unlock => {
             let cleared = store::clear_throttle(&mut tx, &account_key(app, &before.email)).await?;
-            ("auth.unlock", json!({ "cleared": cleared > 0 }))
+            Action::Unlock {
+                cleared: cleared > 0,
+            }
         }
     };
-    let entry = NewEntry::new(&actor.audit_ref(), "admin", action, "account", id.as_str())
-        .reason(reason)
-        .details(details);
-    audit::append(&mut tx, &app.db, now, entry).await?;
+    let entry = NewEntry::by(actor, None, action, Entity::Account(id.clone())).reason(reason);
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -766,20 +791,21 @@ pub async fn change_account(
 
 #[derive(Clone, Debug, serde::Serialize, poem_openapi::Object)]
 pub struct ApiToken {
-    pub id: String,
-    pub study_id: String,
+    pub id: ApiTokenId,
+    pub study_id: StudyId,
     pub name: String,
     pub permissions: Vec<Permission>,
     pub created_at: i64,
     pub expires_at: i64,
     pub revoked: bool,
+    #[oai(skip_serializing_if_is_none)]
     pub last_used_at: Option<i64>,
 }
 
 fn api_token(t: store::TokenRow) -> ApiToken {
     ApiToken {
         id: t.id,
-        study_id: t.study_id.to_string(),
+        study_id: t.study_id,
         name: t.name,
         permissions: serde_json::from_str(&t.permissions).unwrap_or_default(),
         created_at: t.created_at,
@@ -809,9 +835,7 @@ pub async fn create_api_token(
         ));
     }
     // Access first: someone outside the study learns nothing from validation.
-    if !super::policy::can_see_study(actor, new.study_id) {
-        return Err(AppError::NotFound);
-    }
+    require_study(actor, Permission::ViewStudy, new.study_id)?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::invalid(
@@ -849,7 +873,7 @@ pub async fn create_api_token(
     permissions.dedup();
     let now = app.now();
     let row = store::TokenRow {
-        id: ApiTokenId::new().to_string(),
+        id: ApiTokenId::new(),
         account_id: actor.account_id.clone(),
         study_id: new.study_id.clone(),
         name: name.to_owned(),
@@ -861,17 +885,27 @@ pub async fn create_api_token(
     };
     let secret = new_secret(API_TOKEN_PREFIX);
     let mut tx = app.db.begin().await?;
-    store::insert_token(&mut tx, &row, &secret_hash(&secret)).await?;
-    let entry = NewEntry::new(
-        &actor.audit_ref(),
-        actor.audit_role(Some(new.study_id)),
-        "api_token.create",
-        "api_token",
-        &row.id,
-    )
-    .study(new.study_id.as_str())
-    .details(json!({ "new": { "permissions": permissions, "expires_at": row.expires_at } }));
-    audit::append(&mut tx, &app.db, now, entry).await?;
+    // An administrator may name any study; the foreign key is what says the
+    // study exists, so a missing one is "not found", not a server fault.
+    store::insert_token(&mut tx, &row, &secret_hash(&secret))
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(d) if d.is_foreign_key_violation() => AppError::NotFound,
+            e => e.into(),
+        })?;
+    let action = Action::TokenCreate {
+        new: NewToken {
+            permissions: permissions.iter().map(|p| p.as_str()).collect(),
+            expires_at: row.expires_at,
+        },
+    };
+    let entry = NewEntry::by_in_study(
+        actor,
+        new.study_id,
+        action,
+        Entity::ApiToken(row.id.clone()),
+    );
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok((secret, api_token(row)))
 }
@@ -884,24 +918,18 @@ pub async fn list_api_tokens(app: &App, actor: &Actor) -> Result<Vec<ApiToken>> 
         .collect())
 }
 
-pub async fn revoke_api_token(app: &App, actor: &Actor, id: &str) -> Result<()> {
+pub async fn revoke_api_token(app: &App, actor: &Actor, id: &ApiTokenId) -> Result<()> {
     let mut tx = app.db.begin().await?;
     if !store::revoke_token(&mut tx, id, &actor.account_id, app.now()).await? {
         return Err(AppError::NotFound);
     }
-    audit::append(
-        &mut tx,
-        &app.db,
-        app.now(),
-        NewEntry::new(
-            &actor.audit_ref(),
-            actor.audit_role(None),
-            "api_token.revoke",
-            "api_token",
-            id,
-        ),
-    )
-    .await?;
+    let entry = NewEntry::by(
+        actor,
+        None,
+        Action::TokenRevoke,
+        Entity::ApiToken(id.clone()),
+    );
+    audit::append(&mut tx, app.now(), entry).await?;
     tx.commit().await?;
     Ok(())
 }

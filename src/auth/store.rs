@@ -6,11 +6,12 @@ use sqlx::{AnyPool, Row};
 
 use super::model::{Account, Membership, Role};
 use crate::db::{flag, Tx};
-use crate::ids::{AccountId, SiteId, StudyId};
+use crate::ids::{AccountId, ApiTokenId, SiteId, StudyId};
 
 /// What sign-in needs to know about an account.
 pub struct Credentials {
     pub id: AccountId,
+    pub email: String,
     pub display_name: String,
     pub password_hash: Option<String>,
     pub is_admin: bool,
@@ -19,7 +20,8 @@ pub struct Credentials {
 
 fn credentials(r: &AnyRow) -> sqlx::Result<Credentials> {
     Ok(Credentials {
-        id: AccountId::from_db(r.try_get(0)?),
+        id: r.try_get(0)?,
+        email: r.try_get(5)?,
         display_name: r.try_get(1)?,
         password_hash: r.try_get(2)?,
         is_admin: flag(r.try_get(3)?),
@@ -31,7 +33,7 @@ pub async fn credentials_by_email(
     pool: &AnyPool,
     email: &str,
 ) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query("SELECT id, display_name, password_hash, is_admin, disabled_at FROM accounts WHERE email = $1")
+    sqlx::query("SELECT id, display_name, password_hash, is_admin, disabled_at, email FROM accounts WHERE email = $1")
         .bind(email)
         .fetch_optional(pool)
         .await?
@@ -45,7 +47,7 @@ pub async fn credentials_by_id(
     id: &AccountId,
 ) -> sqlx::Result<Option<Credentials>> {
     sqlx::query(
-        "SELECT id, display_name, password_hash, is_admin, disabled_at FROM accounts WHERE id = $1",
+        "SELECT id, display_name, password_hash, is_admin, disabled_at, email FROM accounts WHERE id = $1",
     )
     .bind(id.as_str())
     .fetch_optional(pool)
@@ -75,7 +77,7 @@ pub async fn insert_account(
     .bind(is_admin as i16)
     .bind(now)
     .bind(password_hash.map(|_| now))
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -103,6 +105,21 @@ pub async fn list_accounts(pool: &AnyPool) -> sqlx::Result<Vec<Account>> {
     .collect()
 }
 
+/// An account, its row locked until the transaction ends (PostgreSQL; SQLite
+/// holds the write lock already), for a change decided on its current state.
+pub async fn lock_account(tx: &mut Tx, id: &AccountId) -> sqlx::Result<Account> {
+    let sql = crate::for_update!(
+        tx,
+        "SELECT id, email, display_name, is_admin, disabled_at, password_hash, created_at FROM accounts WHERE id = $1"
+    );
+    account(
+        &sqlx::query(sql)
+            .bind(id.as_str())
+            .fetch_one(tx.conn())
+            .await?,
+    )
+}
+
 pub async fn get_account(pool: &AnyPool, id: &AccountId) -> sqlx::Result<Account> {
     account(
         &sqlx::query(
@@ -127,16 +144,37 @@ pub async fn set_password(tx: &mut Tx, id: &AccountId, hash: &str, now: i64) -> 
         .bind(hash)
         .bind(now)
         .bind(id.as_str())
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
+}
+
+/// Replaces the password only if it is still `old` (the one just verified):
+/// a reset or change committed meanwhile is not overwritten. True if replaced.
+pub async fn replace_password(
+    tx: &mut Tx,
+    id: &AccountId,
+    old: &str,
+    new: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE accounts SET password_hash = $1, password_changed_at = $2 WHERE id = $3 AND password_hash = $4",
+    )
+    .bind(new)
+    .bind(now)
+    .bind(id.as_str())
+    .bind(old)
+    .execute(tx.conn())
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn set_disabled(tx: &mut Tx, id: &AccountId, at: Option<i64>) -> sqlx::Result<()> {
     sqlx::query("UPDATE accounts SET disabled_at = $1 WHERE id = $2")
         .bind(at)
         .bind(id.as_str())
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
@@ -145,44 +183,50 @@ pub async fn set_admin(tx: &mut Tx, id: &AccountId, is_admin: bool) -> sqlx::Res
     sqlx::query("UPDATE accounts SET is_admin = $1 WHERE id = $2")
         .bind(is_admin as i16)
         .bind(id.as_str())
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }
 
-pub async fn count_active_admins(pool: &AnyPool) -> sqlx::Result<i64> {
+pub async fn count_active_admins<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+) -> sqlx::Result<i64> {
     sqlx::query("SELECT COUNT(*) FROM accounts WHERE is_admin = 1 AND disabled_at IS NULL AND password_hash IS NOT NULL")
-        .fetch_one(pool)
+        .fetch_one(db)
         .await?
         .try_get(0)
 }
 
-pub async fn memberships_of(pool: &AnyPool, account: &AccountId) -> sqlx::Result<Vec<Membership>> {
-    let rows = sqlx::query(
-        "SELECT m.study_id, m.role, ms.site_id FROM memberships m
-         LEFT JOIN membership_sites ms ON ms.membership_id = m.id
-         WHERE m.account_id = $1 ORDER BY m.study_id",
-    )
-    .bind(account.as_str())
-    .fetch_all(pool)
-    .await?;
+/// Memberships from rows ordered by study, whose columns from `at` are
+/// (study id, role, site id), with NULLs for an account without any.
+fn memberships(rows: &[AnyRow], at: usize) -> sqlx::Result<Vec<Membership>> {
     let mut out: Vec<Membership> = Vec::new();
     for r in rows {
-        let study = StudyId::from_db(r.try_get(0)?);
-        let role_text: String = r.try_get(1)?;
+        let Some(study) = r.try_get::<Option<StudyId>, _>(at)? else {
+            continue;
+        };
+        let role_text: String = r.try_get(at + 1)?;
         let role = Role::parse(&role_text)
             .ok_or_else(|| sqlx::Error::Decode(format!("unknown role {role_text}").into()))?;
-        let site: Option<String> = r.try_get(2)?;
+        let site: Option<SiteId> = r.try_get(at + 2)?;
         match out.last_mut() {
-            Some(m) if m.study_id == study => m.sites.extend(site.map(SiteId::from_db)),
+            Some(m) if m.study_id == study => m.sites.extend(site),
             _ => out.push(Membership {
                 study_id: study,
                 role,
-                sites: site.map(SiteId::from_db).into_iter().collect(),
+                sites: site.into_iter().collect(),
             }),
         }
     }
     Ok(out)
+}
+
+/// Who an account is, as a request acts: name, admin flag, memberships.
+pub struct ActorRow {
+    pub account_id: AccountId,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub memberships: Vec<Membership>,
 }
 
 // Sessions
@@ -208,30 +252,45 @@ pub async fn insert_session(
     .bind(account.as_str())
     .bind(now)
     .bind(expires_at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
 
-/// A live session: not revoked, its account not disabled.
-pub async fn live_session(pool: &AnyPool, hash: &str) -> sqlx::Result<Option<SessionRow>> {
-    sqlx::query(
-        "SELECT s.account_id, s.created_at, s.last_seen_at, s.expires_at FROM sessions s
-         JOIN accounts a ON a.id = s.account_id
-         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND a.disabled_at IS NULL",
+/// A live session (not revoked, its account not disabled) with its account
+/// and memberships, in one round trip.
+pub async fn live_session(
+    pool: &AnyPool,
+    hash: &str,
+) -> sqlx::Result<Option<(SessionRow, ActorRow)>> {
+    let rows = sqlx::query(
+        "SELECT s.account_id, s.created_at, s.last_seen_at, s.expires_at, a.display_name, a.is_admin,
+                m.study_id, m.role, ms.site_id
+         FROM sessions s JOIN accounts a ON a.id = s.account_id
+         LEFT JOIN memberships m ON m.account_id = s.account_id
+         LEFT JOIN membership_sites ms ON ms.membership_id = m.id
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND a.disabled_at IS NULL
+         ORDER BY m.study_id",
     )
     .bind(hash)
-    .fetch_optional(pool)
-    .await?
-    .map(|r| {
-        Ok(SessionRow {
-            account_id: AccountId::from_db(r.try_get(0)?),
-            created_at: r.try_get(1)?,
-            last_seen_at: r.try_get(2)?,
-            expires_at: r.try_get(3)?,
-        })
-    })
-    .transpose()
+    .fetch_all(pool)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let session = SessionRow {
+        account_id: first.try_get(0)?,
+        created_at: first.try_get(1)?,
+        last_seen_at: first.try_get(2)?,
+        expires_at: first.try_get(3)?,
+    };
+    let actor = ActorRow {
+        account_id: session.account_id.clone(),
+        display_name: first.try_get(4)?,
+        is_admin: flag(first.try_get(5)?),
+        memberships: memberships(&rows, 6)?,
+    };
+    Ok(Some((session, actor)))
 }
 
 pub async fn touch_session(pool: &AnyPool, hash: &str, now: i64) -> sqlx::Result<()> {
@@ -247,7 +306,7 @@ pub async fn revoke_session(tx: &mut Tx, hash: &str, now: i64) -> sqlx::Result<O
     sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE token_hash = $2 AND revoked_at IS NULL RETURNING account_id")
         .bind(now)
         .bind(hash)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx.conn())
         .await?
         .map(|r| Ok(AccountId::from_db(r.try_get(0)?)))
         .transpose()
@@ -259,64 +318,63 @@ pub async fn revoke_sessions_of(tx: &mut Tx, account: &AccountId, now: i64) -> s
     )
     .bind(now)
     .bind(account.as_str())
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?
     .rows_affected())
 }
 
 // Sign-in throttling
 
-pub struct ThrottleRow {
-    pub failures: i32,
-    pub last_failure_at: i64,
-    pub blocked_until: i64,
-}
-
-pub async fn throttle(pool: &AnyPool, key: &str) -> sqlx::Result<Option<ThrottleRow>> {
-    sqlx::query("SELECT failures, last_failure_at, blocked_until FROM login_throttle WHERE throttle_key = $1")
-        .bind(key)
-        .fetch_optional(pool)
-        .await?
-        .map(|r| {
-            Ok(ThrottleRow {
-                failures: r.try_get(0)?,
-                last_failure_at: r.try_get(1)?,
-                blocked_until: r.try_get(2)?,
-            })
-        })
-        .transpose()
-}
-
-/// Counts one failure in a single statement, so failures counted at the same
-/// moment by several instances are all kept; a count older than `forget_before`
-/// starts again at 1. Returns the new count; the row stays locked until commit.
-pub async fn count_throttle_failure(
+/// Counts one attempt, before its password is checked, in one statement: N
+/// attempts at once from any number of instances count N. An attempt while
+/// the key is blocked is not counted (it is refused unchecked, and must not
+/// lengthen the block). A count older than `forget_before` starts again at 1.
+/// Returns (attempts counted, blocked until); the row stays locked until commit.
+pub async fn count_attempt(
     tx: &mut Tx,
     key: &str,
     now: i64,
     forget_before: i64,
-) -> sqlx::Result<i32> {
-    sqlx::query(
-        "INSERT INTO login_throttle (throttle_key, failures, last_failure_at, blocked_until) VALUES ($1, 1, $2, 0)
+) -> sqlx::Result<(i32, i64)> {
+    let row = sqlx::query(
+        "INSERT INTO login_throttle (throttle_key, attempts, last_failure_at, blocked_until) VALUES ($1, 1, $2, 0)
          ON CONFLICT (throttle_key) DO UPDATE SET
-           failures = CASE WHEN login_throttle.last_failure_at > $3 THEN login_throttle.failures + 1 ELSE 1 END,
-           last_failure_at = $2
-         RETURNING failures",
+           attempts = CASE WHEN login_throttle.blocked_until > $2 THEN login_throttle.attempts
+                           WHEN login_throttle.last_failure_at > $3 THEN login_throttle.attempts + 1
+                           ELSE 1 END,
+           last_failure_at = CASE WHEN login_throttle.blocked_until > $2 THEN login_throttle.last_failure_at
+                                  ELSE $2 END
+         RETURNING attempts, blocked_until",
     )
     .bind(key)
     .bind(now)
     .bind(forget_before)
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get(0)
+    .fetch_one(tx.conn())
+    .await?;
+    Ok((row.try_get(0)?, row.try_get(1)?))
 }
 
 pub async fn set_throttle_block(tx: &mut Tx, key: &str, blocked_until: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE login_throttle SET blocked_until = $2 WHERE throttle_key = $1")
         .bind(key)
         .bind(blocked_until)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
+    Ok(())
+}
+
+/// Gives back the attempt of a correct password, so an address counts
+/// failures only; a block the attempt itself set is lifted with it.
+pub async fn refund_attempt(tx: &mut Tx, key: &str, threshold: i32) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE login_throttle SET attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END,
+             blocked_until = CASE WHEN attempts - 1 < $2 THEN 0 ELSE blocked_until END
+         WHERE throttle_key = $1",
+    )
+    .bind(key)
+    .bind(threshold)
+    .execute(tx.conn())
+    .await?;
     Ok(())
 }
 
@@ -324,7 +382,7 @@ pub async fn clear_throttle(tx: &mut Tx, key: &str) -> sqlx::Result<u64> {
     Ok(
         sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1")
             .bind(key)
-            .execute(&mut **tx)
+            .execute(tx.conn())
             .await?
             .rows_affected(),
     )
@@ -348,7 +406,7 @@ pub async fn insert_link(
     .bind(account.map(AccountId::as_str))
     .bind(now)
     .bind(expires_at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -389,7 +447,7 @@ pub async fn use_link(
     .bind(now)
     .bind(hash)
     .bind(purpose)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?
     .map(|r| Ok(r.try_get::<Option<String>, _>(0)?.map(AccountId::from_db)))
     .transpose()
@@ -409,7 +467,7 @@ pub async fn cancel_links(
     .bind(now)
     .bind(purpose)
     .bind(account.map(AccountId::as_str))
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -417,7 +475,7 @@ pub async fn cancel_links(
 // API tokens
 
 pub struct TokenRow {
-    pub id: String,
+    pub id: ApiTokenId,
     pub account_id: AccountId,
     pub study_id: StudyId,
     pub name: String,
@@ -431,8 +489,8 @@ pub struct TokenRow {
 fn token(r: &AnyRow) -> sqlx::Result<TokenRow> {
     Ok(TokenRow {
         id: r.try_get(0)?,
-        account_id: AccountId::from_db(r.try_get(1)?),
-        study_id: StudyId::from_db(r.try_get(2)?),
+        account_id: r.try_get(1)?,
+        study_id: r.try_get(2)?,
         name: r.try_get(3)?,
         permissions: r.try_get(4)?,
         created_at: r.try_get(5)?,
@@ -448,29 +506,47 @@ pub async fn insert_token(tx: &mut Tx, t: &TokenRow, hash: &str) -> sqlx::Result
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&t.id)
-    .bind(t.account_id.as_str())
-    .bind(t.study_id.as_str())
+    .bind(&t.account_id)
+    .bind(&t.study_id)
     .bind(&t.name)
     .bind(&t.permissions)
     .bind(hash)
     .bind(t.created_at)
     .bind(t.expires_at)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
 
-pub async fn token_by_hash(pool: &AnyPool, hash: &str) -> sqlx::Result<Option<TokenRow>> {
-    sqlx::query(
-        "SELECT id, account_id, study_id, name, permissions, created_at, expires_at, revoked_at, last_used_at
-         FROM api_tokens WHERE token_hash = $1",
+/// An API token with its account (not disabled) and the account's
+/// memberships, in one round trip.
+pub async fn token_by_hash(
+    pool: &AnyPool,
+    hash: &str,
+) -> sqlx::Result<Option<(TokenRow, ActorRow)>> {
+    let rows = sqlx::query(
+        "SELECT t.id, t.account_id, t.study_id, t.name, t.permissions, t.created_at, t.expires_at, t.revoked_at,
+                t.last_used_at, a.display_name, a.is_admin, m.study_id, m.role, ms.site_id
+         FROM api_tokens t JOIN accounts a ON a.id = t.account_id
+         LEFT JOIN memberships m ON m.account_id = t.account_id
+         LEFT JOIN membership_sites ms ON ms.membership_id = m.id
+         WHERE t.token_hash = $1 AND a.disabled_at IS NULL
+         ORDER BY m.study_id",
     )
     .bind(hash)
-    .fetch_optional(pool)
-    .await?
-    .as_ref()
-    .map(token)
-    .transpose()
+    .fetch_all(pool)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let t = token(first)?;
+    let actor = ActorRow {
+        account_id: t.account_id.clone(),
+        display_name: first.try_get(9)?,
+        is_admin: flag(first.try_get(10)?),
+        memberships: memberships(&rows, 11)?,
+    };
+    Ok(Some((t, actor)))
 }
 
 pub async fn tokens_of(pool: &AnyPool, account: &AccountId) -> sqlx::Result<Vec<TokenRow>> {
@@ -488,7 +564,7 @@ pub async fn tokens_of(pool: &AnyPool, account: &AccountId) -> sqlx::Result<Vec<
 
 pub async fn revoke_token(
     tx: &mut Tx,
-    id: &str,
+    id: &ApiTokenId,
     account: &AccountId,
     now: i64,
 ) -> sqlx::Result<bool> {
@@ -496,17 +572,17 @@ pub async fn revoke_token(
         .bind(now)
         .bind(id)
         .bind(account.as_str())
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?
         .rows_affected()
         == 1)
 }
 
-pub async fn touch_token(tx: &mut Tx, id: &str, now: i64) -> sqlx::Result<()> {
+pub async fn touch_token(tx: &mut Tx, id: &ApiTokenId, now: i64) -> sqlx::Result<()> {
     sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
         .bind(now)
         .bind(id)
-        .execute(&mut **tx)
+        .execute(tx.conn())
         .await?;
     Ok(())
 }

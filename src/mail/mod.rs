@@ -3,6 +3,8 @@
 //! due rows (safely when several instances run), sends them over SMTP or into
 //! files, and retries with backoff. Once a message is sent or given up on, its
 //! recipient, body and attachment are erased; only the fact of it stays.
+//! The mailer owns rendering and enqueueing; it knows the database and the
+//! templates, never the application around it.
 
 pub mod store;
 
@@ -17,11 +19,12 @@ use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, To
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use crate::app::App;
 use crate::auth::model::Email;
+use crate::clock::Clock;
 use crate::config::{ServerConfig, Storage};
-use crate::db::Tx;
+use crate::db::{Db, Tx};
 use crate::ids::MessageId;
+use crate::templates::Templates;
 
 /// The messages fieldkit sends; each has `templates/email/<name>.txt` and `.html`.
 #[derive(Clone, Copy, Debug)]
@@ -54,21 +57,28 @@ pub struct Attachment {
     pub bytes: Vec<u8>,
 }
 
+#[derive(Clone)]
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
     Files(AsyncFileTransport<Tokio1Executor>),
 }
 
+#[derive(Clone)]
 pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     wake: Arc<Notify>,
+    templates: Arc<Templates>,
 }
 
 const MAX_ATTEMPTS: i32 = 8;
 
 impl Mailer {
-    pub fn new(server: &ServerConfig, storage: &Storage) -> anyhow::Result<Mailer> {
+    pub fn new(
+        server: &ServerConfig,
+        storage: &Storage,
+        templates: Arc<Templates>,
+    ) -> anyhow::Result<Mailer> {
         let from: Mailbox = server
             .mail_from
             .parse()
@@ -91,7 +101,46 @@ impl Mailer {
             transport,
             from,
             wake: Arc::new(Notify::new()),
+            templates,
         })
+    }
+
+    /// Renders a message and stores it, with its attachment if any, in the
+    /// outbox inside the caller's transaction. Wake the sender after commit.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn enqueue(
+        &self,
+        tx: &mut Tx,
+        template: Template,
+        to: &Email,
+        subject: &str,
+        context: impl Serialize,
+        attachment: Option<&Attachment>,
+        now: i64,
+    ) -> anyhow::Result<MessageId> {
+        let ctx = serde_json::to_value(context)?;
+        let text = self
+            .templates
+            .render(&format!("email/{}.txt", template.name()), &ctx)?;
+        let html = self
+            .templates
+            .render(&format!("email/{}.html", template.name()), &ctx)?;
+        let id = MessageId::new();
+        store::insert(
+            tx,
+            &store::NewMessage {
+                id: &id,
+                template: template.name(),
+                to: to.as_str(),
+                subject,
+                text: &text,
+                html: &html,
+                attachment,
+            },
+            now,
+        )
+        .await?;
+        Ok(id)
     }
 
     /// Tells the sender there is new mail (after the enqueuing transaction committed).
@@ -146,60 +195,23 @@ impl Mailer {
     }
 }
 
-/// Renders a message and stores it, with its attachment if any, in the outbox
-/// inside the caller's transaction.
-pub async fn enqueue(
-    tx: &mut Tx,
-    app: &App,
-    template: Template,
-    to: &Email,
-    subject: &str,
-    context: impl Serialize,
-    attachment: Option<&Attachment>,
-) -> anyhow::Result<MessageId> {
-    let ctx = serde_json::to_value(context)?;
-    let text = app
-        .templates
-        .render(&format!("email/{}.txt", template.name()), &ctx)?;
-    let html = app
-        .templates
-        .render(&format!("email/{}.html", template.name()), &ctx)?;
-    let id = MessageId::new();
-    store::insert(
-        tx,
-        &store::NewMessage {
-            id: &id,
-            template: template.name(),
-            to: to.as_str(),
-            subject,
-            text: &text,
-            html: &html,
-            attachment,
-        },
-        app.now(),
-    )
-    .await?;
-    Ok(id)
-}
-
 fn backoff_ms(attempts: i32) -> i64 {
     (30_000i64 << attempts.clamp(0, 7)).min(3_600_000)
 }
 
 /// Sends every message that is due; returns how many were sent.
-pub async fn send_due(app: &App) -> anyhow::Result<usize> {
-    let now = app.now();
-    let claimed = store::claim(&app.db, now, now + 5 * 60_000, 20).await?;
+pub async fn send_due(db: &Db, mailer: &Mailer, clock: &Clock) -> anyhow::Result<usize> {
+    let now = clock.now_ms();
+    let claimed = store::claim(db, now, now + 5 * 60_000, 20).await?;
     let mut sent = 0;
     for m in claimed {
         let attempts = m.attempts + 1;
-        match app
-            .mailer
+        match mailer
             .send(&m.to, &m.subject, m.text, m.html, m.attachment)
             .await
         {
             Ok(()) => {
-                store::mark_sent(&app.db.pool, &m.id, attempts, app.now()).await?;
+                store::mark_sent(&db.pool, &m.id, attempts, clock.now_ms()).await?;
                 sent += 1;
             }
             Err(e) => {
@@ -215,10 +227,10 @@ pub async fn send_due(app: &App) -> anyhow::Result<usize> {
                 tracing::warn!(message_id = %m.id, attempts, "email not sent; will retry");
                 let give_up = attempts >= MAX_ATTEMPTS;
                 store::mark_failed(
-                    &app.db.pool,
+                    &db.pool,
                     &m.id,
                     attempts,
-                    app.now() + backoff_ms(attempts),
+                    clock.now_ms() + backoff_ms(attempts),
                     &reason,
                     give_up,
                 )
@@ -230,13 +242,18 @@ pub async fn send_due(app: &App) -> anyhow::Result<usize> {
 }
 
 /// The background sender: runs until `shutdown` fires.
-pub async fn run_sender(app: App, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn run_sender(
+    db: Db,
+    mailer: Mailer,
+    clock: Clock,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
-        if let Err(e) = send_due(&app).await {
-            tracing::error!(error = %e, "the email sender failed a round");
+        if let Err(e) = send_due(&db, &mailer, &clock).await {
+            tracing::error!(error = format!("{e:#}"), "the email sender failed a round");
         }
         tokio::select! {
-            _ = app.mailer.wake.notified() => {}
+            _ = mailer.wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             _ = shutdown.changed() => return,
         }

@@ -33,7 +33,7 @@ pub async fn insert(tx: &mut Tx, m: &NewMessage<'_>, now: i64) -> sqlx::Result<(
     .bind(m.attachment.map(|a| a.content_type.as_str()))
     .bind(m.attachment.map(|a| a.bytes.as_slice()))
     .bind(now)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -72,7 +72,7 @@ pub async fn claim(db: &Db, now: i64, until: i64, limit: i64) -> sqlx::Result<Ve
         .bind(until)
         .bind(now)
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.conn())
         .await?;
     tx.commit().await?;
     rows.iter()

@@ -1,0 +1,391 @@
+//! Every kind of audit entry, each with its details as types. There is no way
+//! to put free JSON into the trail: a detail is an id, a study code, a key
+//! checked for its shape, a day, a hash, a count, a flag, or a `&'static str`
+//! (an enumeration's name, fixed when fieldkit was built), so a participant's
+//! name, email or any other identity value has no field to go into and does
+//! not compile. The only text people type that enters the trail is the
+//! study's own description (titles, site and team names) and, in the entry's
+//! reason, the "why" of a change, which the callers check.
+//!
+//! The audit module sits below every capability, so it names their
+//! enumerations by their `as_str()` names rather than importing their types.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::ids::{AccountId, ConsentRecordId, FormVersionId, SiteId, StudyCode};
+
+/// An old value and the new one.
+#[derive(Clone, Debug, Serialize)]
+pub struct Change<T> {
+    pub old: T,
+    pub new: T,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AdminFlag {
+    pub is_admin: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Disabled {
+    pub disabled: bool,
+}
+
+/// How an account came to exist.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub enum Via {
+    #[serde(rename = "setup link")]
+    SetupLink,
+    #[serde(rename = "command line")]
+    CommandLine,
+}
+
+/// A key from a consent form or instrument file (a form id, a clause key, a
+/// decision): lowercase letters, digits, `_` and `-`, at most 64.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Key(String);
+
+impl Key {
+    pub fn parse(raw: &str) -> Option<Key> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 64
+            && raw
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+        ok.then(|| Key(raw.to_owned()))
+    }
+
+    /// A key as a published form or instrument holds it: checked when its
+    /// file was published, so taken as it is (a database edited by hand
+    /// must not stop consent from being recorded).
+    pub fn published(raw: &str) -> Key {
+        Key(raw.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A calendar day, YYYY-MM-DD.
+#[derive(Clone, Debug, Serialize)]
+#[serde(transparent)]
+pub struct Day(String);
+
+impl From<chrono::NaiveDate> for Day {
+    fn from(d: chrono::NaiveDate) -> Day {
+        Day(d.format("%Y-%m-%d").to_string())
+    }
+}
+
+/// A SHA-256 hash, hex.
+#[derive(Clone, Debug, Serialize)]
+#[serde(transparent)]
+pub struct Sha256Hex(String);
+
+impl Sha256Hex {
+    /// The hex form of a SHA-256 hash; anything else is not one.
+    pub fn parse(hex: &str) -> Option<Sha256Hex> {
+        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| Sha256Hex(hex.to_ascii_lowercase()))
+    }
+}
+
+/// What a withdrawal stops.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Scope {
+    pub no_contact: bool,
+    pub no_collection: bool,
+    pub remove_identifiable: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NewToken {
+    pub permissions: Vec<&'static str>,
+    pub expires_at: i64,
+}
+
+/// A study's description, as an administrator entered it.
+#[derive(Clone, Debug, Serialize)]
+pub struct StudyDetails {
+    pub title: String,
+    pub slug: String,
+    pub iras_id: Option<String>,
+    pub rec_reference: Option<String>,
+    pub lawful_basis: &'static str,
+    pub retention_years: i32,
+    pub status: &'static str,
+    pub code_prefix: String,
+    pub mca_approved: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SiteName {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct NewTeam {
+    pub site_id: SiteId,
+    pub name: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct RoleAndSites {
+    pub role: &'static str,
+    pub site_ids: Vec<SiteId>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Enrolled {
+    pub study_code: StudyCode,
+    pub site_id: SiteId,
+    pub stakeholder_group: &'static str,
+    pub has_account: bool,
+}
+
+/// The filters of a register export.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RegisterFilter {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form_id: Option<Key>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Day>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<Day>,
+}
+
+/// What happened to identifiable data when someone withdrew.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Erasure {
+    NotAsked,
+    Erased,
+    Refused,
+}
+
+impl Erasure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Erasure::NotAsked => "not_asked",
+            Erasure::Erased => "erased",
+            Erasure::Refused => "refused",
+        }
+    }
+}
+
+/// The action and its details, as the trail stores them: `action` names the
+/// kind (`consent.record`), `details` holds the typed fields.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "action", content = "details")]
+pub enum Action {
+    #[serde(rename = "auth.login")]
+    Login,
+    #[serde(rename = "auth.login_failed")]
+    LoginFailed,
+    #[serde(rename = "auth.logout")]
+    Logout,
+    #[serde(rename = "auth.password_change")]
+    PasswordChange,
+    /// A wrong current password when changing one's password.
+    #[serde(rename = "auth.password_change_failed")]
+    PasswordChangeFailed,
+    #[serde(rename = "auth.password_reset")]
+    PasswordReset,
+    #[serde(rename = "auth.password_reset_requested")]
+    PasswordResetRequested,
+    #[serde(rename = "auth.unlock")]
+    Unlock { cleared: bool },
+    #[serde(rename = "account.create")]
+    AccountCreate { new: AdminFlag, via: Via },
+    #[serde(rename = "account.invite")]
+    AccountInvite { new: AdminFlag },
+    #[serde(rename = "account.activate")]
+    AccountActivate,
+    #[serde(rename = "account.disable")]
+    AccountDisable(Change<Disabled>),
+    #[serde(rename = "account.enable")]
+    AccountEnable(Change<Disabled>),
+    #[serde(rename = "account.role_change")]
+    AccountRoleChange(Change<AdminFlag>),
+    #[serde(rename = "api_token.create")]
+    TokenCreate { new: NewToken },
+    /// `route` is the operation's path template, never the path as sent.
+    #[serde(rename = "api_token.used")]
+    TokenUsed {
+        method: &'static str,
+        route: &'static str,
+    },
+    #[serde(rename = "api_token.revoke")]
+    TokenRevoke,
+    #[serde(rename = "study.create")]
+    StudyCreate { new: StudyDetails },
+    #[serde(rename = "study.update")]
+    StudyUpdate(Change<StudyDetails>),
+    #[serde(rename = "site.create")]
+    SiteCreate { new: SiteName },
+    #[serde(rename = "team.create")]
+    TeamCreate { new: NewTeam },
+    #[serde(rename = "membership.create")]
+    MembershipCreate {
+        account_id: AccountId,
+        new: RoleAndSites,
+    },
+    #[serde(rename = "membership.role_change")]
+    MembershipRoleChange {
+        account_id: AccountId,
+        old: RoleAndSites,
+        new: RoleAndSites,
+    },
+    #[serde(rename = "membership.remove")]
+    MembershipRemove {
+        account_id: AccountId,
+        old: RoleAndSites,
+    },
+    #[serde(rename = "participant.enrol")]
+    Enrol {
+        new: Enrolled,
+        identity_fields: Vec<&'static str>,
+    },
+    /// The fields shown, never their values.
+    #[serde(rename = "identity.reveal")]
+    Reveal {
+        fields: Vec<&'static str>,
+        site_id: SiteId,
+    },
+    /// A reason that repeated the participant's details was refused.
+    #[serde(rename = "identity.reveal_refused")]
+    RevealRefused,
+    /// A system use of the participant's email (to send them what they are owed).
+    #[serde(rename = "identity.use")]
+    IdentityUse {
+        purpose: &'static str,
+        field: &'static str,
+    },
+    #[serde(rename = "consent_form.publish")]
+    FormPublish {
+        form_id: Key,
+        version: i32,
+        content_hash: Sha256Hex,
+    },
+    #[serde(rename = "consent.record")]
+    ConsentRecord {
+        study_code: StudyCode,
+        form_id: Key,
+        form_version: i32,
+        method: &'static str,
+        /// Clause key to whether it was agreed.
+        answers: BTreeMap<Key, bool>,
+        supersedes: Option<ConsentRecordId>,
+        record_hash: Sha256Hex,
+        pdf_sha256: Sha256Hex,
+    },
+    #[serde(rename = "consent.invite")]
+    ConsentInvite {
+        study_code: StudyCode,
+        form_id: Key,
+        form_version: i32,
+        emailed: bool,
+    },
+    /// Why erasure was refused goes into the entry's reason.
+    #[serde(rename = "consent.withdraw")]
+    Withdraw {
+        study_code: StudyCode,
+        scope: Scope,
+        reason_given: bool,
+        erasure: Erasure,
+        invitations_cancelled: u64,
+        /// Typed-name signatures and paper scans erased from consent records.
+        signatures_erased: u64,
+    },
+    #[serde(rename = "consent.objection")]
+    Objection {
+        study_code: StudyCode,
+        withdrawn_from: &'static str,
+    },
+    #[serde(rename = "consent.register_export")]
+    RegisterExport { filter: RegisterFilter, rows: usize },
+    #[serde(rename = "capacity.assess")]
+    CapacityAssess {
+        study_code: StudyCode,
+        decision: Key,
+        assessed_on: Day,
+        outcome: &'static str,
+        notes_given: bool,
+        flag_cleared: bool,
+    },
+    #[serde(rename = "capacity.changed")]
+    CapacityChanged { study_code: StudyCode },
+    #[serde(rename = "consultee.advice")]
+    ConsulteeAdvice {
+        study_code: StudyCode,
+        consultee_kind: &'static str,
+        advice: &'static str,
+        form_version_id: Option<FormVersionId>,
+    },
+    #[serde(rename = "audit.export")]
+    AuditExport { entries: i64 },
+    #[serde(rename = "vault.rotate_key")]
+    VaultRotateKey {
+        rows: u64,
+        from_versions: Vec<u16>,
+        to_version: u16,
+    },
+}
+
+impl Action {
+    /// The action's name and its details as JSON text.
+    pub fn encode(&self) -> (String, String) {
+        let mut value = serde_json::to_value(self).expect("an audit action serialises");
+        let name = value["action"]
+            .as_str()
+            .expect("every action has a name")
+            .to_owned();
+        let details = match value.get_mut("details").map(serde_json::Value::take) {
+            Some(serde_json::Value::Null) | None => serde_json::json!({}),
+            Some(d) => d,
+        };
+        (name, details.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_encode_to_their_names_and_details() {
+        assert_eq!(Action::Login.encode(), ("auth.login".into(), "{}".into()));
+        let (name, details) = Action::Unlock { cleared: true }.encode();
+        assert_eq!(name, "auth.unlock");
+        assert_eq!(details, r#"{"cleared":true}"#);
+        let (name, details) = Action::AccountDisable(Change {
+            old: Disabled { disabled: false },
+            new: Disabled { disabled: true },
+        })
+        .encode();
+        assert_eq!(name, "account.disable");
+        assert_eq!(
+            details,
+            r#"{"new":{"disabled":true},"old":{"disabled":false}}"#
+        );
+    }
+
+    #[test]
+    fn keys_days_and_hashes_hold_only_their_shapes() {
+        assert!(Key::parse("take_part").is_some());
+        assert!(Key::parse("Ana Lee").is_none());
+        assert!(Key::parse("ana@example.ac.uk").is_none());
+        assert!(Key::parse("").is_none());
+        assert!(Sha256Hex::parse(&"ab".repeat(32)).is_some());
+        assert!(Sha256Hex::parse("Ana Lee").is_none());
+    }
+}
