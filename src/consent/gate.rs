@@ -1,23 +1,27 @@
 //! The one gate for every use of a participant's data. Anything that
 //! collects, keeps or exports data about a participant needs a `Permit`, and a
 //! `Permit` can only come from `may`, which answers from the participant's
-//! current effective consent: the latest record, minus withdrawals.
+//! effective consent (their current record, minus what withdrawals stopped),
+//! read inside the caller's write transaction after locking the participant:
+//! a withdrawal committed a moment earlier is seen, and one arriving a moment
+//! later waits until the use is stored.
 
 use super::forms::model::DataUse;
-use super::records::service::effective;
-use crate::app::App;
+use super::kernel::model::Refusal;
+use crate::db::Tx;
 use crate::error::{AppError, Result};
+use crate::ids::{ConsentRecordId, ParticipantId};
 
-/// Proof that, when it was issued, consent allowed this use for this participant.
+/// Proof that, in this transaction, consent allows this use for this participant.
 #[derive(Debug)]
 pub struct Permit {
-    participant_id: String,
+    participant_id: ParticipantId,
     use_: DataUse,
-    record_id: String,
+    record_id: ConsentRecordId,
 }
 
 impl Permit {
-    pub fn participant_id(&self) -> &str {
+    pub fn participant_id(&self) -> &ParticipantId {
         &self.participant_id
     }
 
@@ -26,22 +30,26 @@ impl Permit {
     }
 
     /// The consent record the permission rests on.
-    pub fn record_id(&self) -> &str {
+    pub fn record_id(&self) -> &ConsentRecordId {
         &self.record_id
     }
 }
 
-/// May this participant's data be used this way? A refusal says why (409).
-pub async fn may(app: &App, participant_id: &str, use_: DataUse) -> Result<Permit> {
-    let consent = effective(app, participant_id)
+/// May this participant's data be used this way? Locks the participant for
+/// the rest of `tx`, so the answer holds until the use is committed. A
+/// refusal says why (409).
+pub async fn may(tx: &mut Tx, participant: &ParticipantId, use_: DataUse) -> Result<Permit> {
+    crate::participants::store::lock(tx, participant).await?;
+    let consent = super::kernel::standing(tx.conn(), participant)
         .await?
-        .ok_or_else(|| AppError::Conflict(super::records::model::Refusal::NoConsent.to_string()))?;
+        .effective
+        .ok_or_else(|| AppError::Conflict(Refusal::NoConsent.to_string()))?;
     consent
         .allows(&use_)
         .map_err(|r| AppError::Conflict(r.to_string()))?;
     Ok(Permit {
-        participant_id: participant_id.to_owned(),
+        participant_id: participant.clone(),
         use_,
-        record_id: consent.record_id,
+        record_id: consent.record_id().clone(),
     })
 }

@@ -11,11 +11,10 @@ use poem_openapi::{Object, OpenApi};
 use super::model::{Advice, ConsulteeKind, Outcome};
 use super::service::{self, AdviceInput, Assessment};
 use super::store::{AdviceSummary, AssessmentSummary, ObjectionSummary};
-use crate::consent::records::model::Submitted;
-use crate::error::AppError;
-use crate::http::api::{fail, ApiResult, BearerAuth, Created, NoContent, Tag};
+use crate::consent::records::api::{answers, AnswerInput};
+use crate::http::api::{ApiResult, BearerAuth, Created, NoContent, Tag, Text};
 use crate::http::viewer::app_of;
-use crate::ids::StudyId;
+use crate::ids::{AssessmentId, ConsentRecordId, FormVersionId, ParticipantId, StudyId};
 
 pub struct CapacityApi;
 
@@ -23,13 +22,15 @@ pub struct CapacityApi;
 #[oai(deny_unknown_fields)]
 struct AssessmentRequest {
     /// The decision assessed: `take_part`, or a data use key.
-    decision: String,
-    /// The day of the assessment, YYYY-MM-DD.
-    assessed_on: String,
+    #[oai(validator(max_length = 64))]
+    decision: Text,
+    /// The day of the assessment, YYYY-MM-DD, not in the future.
+    #[oai(validator(pattern = r"^\s*[0-9]{4}-[0-9]{2}-[0-9]{2}\s*$"))]
+    assessed_on: Text,
     outcome: Outcome,
     /// Notes on the assessment (kept encrypted).
-    #[oai(default)]
-    notes: String,
+    #[oai(nullable, default, validator(max_length = 5000))]
+    notes: Text,
 }
 
 #[derive(Object)]
@@ -38,25 +39,29 @@ struct AdviceRequest {
     consultee_kind: ConsulteeKind,
     advice: Advice,
     /// The consultee's name (kept encrypted).
-    consultee_name: String,
+    #[oai(validator(max_length = 200))]
+    consultee_name: Text,
     /// The form the consultee answered on the participant's behalf (advice to take part).
-    form_version_id: Option<String>,
-    /// Clause key to "yes", "no" or "" (left blank; counts as no).
-    #[oai(default)]
-    answers: BTreeMap<String, String>,
+    #[oai(nullable)]
+    form_version_id: Option<FormVersionId>,
+    /// Clause key to answer (advice to take part).
+    #[oai(nullable, default)]
+    answers: BTreeMap<String, AnswerInput>,
 }
 
 #[derive(Object)]
 struct AdviceRecorded {
-    /// The consent record made from advice to take part.
-    consent_record_id: Option<String>,
+    /// The consent record made from advice to take part; null for advice not to.
+    #[oai(nullable)]
+    consent_record_id: Option<ConsentRecordId>,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct ObjectionRequest {
     /// What they said or did (kept encrypted).
-    description: String,
+    #[oai(validator(max_length = 5000))]
+    description: Text,
 }
 
 /// A participant's capacity records, newest first. No sealed values.
@@ -66,10 +71,6 @@ struct CapacityView {
     assessments: Vec<AssessmentSummary>,
     consultee_advice: Vec<AdviceSummary>,
     objections: Vec<ObjectionSummary>,
-}
-
-fn study_id(raw: &str) -> poem::Result<StudyId> {
-    StudyId::parse(raw).ok_or_else(|| fail(AppError::NotFound))
 }
 
 #[OpenApi(tag = "Tag::Consent")]
@@ -83,20 +84,17 @@ impl CapacityApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
         body: Json<AssessmentRequest>,
-    ) -> ApiResult<Json<Created>> {
-        let study = self::study_id(&study_id)?;
+    ) -> ApiResult<Json<Created<AssessmentId>>> {
         let a = Assessment {
             decision: &body.decision,
             assessed_on: &body.assessed_on,
             outcome: body.outcome,
             notes: &body.notes,
         };
-        let id = service::assess(app_of(req), &auth.0, &study, &participant_id, a)
-            .await
-            .map_err(fail)?;
+        let id = service::assess(app_of(req), &auth.0, &study_id, &participant_id, a).await?;
         Ok(Json(Created { id }))
     }
 
@@ -109,13 +107,10 @@ impl CapacityApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
     ) -> ApiResult<NoContent> {
-        let study = self::study_id(&study_id)?;
-        service::capacity_changed(app_of(req), &auth.0, &study, &participant_id)
-            .await
-            .map_err(fail)?;
+        service::capacity_changed(app_of(req), &auth.0, &study_id, &participant_id).await?;
         Ok(NoContent::Done)
     }
 
@@ -130,38 +125,19 @@ impl CapacityApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
         body: Json<AdviceRequest>,
     ) -> ApiResult<Json<AdviceRecorded>> {
-        let study = self::study_id(&study_id)?;
-        let app = app_of(req);
-        // Access before validation: the answers are parsed only for those allowed.
-        service::participant(app, &auth.0, &study, &participant_id)
-            .await
-            .map_err(fail)?;
-        let answers = body
-            .answers
-            .iter()
-            .map(|(k, v)| {
-                Submitted::parse(v).map(|s| (k.clone(), s)).ok_or_else(|| {
-                    fail(AppError::invalid(
-                        &format!("answers.{k}"),
-                        "Answer \"yes\", \"no\", or leave it empty.",
-                    ))
-                })
-            })
-            .collect::<poem::Result<_>>()?;
         let input = AdviceInput {
             kind: body.consultee_kind,
             advice: body.advice,
             consultee_name: &body.consultee_name,
-            form_version_id: body.form_version_id.as_deref(),
-            answers,
+            form_version_id: body.form_version_id.as_ref(),
+            answers: answers(&body.answers),
         };
-        let consent_record_id = service::advise(app, &auth.0, &study, &participant_id, input)
-            .await
-            .map_err(fail)?;
+        let consent_record_id =
+            service::advise(app_of(req), &auth.0, &study_id, &participant_id, input).await?;
         Ok(Json(AdviceRecorded { consent_record_id }))
     }
 
@@ -175,20 +151,18 @@ impl CapacityApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
         body: Json<ObjectionRequest>,
     ) -> ApiResult<NoContent> {
-        let study = self::study_id(&study_id)?;
         service::object(
             app_of(req),
             &auth.0,
-            &study,
+            &study_id,
             &participant_id,
             &body.description,
         )
-        .await
-        .map_err(fail)?;
+        .await?;
         Ok(NoContent::Done)
     }
 
@@ -201,13 +175,10 @@ impl CapacityApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
     ) -> ApiResult<Json<CapacityView>> {
-        let study = self::study_id(&study_id)?;
-        let o = service::overview(app_of(req), &auth.0, &study, &participant_id)
-            .await
-            .map_err(fail)?;
+        let o = service::summary_of(app_of(req), &auth.0, &study_id, &participant_id).await?;
         Ok(Json(CapacityView {
             capacity_flag: o.capacity_flag,
             assessments: o.assessments,

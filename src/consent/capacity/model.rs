@@ -3,10 +3,8 @@
 
 use serde::Serialize;
 
+use crate::audit::action::Key;
 use crate::error::AppError;
-
-/// The decision whose capacity was assessed: taking part, or one use of data.
-pub const TAKE_PART: &str = "take_part";
 
 /// What an assessment found about one decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, poem_openapi::Enum)]
@@ -96,31 +94,31 @@ impl Advice {
 }
 
 /// A decision key: `take_part` or a data use key (lowercase letters, digits, underscores).
-pub fn parse_decision(raw: &str) -> Result<String, AppError> {
+pub fn parse_decision(raw: &str) -> Result<Key, AppError> {
     let d = raw.trim();
-    if (1..=64).contains(&d.len())
-        && d.starts_with(|c: char| c.is_ascii_lowercase())
-        && d.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        Ok(d.to_owned())
-    } else {
-        Err(AppError::invalid(
+    let shaped = d.starts_with(|c: char| c.is_ascii_lowercase()) && !d.contains('-');
+    match Key::parse(d).filter(|_| shaped) {
+        Some(key) => Ok(key),
+        None => Err(AppError::invalid(
             "decision",
             "Name the decision assessed: take_part, or the use of data (e.g. audio_recording).",
-        ))
+        )),
     }
 }
 
 /// A day, YYYY-MM-DD, not after `today`.
-pub fn parse_day(field: &str, raw: &str, today: chrono::NaiveDate) -> Result<String, AppError> {
-    match chrono::NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d") {
-        Ok(d) if d <= today => Ok(d.format("%Y-%m-%d").to_string()),
-        Ok(_) => Err(AppError::invalid(
+pub fn parse_day(
+    field: &str,
+    raw: &str,
+    today: chrono::NaiveDate,
+) -> Result<chrono::NaiveDate, AppError> {
+    match crate::clock::parse_day(raw.trim()) {
+        Some(d) if d <= today => Ok(d),
+        Some(_) => Err(AppError::invalid(
             field,
             "The date cannot be in the future.",
         )),
-        Err(_) => Err(AppError::invalid(field, "Enter the date as YYYY-MM-DD.")),
+        None => Err(AppError::invalid(field, "Enter the date as YYYY-MM-DD.")),
     }
 }
 
@@ -143,7 +141,7 @@ mod tests {
 
     #[test]
     fn a_decision_is_take_part_or_a_use_key() {
-        assert_eq!(parse_decision(" take_part ").unwrap(), TAKE_PART);
+        assert_eq!(parse_decision(" take_part ").unwrap().as_str(), "take_part");
         assert!(parse_decision("audio_recording").is_ok());
         assert!(parse_decision("").is_err());
         assert!(parse_decision("Take part").is_err());
@@ -152,7 +150,10 @@ mod tests {
     #[test]
     fn an_assessment_date_is_a_past_day() {
         let today = day("2026-03-01");
-        assert_eq!(parse_day("d", "2026-02-28", today).unwrap(), "2026-02-28");
+        assert_eq!(
+            parse_day("d", "2026-02-28", today).unwrap(),
+            day("2026-02-28")
+        );
         assert!(parse_day("d", "2026-03-02", today).is_err());
         assert!(parse_day("d", "28/02/2026", today).is_err());
     }

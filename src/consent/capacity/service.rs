@@ -1,36 +1,29 @@
-//! Capacity use cases (C7), for researchers at the participant's site. An
+//! Capacity use cases (C7), for researchers at the participant's site. Each
+//! locks the participant and decides on what it reads after the lock. An
 //! assessment clears the "capacity changed" flag; a consultee's advice to take
-//! part is a consent record through the one recording path; an objection
-//! withdraws at once through the one withdrawal path.
+//! part is a consent record through the kernel, stored with the advice in one
+//! transaction; an objection withdraws at once through the kernel and is
+//! stored in the same transaction as the withdrawal.
 
 use std::collections::BTreeMap;
-
-use serde_json::json;
 
 use super::model::{parse_day, parse_decision, parse_text, Advice, ConsulteeKind, Outcome};
 use super::store::{self, AdviceSummary, AssessmentSummary, ObjectionSummary};
 use crate::app::App;
-use crate::audit::{self, NewEntry};
+use crate::audit::{self, Action, Entity, NewEntry};
 use crate::auth::model::{Actor, Permission};
-use crate::consent::records::model::{Submitted, WithdrawalScope};
-use crate::consent::records::service::{consent_by_consultee, record_withdrawal, Withdrawal};
+use crate::auth::policy::require_site;
+use crate::consent::forms::model::ConsentFormVersion;
+use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalScope};
+use crate::consent::kernel::{self, Consent, Withdrawal};
+use crate::consent::records::service::participant_for_consent;
 use crate::db::Tx;
 use crate::error::{AppError, Result};
-use crate::ids::StudyId;
+use crate::ids::{
+    AdviceId, AssessmentId, ConsentRecordId, FormVersionId, ObjectionId, ParticipantId, StudyId,
+};
 use crate::participants::model::Participant;
-
-/// The participant, if the actor may take consent at their site (everything
-/// here needs that; handlers call it before reading their input).
-pub async fn participant(
-    app: &App,
-    actor: &Actor,
-    study: &StudyId,
-    participant_id: &str,
-) -> Result<Participant> {
-    let p = crate::participants::service::get(app, actor, study, participant_id).await?;
-    crate::studies::service::require(actor, Permission::TakeConsent, study)?;
-    Ok(p)
-}
+use crate::studies::model::Study;
 
 /// An assessment of capacity to make one decision, by the acting researcher.
 pub struct Assessment<'a> {
@@ -48,10 +41,10 @@ pub async fn assess(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-    participant_id: &str,
+    participant_id: &ParticipantId,
     a: Assessment<'_>,
-) -> Result<String> {
-    let p = participant(app, actor, study, participant_id).await?;
+) -> Result<AssessmentId> {
+    participant_for_consent(app, actor, study, participant_id).await?;
     let now = app.now();
     let today = chrono::DateTime::from_timestamp_millis(now)
         .unwrap_or_default()
@@ -75,30 +68,36 @@ pub async fn assess(
             return Err(AppError::Invalid(problems));
         }
     };
-    let id = uuid::Uuid::now_v7().to_string();
-    let notes_sealed = notes
-        .as_deref()
-        .map(|n| app.vault.seal("capacity_assessments", "notes", &id, n));
+    let id = AssessmentId::new();
+    let notes_sealed = notes.as_deref().map(|n| {
+        app.vault
+            .seal("capacity_assessments", "notes", id.as_str(), n)
+    });
     let mut tx = app.db.begin().await?;
+    let locked = kernel::lock(&mut tx, participant_id).await?;
+    let p = &locked.participant;
     let row = store::NewAssessment {
         id: &id,
-        study_id: study.as_str(),
+        study_id: study,
         participant_id: &p.id,
-        decision: &decision,
-        assessed_on: &assessed_on,
+        decision: decision.as_str(),
+        assessed_on: &assessed_on.format("%Y-%m-%d").to_string(),
         outcome: a.outcome.as_str(),
-        assessor_account: actor.account_id.as_str(),
+        assessor_account: &actor.account_id,
         notes_sealed: notes_sealed.as_deref(),
     };
     store::insert_assessment(&mut tx, &row, now).await?;
-    store::set_capacity_flag(&mut tx, &p.id, false, now).await?;
-    let details = json!({
-        "study_code": p.study_code, "decision": decision, "assessed_on": assessed_on,
-        "outcome": a.outcome.as_str(), "notes_given": notes.is_some(), "flag_cleared": p.capacity_flag,
-    });
-    let entry = NewEntry::by_in_study(actor, study, "capacity.assess", "participant", &p.id)
-        .details(details);
-    audit::append(&mut tx, &app.db, now, entry).await?;
+    crate::participants::store::set_capacity_flag(&mut tx, &p.id, false, now).await?;
+    let action = Action::CapacityAssess {
+        study_code: p.study_code.clone(),
+        decision,
+        assessed_on: assessed_on.into(),
+        outcome: a.outcome.as_str(),
+        notes_given: notes.is_some(),
+        flag_cleared: p.capacity_flag,
+    };
+    let entry = NewEntry::by_in_study(actor, study, action, Entity::Participant(p.id.clone()));
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -109,59 +108,20 @@ pub async fn capacity_changed(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-    participant_id: &str,
+    participant_id: &ParticipantId,
 ) -> Result<()> {
-    let p = participant(app, actor, study, participant_id).await?;
+    participant_for_consent(app, actor, study, participant_id).await?;
     let now = app.now();
     let mut tx = app.db.begin().await?;
-    store::set_capacity_flag(&mut tx, &p.id, true, now).await?;
-    let entry = NewEntry::by_in_study(actor, study, "capacity.changed", "participant", &p.id)
-        .details(json!({ "study_code": p.study_code }));
-    audit::append(&mut tx, &app.db, now, entry).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// A consultee's advice, checked and ready to store (the name already sealed).
-pub struct ConsulteeAdvice<'a> {
-    id: String,
-    participant: &'a Participant,
-    actor: &'a Actor,
-    kind: ConsulteeKind,
-    advice: Advice,
-    /// The consultee's name as typed: they sign the consent on the participant's behalf.
-    pub(crate) consultee_name: &'a str,
-    name_sealed: String,
-    form_version_id: Option<&'a str>,
-}
-
-/// Stores the advice and its audit entry in the caller's transaction.
-pub(crate) async fn store_advice(
-    tx: &mut Tx,
-    app: &App,
-    a: &ConsulteeAdvice<'_>,
-    now: i64,
-) -> Result<()> {
-    let p = a.participant;
-    let row = store::NewAdvice {
-        id: &a.id,
-        study_id: &p.study_id,
-        participant_id: &p.id,
-        consultee_kind: a.kind.as_str(),
-        advice: a.advice.as_str(),
-        consultee_name_sealed: &a.name_sealed,
-        recorded_by: a.actor.account_id.as_str(),
-        form_version_id: a.form_version_id,
+    let locked = kernel::lock(&mut tx, participant_id).await?;
+    let p = &locked.participant;
+    crate::participants::store::set_capacity_flag(&mut tx, &p.id, true, now).await?;
+    let action = Action::CapacityChanged {
+        study_code: p.study_code.clone(),
     };
-    store::insert_advice(tx, &row, now).await?;
-    let study = StudyId::from_db(p.study_id.clone());
-    let details = json!({
-        "study_code": p.study_code, "consultee_kind": a.kind.as_str(), "advice": a.advice.as_str(),
-        "form_version_id": a.form_version_id,
-    });
-    let entry = NewEntry::by_in_study(a.actor, &study, "consultee.advice", "participant", &p.id)
-        .details(details);
-    audit::append(tx, &app.db, now, entry).await?;
+    let entry = NewEntry::by_in_study(actor, study, action, Entity::Participant(p.id.clone()));
+    audit::append(&mut tx, now, entry).await?;
+    tx.commit().await?;
     Ok(())
 }
 
@@ -172,24 +132,113 @@ pub struct AdviceInput<'a> {
     /// Kept encrypted.
     pub consultee_name: &'a str,
     /// The form the consultee answered (advice to take part).
-    pub form_version_id: Option<&'a str>,
+    pub form_version_id: Option<&'a FormVersionId>,
     /// The consultee's answers, clause key to answer (advice to take part).
     pub answers: BTreeMap<String, Submitted>,
 }
 
+/// Stores the advice and its audit entry in the caller's transaction.
+async fn store_advice(
+    tx: &mut Tx,
+    app: &App,
+    actor: &Actor,
+    p: &Participant,
+    input: &AdviceInput<'_>,
+    name: &str,
+    form: Option<&FormVersionId>,
+) -> Result<()> {
+    let id = AdviceId::new();
+    let sealed = app
+        .vault
+        .seal("consultee_advice", "consultee_name", id.as_str(), name);
+    let row = store::NewAdvice {
+        id: &id,
+        study_id: &p.study_id,
+        participant_id: &p.id,
+        consultee_kind: input.kind.as_str(),
+        advice: input.advice.as_str(),
+        consultee_name_sealed: &sealed,
+        recorded_by: &actor.account_id,
+        form_version_id: form,
+    };
+    let now = app.now();
+    store::insert_advice(tx, &row, now).await?;
+    let action = Action::ConsulteeAdvice {
+        study_code: p.study_code.clone(),
+        consultee_kind: input.kind.as_str(),
+        advice: input.advice.as_str(),
+        form_version_id: form.cloned(),
+    };
+    let entry = NewEntry::by_in_study(
+        actor,
+        &p.study_id,
+        action,
+        Entity::Participant(p.id.clone()),
+    );
+    audit::append(tx, now, entry).await?;
+    Ok(())
+}
+
+/// The form a consultee advising "take part" answered: a published form of this study.
+async fn advised_form(
+    app: &App,
+    study: &StudyId,
+    input: &AdviceInput<'_>,
+) -> Result<Option<ConsentFormVersion>> {
+    if input.advice != Advice::TakePart {
+        return Ok(None);
+    }
+    let unknown = || {
+        AppError::invalid(
+            "form_version_id",
+            "Choose the published form of this study that the consultee answered.",
+        )
+    };
+    let version = input.form_version_id.ok_or_else(unknown)?;
+    crate::consent::forms::service::version_of(&app.db, study, version)
+        .await
+        .map(Some)
+        .map_err(|_| unknown())
+}
+
 /// Records a consultee's advice (s.32), only in a study approved under the
 /// Act and only for someone whose latest assessment about taking part found
-/// they lack capacity. Advice to take part, with the consultee's answers, is
-/// recorded as their consent: returns that record's id.
+/// they lack capacity, both read after locking them. Advice to take part,
+/// with the consultee's answers, is recorded as their consent in the same
+/// transaction: returns that record's id.
 pub async fn advise(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-    participant_id: &str,
+    participant_id: &ParticipantId,
     input: AdviceInput<'_>,
-) -> Result<Option<String>> {
-    let p = participant(app, actor, study, participant_id).await?;
-    if !crate::studies::store::get_study(&app.db.pool, study)
+) -> Result<Option<ConsentRecordId>> {
+    participant_for_consent(app, actor, study, participant_id).await?;
+    let name = crate::auth::model::parse_display_name(input.consultee_name)
+        .map_err(|_| AppError::invalid("consultee_name", "Enter the consultee's name."))?;
+    let form = advised_form(app, study, &input).await?;
+    let prepared = form
+        .as_ref()
+        .map(|form| {
+            kernel::prepare(
+                app,
+                Consent {
+                    form,
+                    method: ConsentMethod::ConsulteeAdvice,
+                    answers: &input.answers,
+                    signature: Some(&name),
+                    verbal_record: None,
+                    scan: None,
+                    witness: Some(actor),
+                    by_consultee: true,
+                    send_copy: false,
+                },
+            )
+        })
+        .transpose()?;
+    let mut tx = app.db.begin().await?;
+    let locked = kernel::lock(&mut tx, participant_id).await?;
+    if !crate::studies::store::get_study(tx.conn(), study)
         .await?
         .mca_approved
     {
@@ -197,72 +246,42 @@ pub async fn advise(
             "This study is not approved under the Mental Capacity Act, so a consultee's advice cannot be recorded in it.".into(),
         ));
     }
-    if !store::lacks_capacity(&app.db.pool, &p.id).await? {
+    if !locked.lacks_capacity {
         return Err(AppError::Conflict(format!(
             "{} has not been assessed as lacking capacity to decide about taking part: a consultee is consulted only for someone who lacks it. Record the assessment first.",
-            p.study_code
+            locked.participant.study_code
         )));
     }
-    let name = crate::auth::model::parse_display_name(input.consultee_name)
-        .map_err(|_| AppError::invalid("consultee_name", "Enter the consultee's name."))?;
-    let id = uuid::Uuid::now_v7().to_string();
-    let name_sealed = app
-        .vault
-        .seal("consultee_advice", "consultee_name", &id, &name);
-    let mut advice = ConsulteeAdvice {
-        id,
-        participant: &p,
+    let form_id = form.as_ref().map(|f| &f.id);
+    store_advice(
+        &mut tx,
+        app,
         actor,
-        kind: input.kind,
-        advice: input.advice,
-        consultee_name: &name,
-        name_sealed,
-        form_version_id: None,
+        &locked.participant,
+        &input,
+        &name,
+        form_id,
+    )
+    .await?;
+    let record = match prepared {
+        Some(prepared) => Some(kernel::record(&mut tx, app, &locked, prepared).await?),
+        None => None,
     };
-    match input.advice {
-        Advice::TakePart => {
-            let unknown = || {
-                AppError::invalid(
-                    "form_version_id",
-                    "Choose the published form of this study that the consultee answered.",
-                )
-            };
-            let version = input
-                .form_version_id
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(unknown)?;
-            let form = crate::consent::forms::service::get_version(app, version)
-                .await
-                .map_err(|_| unknown())?;
-            if form.study_id != *study {
-                return Err(unknown());
-            }
-            advice.form_version_id = Some(&form.id);
-            consent_by_consultee(app, actor, &p, &form, &input.answers, &advice)
-                .await
-                .map(Some)
-        }
-        Advice::NotTakePart => {
-            let mut tx = app.db.begin().await?;
-            store_advice(&mut tx, app, &advice, app.now()).await?;
-            tx.commit().await?;
-            Ok(None)
-        }
-    }
+    tx.commit().await?;
+    Ok(record)
 }
 
-/// Records a sign of objection (s.33): they are withdrawn from further data
-/// collection at once, through the one withdrawal path, then the objection is
-/// kept (its description sealed) and audited.
+/// Records a sign of objection (s.33): in one transaction they are withdrawn
+/// from further data collection through the kernel, and the objection (its
+/// description sealed) is stored and audited.
 pub async fn object(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-    participant_id: &str,
+    participant_id: &ParticipantId,
     description: &str,
 ) -> Result<()> {
-    let p = participant(app, actor, study, participant_id).await?;
+    participant_for_consent(app, actor, study, participant_id).await?;
     let description = parse_text("description", description)?.ok_or_else(|| {
         AppError::invalid(
             "description",
@@ -277,52 +296,74 @@ pub async fn object(
         reason: None,
         erasure_refused_because: None,
     };
-    record_withdrawal(app, actor, &p, withdrawal).await?;
-    let id = uuid::Uuid::now_v7().to_string();
+    let id = ObjectionId::new();
     let sealed = app
         .vault
-        .seal("objections", "description", &id, &description);
+        .seal("objections", "description", id.as_str(), &description);
     let now = app.now();
     let mut tx = app.db.begin().await?;
-    store::insert_objection(
-        &mut tx,
-        &id,
-        study.as_str(),
-        &p.id,
-        &sealed,
-        actor.account_id.as_str(),
-        now,
-    )
-    .await?;
-    let entry = NewEntry::by_in_study(actor, study, "consent.objection", "participant", &p.id)
-        .details(
-            json!({ "study_code": p.study_code, "withdrawn_from": "further data collection" }),
-        );
-    audit::append(&mut tx, &app.db, now, entry).await?;
+    let locked = kernel::lock(&mut tx, participant_id).await?;
+    kernel::withdraw(&mut tx, app, &locked, actor, &withdrawal).await?;
+    let p = &locked.participant;
+    store::insert_objection(&mut tx, &id, study, &p.id, &sealed, &actor.account_id, now).await?;
+    let action = Action::Objection {
+        study_code: p.study_code.clone(),
+        withdrawn_from: "further data collection",
+    };
+    let entry = NewEntry::by_in_study(actor, study, action, Entity::Participant(p.id.clone()));
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
+    app.mailer.wake();
     Ok(())
 }
 
-/// A participant's capacity records, newest first, without sealed values.
-pub struct Overview {
+/// A participant's capacity records, newest first, without sealed values,
+/// and what the capacity section of their page offers.
+pub struct CapacitySummary {
     /// Their capacity may have changed since the last assessment.
     pub capacity_flag: bool,
     pub assessments: Vec<AssessmentSummary>,
     pub advice: Vec<AdviceSummary>,
     pub objections: Vec<ObjectionSummary>,
+    pub mca_approved: bool,
+    pub lacks_capacity: bool,
 }
 
-pub async fn overview(
+impl CapacitySummary {
+    /// Whether a consultee may be asked now (MCA s.32): in a study approved
+    /// under the Act, for someone assessed as lacking capacity to take part.
+    pub fn consultee_may_advise(&self) -> bool {
+        self.mca_approved && self.lacks_capacity
+    }
+}
+
+/// The participant's capacity records, for the API.
+pub async fn summary_of(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-    participant_id: &str,
-) -> Result<Overview> {
-    let p = participant(app, actor, study, participant_id).await?;
-    Ok(Overview {
+    participant: &ParticipantId,
+) -> Result<CapacitySummary> {
+    let p = participant_for_consent(app, actor, study, participant).await?;
+    let s = crate::studies::store::get_study(&app.db.pool, study).await?;
+    summary(app, actor, &p, &s).await
+}
+
+/// For the participant page, which has loaded the participant and study.
+pub async fn summary(
+    app: &App,
+    actor: &Actor,
+    p: &Participant,
+    study: &Study,
+) -> Result<CapacitySummary> {
+    require_site(actor, Permission::TakeConsent, &p.study_id, &p.site_id)?;
+    let pool = &app.db.pool;
+    Ok(CapacitySummary {
         capacity_flag: p.capacity_flag,
-        assessments: store::assessments_of(&app.db.pool, &p.id).await?,
-        advice: store::advice_of(&app.db.pool, &p.id).await?,
-        objections: store::objections_of(&app.db.pool, &p.id).await?,
+        assessments: store::assessments_of(pool, &p.id).await?,
+        advice: store::advice_of(pool, &p.id).await?,
+        objections: store::objections_of(pool, &p.id).await?,
+        mca_approved: study.mca_approved,
+        lacks_capacity: kernel::store::lacks_capacity(&mut *pool.acquire().await?, &p.id).await?,
     })
 }

@@ -3,17 +3,19 @@
 
 use sqlx::{AnyPool, Row};
 
-use super::model::TAKE_PART;
 use crate::db::Tx;
+use crate::ids::{
+    AccountId, AdviceId, AssessmentId, FormVersionId, ObjectionId, ParticipantId, StudyId,
+};
 
 pub struct NewAssessment<'a> {
-    pub id: &'a str,
-    pub study_id: &'a str,
-    pub participant_id: &'a str,
+    pub id: &'a AssessmentId,
+    pub study_id: &'a StudyId,
+    pub participant_id: &'a ParticipantId,
     pub decision: &'a str,
     pub assessed_on: &'a str,
     pub outcome: &'a str,
-    pub assessor_account: &'a str,
+    pub assessor_account: &'a AccountId,
     pub notes_sealed: Option<&'a str>,
 }
 
@@ -31,51 +33,20 @@ pub async fn insert_assessment(tx: &mut Tx, a: &NewAssessment<'_>, now: i64) -> 
     .bind(a.assessor_account)
     .bind(a.notes_sealed)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
 
-/// Does the latest assessment of their capacity to decide about taking part
-/// find that they lack it? (The latest by date assessed, then by recording.)
-pub async fn lacks_capacity(pool: &AnyPool, participant: &str) -> sqlx::Result<bool> {
-    let outcome: Option<String> = sqlx::query(
-        "SELECT outcome FROM capacity_assessments WHERE participant_id = $1 AND decision = $2
-         ORDER BY assessed_on DESC, created_at DESC, id DESC LIMIT 1",
-    )
-    .bind(participant)
-    .bind(TAKE_PART)
-    .fetch_optional(pool)
-    .await?
-    .map(|r| r.try_get(0))
-    .transpose()?;
-    Ok(outcome.as_deref() == Some("lacks_capacity"))
-}
-
-pub async fn set_capacity_flag(
-    tx: &mut Tx,
-    participant: &str,
-    flagged: bool,
-    now: i64,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE participants SET capacity_flag = $1, updated_at = $2 WHERE id = $3")
-        .bind(flagged as i16)
-        .bind(now)
-        .bind(participant)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
-}
-
 pub struct NewAdvice<'a> {
-    pub id: &'a str,
-    pub study_id: &'a str,
-    pub participant_id: &'a str,
+    pub id: &'a AdviceId,
+    pub study_id: &'a StudyId,
+    pub participant_id: &'a ParticipantId,
     pub consultee_kind: &'a str,
     pub advice: &'a str,
     pub consultee_name_sealed: &'a str,
-    pub recorded_by: &'a str,
-    pub form_version_id: Option<&'a str>,
+    pub recorded_by: &'a AccountId,
+    pub form_version_id: Option<&'a FormVersionId>,
 }
 
 pub async fn insert_advice(tx: &mut Tx, a: &NewAdvice<'_>, now: i64) -> sqlx::Result<()> {
@@ -92,18 +63,18 @@ pub async fn insert_advice(tx: &mut Tx, a: &NewAdvice<'_>, now: i64) -> sqlx::Re
     .bind(a.recorded_by)
     .bind(now)
     .bind(a.form_version_id)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
 
 pub async fn insert_objection(
     tx: &mut Tx,
-    id: &str,
-    study: &str,
-    participant: &str,
+    id: &ObjectionId,
+    study: &StudyId,
+    participant: &ParticipantId,
     description_sealed: &str,
-    by: &str,
+    by: &AccountId,
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
@@ -116,7 +87,7 @@ pub async fn insert_objection(
     .bind(description_sealed)
     .bind(by)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
@@ -124,7 +95,7 @@ pub async fn insert_objection(
 /// An assessment as listed: no sealed notes.
 #[derive(Clone, Debug, serde::Serialize, poem_openapi::Object)]
 pub struct AssessmentSummary {
-    pub id: String,
+    pub id: AssessmentId,
     pub decision: String,
     pub assessed_on: String,
     pub outcome: String,
@@ -137,11 +108,12 @@ pub struct AssessmentSummary {
 /// A consultee's advice as listed: no name.
 #[derive(Clone, Debug, serde::Serialize, poem_openapi::Object)]
 pub struct AdviceSummary {
-    pub id: String,
+    pub id: AdviceId,
     pub consultee_kind: String,
     pub advice: String,
     /// The form the consultee answered, if they advised taking part.
-    pub form_version_id: Option<String>,
+    #[oai(nullable)]
+    pub form_version_id: Option<FormVersionId>,
     pub recorded_by: String,
     pub recorded_at: i64,
 }
@@ -149,7 +121,7 @@ pub struct AdviceSummary {
 /// An objection as listed: no description.
 #[derive(Clone, Debug, serde::Serialize, poem_openapi::Object)]
 pub struct ObjectionSummary {
-    pub id: String,
+    pub id: ObjectionId,
     pub recorded_by: String,
     pub recorded_at: i64,
 }
@@ -157,7 +129,7 @@ pub struct ObjectionSummary {
 /// A participant's assessments, newest first.
 pub async fn assessments_of(
     pool: &AnyPool,
-    participant: &str,
+    participant: &ParticipantId,
 ) -> sqlx::Result<Vec<AssessmentSummary>> {
     sqlx::query(
         "SELECT c.id, c.decision, c.assessed_on, c.outcome, a.display_name, c.notes_sealed, c.created_at
@@ -183,7 +155,10 @@ pub async fn assessments_of(
 }
 
 /// A participant's consultees' advice, newest first.
-pub async fn advice_of(pool: &AnyPool, participant: &str) -> sqlx::Result<Vec<AdviceSummary>> {
+pub async fn advice_of(
+    pool: &AnyPool,
+    participant: &ParticipantId,
+) -> sqlx::Result<Vec<AdviceSummary>> {
     sqlx::query(
         "SELECT c.id, c.consultee_kind, c.advice, c.form_version_id, a.display_name, c.recorded_at
          FROM consultee_advice c JOIN accounts a ON a.id = c.recorded_by
@@ -209,7 +184,7 @@ pub async fn advice_of(pool: &AnyPool, participant: &str) -> sqlx::Result<Vec<Ad
 /// A participant's objections, newest first.
 pub async fn objections_of(
     pool: &AnyPool,
-    participant: &str,
+    participant: &ParticipantId,
 ) -> sqlx::Result<Vec<ObjectionSummary>> {
     sqlx::query(
         "SELECT o.id, a.display_name, o.recorded_at

@@ -4,23 +4,25 @@
 use std::collections::BTreeMap;
 
 use poem::Request;
-use poem_openapi::param::Path;
-use poem_openapi::payload::{Attachment, Json};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::service;
-use crate::consent::records::api::{answers, study_id};
-use crate::consent::records::model::WithdrawalScope;
-use crate::http::api::{fail, ApiResult, BearerAuth, Created, NoContent, Tag};
+use crate::consent::kernel::model::WithdrawalScope;
+use crate::consent::records::api::{answers, AnswerInput, PdfFile};
+use crate::db::list::{Limit, PageRequest};
+use crate::http::api::{ApiResult, BearerAuth, Created, NoContent, Paged, Tag, Text};
 use crate::http::viewer::app_of;
+use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, StudyCode, StudyId};
 
 pub struct ChoicesApi;
 
 /// A participant due for re-consent.
 #[derive(Object)]
 struct DueView {
-    participant_id: String,
-    study_code: String,
+    participant_id: ParticipantId,
+    study_code: StudyCode,
     form_id: String,
     form_title: String,
     /// The version their latest record is on.
@@ -33,31 +35,38 @@ struct DueView {
 #[oai(deny_unknown_fields)]
 struct ReconsentRequest {
     /// Invite these participants (each must be due).
-    participant_ids: Option<Vec<String>>,
+    #[oai(nullable)]
+    participant_ids: Option<Vec<ParticipantId>>,
     /// Invite everyone due instead.
-    #[oai(default)]
+    #[oai(nullable, default)]
     all: bool,
 }
 
 #[derive(Object)]
 struct InvitedView {
-    participant_id: String,
-    study_code: String,
-    /// A one-time link, valid for 14 days, to hand over or send.
-    link: String,
+    participant_id: ParticipantId,
+    study_code: StudyCode,
+    /// A one-time link, valid for 14 days, to hand over or send; null when
+    /// none was made (see `refused`).
+    #[oai(nullable)]
+    link: Option<String>,
     /// Whether the link was emailed to them.
     emailed: bool,
+    /// Why no link was made: they withdrew after the list was read.
+    #[oai(nullable)]
+    refused: Option<String>,
 }
 
 /// One of the participant's own consent records.
 #[derive(Object)]
 struct OwnRecordView {
-    id: String,
+    id: ConsentRecordId,
     form_id: String,
     form_version: i32,
     method: String,
     created_at: i64,
-    supersedes_id: Option<String>,
+    #[oai(nullable)]
+    supersedes_id: Option<ConsentRecordId>,
 }
 
 /// A clause of the form on which choices can be changed, with the current answer.
@@ -73,42 +82,46 @@ struct ChoiceView {
 
 #[derive(Object)]
 struct OwnView {
-    study_code: String,
+    study_code: StudyCode,
     study_title: String,
     records: Vec<OwnRecordView>,
-    /// The uses agreed in the latest record.
+    /// The uses in force now: those agreed in the current record, minus what
+    /// withdrawals stopped.
     agreed: Vec<String>,
     withdrawn: WithdrawalScope,
     /// The form version on which choices can be changed, if any (none after a
     /// withdrawal from data collection, or when a newer version awaits re-consent).
-    choices_form_version_id: Option<String>,
+    #[oai(nullable)]
+    choices_form_version_id: Option<FormVersionId>,
     choices: Vec<ChoiceView>,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct ChoicesRequest {
-    /// Optional clause key to "yes", "no" or "" (counts as no). Mandatory
-    /// clauses may be left out; they stay agreed.
-    answers: BTreeMap<String, String>,
+    /// Optional clause key to answer ("" counts as no). Mandatory clauses may
+    /// be left out; they stay agreed.
+    answers: BTreeMap<String, AnswerInput>,
     /// Your full name, typed, as your signature. Kept encrypted.
-    signature: String,
+    #[oai(validator(max_length = 200))]
+    signature: Text,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct OwnWithdrawalRequest {
     /// No further contact.
-    #[oai(default)]
+    #[oai(nullable, default)]
     no_contact: bool,
     /// No further data collection.
-    #[oai(default)]
+    #[oai(nullable, default)]
     no_collection: bool,
     /// Remove identifiable data not yet analysed.
-    #[oai(default)]
+    #[oai(nullable, default)]
     remove_identifiable: bool,
     /// Your reason, if you want to give one (kept encrypted).
-    reason: Option<String>,
+    #[oai(nullable, validator(max_length = 5000))]
+    reason: Option<Text>,
 }
 
 #[OpenApi(tag = "Tag::Consent")]
@@ -119,24 +132,22 @@ impl ChoicesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-    ) -> ApiResult<Json<Vec<DueView>>> {
-        let study = self::study_id(&study_id)?;
-        let due = service::reconsent_due(app_of(req), &auth.0, &study)
-            .await
-            .map_err(fail)?;
-        Ok(Json(
-            due.into_iter()
-                .map(|d| DueView {
-                    participant_id: d.participant.id,
-                    study_code: d.participant.study_code,
-                    form_id: d.form_id,
-                    form_title: d.form_title,
-                    agreed_version: d.agreed_version,
-                    current_version: d.current_version,
-                })
-                .collect(),
-        ))
+        study_id: Path<StudyId>,
+        /// Where the page starts: the `next` link gives it.
+        after: Query<Option<ParticipantId>>,
+        /// At most this many, 1 to 200 (default 50).
+        limit: Query<Option<Limit>>,
+    ) -> ApiResult<Json<Paged<DueView>>> {
+        let page = PageRequest::new(after.0, limit.0);
+        let due = service::reconsent_due(app_of(req), &auth.0, &study_id, &page).await?;
+        Ok(Json(Paged::of(req, due, |d| DueView {
+            participant_id: d.participant.id,
+            study_code: d.participant.study_code,
+            form_id: d.form_id,
+            form_title: d.form_title,
+            agreed_version: d.agreed_version,
+            current_version: d.current_version,
+        })))
     }
 
     /// Invite those due (the chosen ones, or all) to re-consent online; returns the links made.
@@ -145,26 +156,30 @@ impl ChoicesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
         body: Json<ReconsentRequest>,
     ) -> ApiResult<Json<Vec<InvitedView>>> {
-        let study = self::study_id(&study_id)?;
         let chosen = match (&body.participant_ids, body.all) {
             (_, true) => None,
             (Some(ids), false) => Some(ids.as_slice()),
             (None, false) => Some(&[][..]),
         };
-        let invited = service::invite_due(app_of(req), &auth.0, &study, chosen)
-            .await
-            .map_err(fail)?;
+        let invited = service::invite_due(app_of(req), &auth.0, &study_id, chosen).await?;
         Ok(Json(
             invited
                 .into_iter()
-                .map(|i| InvitedView {
-                    participant_id: i.participant_id,
-                    study_code: i.study_code,
-                    link: i.link,
-                    emailed: i.emailed,
+                .map(|i| {
+                    let (link, emailed, refused) = match i.outcome {
+                        Ok(sent) => (Some(sent.link), sent.emailed, None),
+                        Err(why) => (None, false, Some(why)),
+                    };
+                    InvitedView {
+                        participant_id: i.participant_id,
+                        study_code: i.study_code,
+                        link,
+                        emailed,
+                        refused,
+                    }
                 })
                 .collect(),
         ))
@@ -176,12 +191,14 @@ impl ChoicesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
     ) -> ApiResult<Json<OwnView>> {
-        let study = self::study_id(&study_id)?;
-        let own = service::own(app_of(req), &auth.0, &study)
-            .await
-            .map_err(fail)?;
+        let own = service::own(app_of(req), &auth.0, &study_id).await?;
+        let agreed: Vec<String> = own
+            .effective
+            .as_ref()
+            .map(|e| e.agreed().iter().cloned().collect())
+            .unwrap_or_default();
         let choices = own
             .choices_form
             .as_ref()
@@ -194,7 +211,7 @@ impl ChoicesApi {
                         text: c.text.clone(),
                         mandatory: c.mandatory,
                         governs: c.governs.as_str().to_owned(),
-                        agreed: own.agreed.contains(c.governs.as_str()),
+                        agreed: agreed.iter().any(|a| a == c.governs.as_str()),
                     })
                     .collect()
             })
@@ -214,7 +231,7 @@ impl ChoicesApi {
                     supersedes_id: r.supersedes_id,
                 })
                 .collect(),
-            agreed: own.agreed.into_iter().collect(),
+            agreed,
             withdrawn: own.withdrawn,
             choices_form_version_id: own.choices_form.map(|f| f.id),
             choices,
@@ -227,20 +244,17 @@ impl ChoicesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
         body: Json<ChoicesRequest>,
-    ) -> ApiResult<Json<Created>> {
-        let study = self::study_id(&study_id)?;
-        let answers = answers(&body.answers)?;
-        let id = crate::consent::records::service::change_choices(
+    ) -> ApiResult<Json<Created<ConsentRecordId>>> {
+        let id = service::change_choices(
             app_of(req),
             &auth.0,
-            &study,
-            &answers,
+            &study_id,
+            &answers(&body.answers),
             &body.signature,
         )
-        .await
-        .map_err(fail)?;
+        .await?;
         Ok(Json(Created { id }))
     }
 
@@ -250,24 +264,22 @@ impl ChoicesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
         body: Json<OwnWithdrawalRequest>,
     ) -> ApiResult<NoContent> {
-        let study = self::study_id(&study_id)?;
         let scope = WithdrawalScope {
             no_contact: body.no_contact,
             no_collection: body.no_collection,
             remove_identifiable: body.remove_identifiable,
         };
-        crate::consent::records::service::withdraw_own(
+        service::withdraw_own(
             app_of(req),
             &auth.0,
-            &study,
+            &study_id,
             scope,
             body.reason.as_deref(),
         )
-        .await
-        .map_err(fail)?;
+        .await?;
         Ok(NoContent::Done)
     }
 
@@ -280,15 +292,10 @@ impl ChoicesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        record_id: Path<String>,
-    ) -> ApiResult<Attachment<Vec<u8>>> {
-        let study = self::study_id(&study_id)?;
-        let bytes = service::own_pdf(app_of(req), &auth.0, &study, &record_id)
-            .await
-            .map_err(fail)?;
-        Ok(crate::consent::records::api::pdf_attachment(
-            bytes, &record_id,
-        ))
+        study_id: Path<StudyId>,
+        record_id: Path<ConsentRecordId>,
+    ) -> ApiResult<PdfFile> {
+        let bytes = service::own_pdf(app_of(req), &auth.0, &study_id, &record_id).await?;
+        Ok(PdfFile::of(bytes, &record_id))
     }
 }

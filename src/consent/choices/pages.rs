@@ -1,51 +1,75 @@
-//! Pages for re-consent (the due list on the participants page and its bulk
-//! invitation form) and the participant's own "Your part in <study>" page,
-//! where they read their records, change optional choices and withdraw.
+//! Pages for re-consent (who is due, a page at a time, and their bulk
+//! invitation) and the participant's own "Your part in <study>" page, where
+//! they read their records, change optional choices and withdraw.
 
 use std::collections::BTreeMap;
 
 use poem::web::{Path, Query};
 use poem::{handler, Request, Response};
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::json;
 
 use super::service;
-use crate::app::App;
-use crate::auth::model::Actor;
-use crate::auth::pages::PageQuery;
-use crate::consent::records::model::{Submitted, WithdrawalScope};
-use crate::consent::records::pages::pdf_response;
+use crate::consent::kernel::model::{Submitted, WithdrawalScope};
+use crate::db::list::PageRequest;
 use crate::error::AppError;
-use crate::http::page::{see_other, Notice, Page};
+use crate::http::api::next_link;
+use crate::http::page::{pdf_response, see_other, Notice, Page, PageQuery};
 use crate::http::viewer::{app_of, CsrfForm, Viewer};
-use crate::ids::StudyId;
+use crate::ids::{ConsentRecordId, ParticipantId, StudyId};
 
 type PageResult = poem::Result<Response>;
 
-fn study_id(raw: &str) -> Result<StudyId, AppError> {
-    StudyId::parse(raw).ok_or(AppError::NotFound)
+#[derive(Deserialize)]
+pub struct After {
+    after: Option<String>,
 }
 
-/// The "due for re-consent" rows of the participants page.
-pub async fn due_rows(app: &App, actor: &Actor, study: &StudyId) -> Result<Value, AppError> {
-    let due = service::reconsent_due(app, actor, study).await?;
-    Ok(json!(due
+/// Those due for re-consent, a page at a time, with the form that invites them.
+#[handler]
+pub async fn due(
+    req: &Request,
+    viewer: Viewer,
+    Path(study): Path<StudyId>,
+    Query(q): Query<After>,
+) -> PageResult {
+    let app = app_of(req);
+    let actor = viewer.require()?;
+    let page = PageRequest::<ParticipantId>::parse(q.after.as_deref())?;
+    let due = service::reconsent_due(app, actor, &study, &page).await?;
+    let title = crate::studies::service::get_study(app, actor, &study)
+        .await?
+        .title;
+    let rows: Vec<_> = due
+        .items
         .iter()
         .map(|d| json!({ "id": d.participant.id, "study_code": d.participant.study_code, "form_title": d.form_title,
                          "agreed_version": d.agreed_version, "current_version": d.current_version }))
-        .collect::<Vec<_>>()))
+        .collect();
+    let ctx = json!({
+        "study": { "id": study, "title": title },
+        "due": rows,
+        "next": due.next.map(|k| next_link(req.original_uri(), k.as_str())),
+    });
+    Ok(Page::new("reconsent.html", "Due for re-consent", ctx).render(app, &viewer)?)
 }
 
 #[handler]
-pub async fn invite_due(req: &Request, form: CsrfForm, Path(sid): Path<String>) -> PageResult {
+pub async fn invite_due(req: &Request, form: CsrfForm, Path(study): Path<StudyId>) -> PageResult {
     let app = app_of(req);
     let actor = form.viewer.require()?;
-    let study = study_id(&sid)?;
-    let chosen: Vec<String> = form
+    let chosen: Option<Vec<ParticipantId>> = form
         .all("participant_id")
         .into_iter()
-        .map(str::to_owned)
+        .map(ParticipantId::parse)
         .collect();
-    let result = service::invite_due(app, actor, &study, Some(&chosen)).await;
+    let result = match chosen {
+        Some(ids) => service::invite_due(app, actor, &study, Some(&ids)).await,
+        None => Err(AppError::invalid(
+            "participant_ids",
+            "Choose participants from the list.",
+        )),
+    };
     let title = crate::studies::service::get_study(app, actor, &study)
         .await?
         .title;
@@ -55,7 +79,10 @@ pub async fn invite_due(req: &Request, form: CsrfForm, Path(sid): Path<String>) 
     };
     let ctx = json!({
         "study": { "id": study, "title": title },
-        "invited": invited.iter().map(|i| json!({ "study_code": i.study_code, "link": i.link, "emailed": i.emailed })).collect::<Vec<_>>(),
+        "invited": invited.iter().map(|i| match &i.outcome {
+            Ok(sent) => json!({ "study_code": i.study_code, "link": sent.link, "emailed": sent.emailed, "refused": null }),
+            Err(why) => json!({ "study_code": i.study_code, "link": null, "emailed": false, "refused": why }),
+        }).collect::<Vec<_>>(),
     });
     let page = Page::new("reconsent_sent.html", "Re-consent invitations", ctx).problems_of(err)?;
     Ok(page.render(app, &form.viewer)?)
@@ -78,12 +105,17 @@ async fn own_page(
     let app = app_of(req);
     let actor = viewer.require()?;
     let own = service::own(app, actor, study).await?;
+    let agreed: Vec<String> = own
+        .effective
+        .as_ref()
+        .map(|e| e.agreed().iter().cloned().collect())
+        .unwrap_or_default();
     let choices: Vec<_> = own
         .choices_form
         .iter()
         .flat_map(|f| &f.form.clauses)
         .map(|c| {
-            let current = if own.agreed.contains(c.governs.as_str()) {
+            let current = if agreed.iter().any(|a| a == c.governs.as_str()) {
                 "yes"
             } else {
                 "no"
@@ -99,7 +131,7 @@ async fn own_page(
         "study": { "id": study, "title": own.study_title },
         "study_code": own.participant.study_code,
         "records": own.records,
-        "agreed": own.agreed.iter().map(|u| u.replace('_', " ")).collect::<Vec<_>>(),
+        "agreed": agreed.iter().map(|u| u.replace('_', " ")).collect::<Vec<_>>(),
         "withdrawn": own.withdrawn,
         "form": own.choices_form.as_ref().map(|f| json!({ "title": f.form.title, "version": f.form.version, "easy_read": f.form.easy_read })),
         "choices": choices,
@@ -119,17 +151,20 @@ async fn own_page(
 pub async fn own_study(
     req: &Request,
     viewer: Viewer,
-    Path(sid): Path<String>,
+    Path(study): Path<StudyId>,
     Query(q): Query<PageQuery>,
 ) -> PageResult {
-    own_page(req, &viewer, &study_id(&sid)?, None, q.done(), None).await
+    own_page(req, &viewer, &study, None, q.done(), None).await
 }
 
 #[handler]
-pub async fn change_choices(req: &Request, form: CsrfForm, Path(sid): Path<String>) -> PageResult {
+pub async fn change_choices(
+    req: &Request,
+    form: CsrfForm,
+    Path(study): Path<StudyId>,
+) -> PageResult {
     let app = app_of(req);
     let actor = form.viewer.require()?;
-    let study = study_id(&sid)?;
     let own = service::own(app, actor, &study).await?;
     let mut chosen = BTreeMap::new();
     let mut answers = BTreeMap::new();
@@ -144,9 +179,7 @@ pub async fn change_choices(req: &Request, form: CsrfForm, Path(sid): Path<Strin
         }
     }
     let signature = form.get("signature");
-    match crate::consent::records::service::change_choices(app, actor, &study, &answers, signature)
-        .await
-    {
+    match service::change_choices(app, actor, &study, &answers, signature).await {
         Ok(_) => Ok(see_other(
             &format!("/my/studies/{study}"),
             Some(Notice::ChoicesChanged),
@@ -159,18 +192,15 @@ pub async fn change_choices(req: &Request, form: CsrfForm, Path(sid): Path<Strin
 }
 
 #[handler]
-pub async fn withdraw(req: &Request, form: CsrfForm, Path(sid): Path<String>) -> PageResult {
+pub async fn withdraw(req: &Request, form: CsrfForm, Path(study): Path<StudyId>) -> PageResult {
     let actor = form.viewer.require()?;
-    let study = study_id(&sid)?;
     let scope = WithdrawalScope {
         no_contact: form.checked("no_contact"),
         no_collection: form.checked("no_collection"),
         remove_identifiable: form.checked("remove_identifiable"),
     };
     let reason = Some(form.get("withdrawal_reason"));
-    match crate::consent::records::service::withdraw_own(app_of(req), actor, &study, scope, reason)
-        .await
-    {
+    match service::withdraw_own(app_of(req), actor, &study, scope, reason).await {
         Ok(()) => Ok(see_other(
             &format!("/my/studies/{study}"),
             Some(Notice::WithdrawnSelf),
@@ -183,9 +213,9 @@ pub async fn withdraw(req: &Request, form: CsrfForm, Path(sid): Path<String>) ->
 pub async fn pdf(
     req: &Request,
     viewer: Viewer,
-    Path((sid, rid)): Path<(String, String)>,
+    Path((study, record)): Path<(StudyId, ConsentRecordId)>,
 ) -> PageResult {
     let actor = viewer.require()?;
-    let bytes = service::own_pdf(app_of(req), actor, &study_id(&sid)?, &rid).await?;
-    Ok(pdf_response(&rid, bytes))
+    let bytes = service::own_pdf(app_of(req), actor, &study, &record).await?;
+    Ok(pdf_response(&record, bytes))
 }

@@ -1,126 +1,115 @@
 //! Use cases for re-consent and for participants acting on their own records.
 //! Researchers see only participants at their sites; a participant sees only
-//! the participant row linked to their own account, and nothing else.
+//! the participant row linked to their own account, and nothing else. Every
+//! change goes through the consent kernel after locking the participant.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use crate::app::App;
 use crate::auth::model::{Actor, Permission};
+use crate::auth::policy::{require_study, site_scope};
 use crate::consent::forms::model::ConsentFormVersion;
-use crate::consent::records::model::WithdrawalScope;
-use crate::consent::records::store::{self, RecordSummary};
+use crate::consent::kernel::model::{ConsentMethod, EffectiveConsent, Submitted, WithdrawalScope};
+use crate::consent::kernel::{self, Consent, Withdrawal};
+use crate::consent::records::store::{self as records_store, RecordSummary};
+use crate::db::list::{Page, PageRequest};
 use crate::error::{AppError, Result};
-use crate::ids::StudyId;
-use crate::participants::model::{Participant, ParticipantStatus};
+use crate::ids::{ConsentRecordId, ParticipantId, StudyId};
+use crate::participants::model::Participant;
 
-/// The signed-in participant's own row in the study: "not found" when the
-/// account has no participant row there.
-pub async fn own_participant(app: &App, actor: &Actor, study: &StudyId) -> Result<Participant> {
-    crate::studies::service::require(actor, Permission::ManageOwnParticipation, study)?;
-    crate::participants::store::of_account(&app.db.pool, study, &actor.account_id)
-        .await?
-        .ok_or(AppError::NotFound)
-}
+use super::store::{self, Due};
 
-/// A participant whose latest record is on an older version of a form.
-pub struct Due {
-    pub participant: Participant,
-    pub form_id: String,
-    pub form_title: String,
-    pub agreed_version: i32,
-    pub current_version: i32,
-}
-
-/// Everyone at the actor's sites due for re-consent (C5), except those who
-/// withdrew from contact or from the study.
-pub async fn reconsent_due(app: &App, actor: &Actor, study: &StudyId) -> Result<Vec<Due>> {
-    crate::studies::service::require(actor, Permission::TakeConsent, study)?;
-    let forms = crate::consent::forms::service::list_for_study(app, study).await?;
-    let mut due = Vec::new();
-    for p in crate::participants::service::list(app, actor, study).await? {
-        if p.status == ParticipantStatus::Withdrawn {
-            continue;
-        }
-        let Some((_, version_id)) = store::latest_record(&app.db.pool, &p.id).await? else {
-            continue;
-        };
-        let Some(theirs) = forms.iter().find(|f| f.id == version_id) else {
-            continue;
-        };
-        let current = forms
-            .iter()
-            .filter(|f| f.form.form_id == theirs.form.form_id)
-            .map(|f| f.form.version)
-            .max()
-            .unwrap_or(theirs.form.version);
-        if current <= theirs.form.version || store::withdrawn(&app.db.pool, &p.id).await?.no_contact
-        {
-            continue;
-        }
-        due.push(Due {
-            form_id: theirs.form.form_id.clone(),
-            form_title: theirs.form.title.clone(),
-            agreed_version: theirs.form.version,
-            current_version: current,
-            participant: p,
-        });
-    }
-    Ok(due)
+/// A page of those at the actor's sites due for re-consent (C5): their
+/// current record is on an older version of a form, and they have not
+/// withdrawn from contact or from the study.
+pub async fn reconsent_due(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    page: &PageRequest<ParticipantId>,
+) -> Result<Page<Due, ParticipantId>> {
+    require_study(actor, Permission::TakeConsent, study)?;
+    let sites = site_scope(actor, Permission::TakeConsent, study);
+    Ok(store::due(&app.db.pool, study, &sites, None, page).await?)
 }
 
 /// A re-consent link made for one participant.
 pub struct Invited {
-    pub participant_id: String,
-    pub study_code: String,
-    pub link: String,
-    /// Whether it was emailed (the participant has an email address).
-    pub emailed: bool,
+    pub participant_id: ParticipantId,
+    pub study_code: crate::ids::StudyCode,
+    /// The link made, or why none was (they withdrew since the list was read).
+    pub outcome: std::result::Result<crate::consent::records::service::SentInvitation, String>,
 }
 
 /// Invites those due (all of them, or the chosen ones) to re-consent on the
-/// current version of their form, each through the ordinary invitation.
+/// current version of their form, each through the ordinary invitation,
+/// which checks again, after locking them, that they may be invited.
 pub async fn invite_due(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-    chosen: Option<&[String]>,
+    chosen: Option<&[ParticipantId]>,
 ) -> Result<Vec<Invited>> {
-    let due = reconsent_due(app, actor, study).await?;
-    if let Some(ids) = chosen {
-        if ids.is_empty() {
+    require_study(actor, Permission::TakeConsent, study)?;
+    let sites = site_scope(actor, Permission::TakeConsent, study);
+    let mut due = Vec::new();
+    match chosen {
+        Some([]) => {
             return Err(AppError::invalid(
                 "participant_ids",
                 "Choose at least one participant to invite.",
-            ));
+            ))
         }
-        if let Some(id) = ids
-            .iter()
-            .find(|id| !due.iter().any(|d| &d.participant.id == *id))
-        {
-            return Err(AppError::invalid(
-                "participant_ids",
-                format!("Participant {id} is not due for re-consent."),
-            ));
+        Some(ids) => {
+            let mut page = PageRequest::first();
+            page.limit = ids.len() as i64;
+            due = store::due(&app.db.pool, study, &sites, Some(ids), &page)
+                .await?
+                .items;
+            if let Some(id) = ids
+                .iter()
+                .find(|id| !due.iter().any(|d| &d.participant.id == *id))
+            {
+                return Err(AppError::invalid(
+                    "participant_ids",
+                    format!("Participant {id} is not due for re-consent."),
+                ));
+            }
+        }
+        None => {
+            let mut page = PageRequest::<ParticipantId>::first();
+            loop {
+                let found = store::due(&app.db.pool, study, &sites, None, &page).await?;
+                due.extend(found.items);
+                match found.next {
+                    Some(next) => page.after = Some(next),
+                    None => break,
+                }
+            }
         }
     }
+    // Each invitation is its own transaction; one refused by a rule (they
+    // withdrew since the list was read) is reported, and the rest go on, so
+    // the links already made are never lost from the answer.
     let mut invited = Vec::new();
-    for d in due
-        .iter()
-        .filter(|d| chosen.is_none_or(|ids| ids.contains(&d.participant.id)))
-    {
-        let sent = crate::consent::records::service::invite(
+    for d in due {
+        let outcome = match crate::consent::records::service::invite(
             app,
             actor,
             study,
             &d.participant.id,
             &d.form_id,
         )
-        .await?;
+        .await
+        {
+            Ok(sent) => Ok(sent),
+            Err(AppError::Conflict(why)) => Err(why),
+            Err(e) => return Err(e),
+        };
         invited.push(Invited {
-            participant_id: d.participant.id.clone(),
-            study_code: d.participant.study_code.clone(),
-            link: sent.link,
-            emailed: sent.emailed,
+            participant_id: d.participant.id,
+            study_code: d.participant.study_code,
+            outcome,
         });
     }
     Ok(invited)
@@ -131,39 +120,111 @@ pub struct Own {
     pub participant: Participant,
     pub study_title: String,
     pub records: Vec<RecordSummary>,
-    /// The uses agreed in the latest record (before withdrawals).
-    pub agreed: BTreeSet<String>,
+    /// Their consent as it stands (after withdrawals).
+    pub effective: Option<EffectiveConsent>,
     pub withdrawn: WithdrawalScope,
-    /// The form version of the latest record, if it is still the current one:
-    /// the form on which they can change their optional choices.
+    /// The form version of their current record, if it is still the current
+    /// one and they have not withdrawn from collection: the form on which
+    /// they can change their optional choices.
     pub choices_form: Option<ConsentFormVersion>,
 }
 
 pub async fn own(app: &App, actor: &Actor, study: &StudyId) -> Result<Own> {
-    let participant = own_participant(app, actor, study).await?;
+    let participant = crate::participants::service::own(app, actor, study).await?;
     let study_title = crate::studies::store::get_study(&app.db.pool, study)
         .await?
         .title;
-    let records = store::records_of(&app.db.pool, &participant.id).await?;
-    let effective = crate::consent::records::service::effective(app, &participant.id).await?;
-    let withdrawn = store::withdrawn(&app.db.pool, &participant.id).await?;
-    let choices_form = match store::latest_record(&app.db.pool, &participant.id).await? {
+    let records = records_store::records_of(&app.db.pool, &participant.id).await?;
+    let standing = kernel::standing(&mut *app.db.pool.acquire().await?, &participant.id).await?;
+    let withdrawn = standing.withdrawn;
+    let choices_form = match standing.latest {
         Some((_, version_id)) if !withdrawn.no_collection => {
-            let form = crate::consent::forms::service::get_version(app, &version_id).await?;
-            crate::consent::forms::service::current_version(app, study, &form.form.form_id)
+            let form = crate::consent::forms::store::get(&app.db.pool, &version_id).await?;
+            crate::consent::forms::service::current_version(&app.db, study, &form.form.form_id)
                 .await?
                 .filter(|current| current.id == form.id)
         }
         _ => None,
     };
+    let effective = standing.effective;
     Ok(Own {
         participant,
         study_title,
         records,
-        agreed: effective.map(|e| e.agreed).unwrap_or_default(),
+        effective,
         withdrawn,
         choices_form,
     })
+}
+
+/// A participant changes their optional choices (C5): a new online record on
+/// the form version of their current record, superseding it. Mandatory
+/// clauses stay agreed (to drop one, withdraw); if the form has a newer
+/// version than the one they agreed to, they re-consent instead. Their
+/// current record is read after locking them, so two changes at once make a
+/// chain of two, never a fork.
+pub async fn change_choices(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    answers: &BTreeMap<String, Submitted>,
+    typed_name: &str,
+) -> Result<ConsentRecordId> {
+    let participant = crate::participants::service::own(app, actor, study).await?;
+    let mut tx = app.db.begin().await?;
+    let locked = kernel::lock(&mut tx, &participant.id).await?;
+    let Some((_, version_id)) = &locked.latest else {
+        return Err(AppError::Conflict(
+            "You have not given consent in this study yet.".into(),
+        ));
+    };
+    let form = crate::consent::forms::store::get(tx.conn(), version_id).await?;
+    let mut answers = answers.clone();
+    for clause in form.form.clauses.iter().filter(|c| c.mandatory) {
+        answers.entry(clause.key.clone()).or_insert(Submitted::Yes);
+    }
+    let prepared = kernel::prepare(
+        app,
+        Consent {
+            form: &form,
+            method: ConsentMethod::Online,
+            answers: &answers,
+            signature: Some(typed_name),
+            verbal_record: None,
+            scan: None,
+            witness: None,
+            by_consultee: false,
+            send_copy: false,
+        },
+    )?;
+    let id = kernel::record(&mut tx, app, &locked, prepared).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// A participant withdraws, themselves (C6): the kernel's withdrawal with the
+/// participant's account as the one recording it, and no refusal of erasure
+/// (only the study team can refuse it).
+pub async fn withdraw_own(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    scope: WithdrawalScope,
+    reason: Option<&str>,
+) -> Result<()> {
+    let participant = crate::participants::service::own(app, actor, study).await?;
+    let w = Withdrawal {
+        scope,
+        reason,
+        erasure_refused_because: None,
+    };
+    w.check()?;
+    let mut tx = app.db.begin().await?;
+    let locked = kernel::lock(&mut tx, &participant.id).await?;
+    kernel::withdraw(&mut tx, app, &locked, actor, &w).await?;
+    tx.commit().await?;
+    app.mailer.wake();
+    Ok(())
 }
 
 /// The PDF copy of one of the participant's own records; anyone else's is "not found".
@@ -171,10 +232,10 @@ pub async fn own_pdf(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-    record_id: &str,
+    record: &ConsentRecordId,
 ) -> Result<Vec<u8>> {
-    let p = own_participant(app, actor, study).await?;
-    let (pdf, owner) = store::pdf(&app.db.pool, study.as_str(), record_id).await?;
+    let p = crate::participants::service::own(app, actor, study).await?;
+    let (pdf, owner) = records_store::pdf(&app.db.pool, study, record).await?;
     if owner != p.id {
         return Err(AppError::NotFound);
     }

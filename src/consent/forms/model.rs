@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
-use crate::ids::StudyId;
+use crate::ids::{FormVersionId, StudyId};
 
 /// What a clause gives, or withholds, permission for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -138,7 +138,7 @@ impl ConsentForm {
 /// A form version as published in the database.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsentFormVersion {
-    pub id: String,
+    pub id: FormVersionId,
     pub study_id: StudyId,
     pub form: ConsentForm,
     /// The file it came from, relative to the consent-forms folder.

@@ -5,15 +5,15 @@
 use std::fmt;
 use std::path::Path;
 
-use serde_json::json;
+use anyhow::Context;
 
 use super::model::{parse_form, ConsentForm, ConsentFormVersion, FormProblem};
 use super::store;
-use crate::app::App;
-use crate::audit::{self, NewEntry};
-use crate::error::Result;
-use crate::ids::StudyId;
-use crate::studies::model::Study;
+use crate::audit::action::{Key, Sha256Hex};
+use crate::audit::{self, Action, Entity, NewEntry};
+use crate::db::Db;
+use crate::error::{AppError, Result};
+use crate::ids::{FormVersionId, StudyId};
 
 /// A form file that passed every rule.
 #[derive(Clone, Debug)]
@@ -197,20 +197,25 @@ impl fmt::Display for LoadReport {
 }
 
 /// Checks the whole folder and publishes every new form version; refuses
-/// (changing nothing) on any problem. Run at every start.
-pub async fn load_all(app: &App) -> anyhow::Result<LoadReport> {
-    let forms = check_folder(&app.storage.consent_forms)?.into_forms()?;
-    publish(app, &forms).await
+/// (changing nothing) on any problem. `serve` and `migrate` run it.
+pub async fn load_all(db: &Db, folder: &Path, now: i64) -> anyhow::Result<LoadReport> {
+    let forms = check_folder(folder)?.into_forms()?;
+    publish(db, &forms, now).await
 }
 
 /// Publishes the forms waiting in a study's folder, for a study just created.
-pub async fn load_for_study(app: &App, study: &Study) -> anyhow::Result<LoadReport> {
-    let folder = app.storage.consent_forms.join(&study.slug);
+pub async fn load_for_study(
+    db: &Db,
+    folder: &Path,
+    slug: &str,
+    now: i64,
+) -> anyhow::Result<LoadReport> {
+    let folder = folder.join(slug);
     let mut checked = Checked::default();
     if folder.is_dir() {
-        read_study(&folder, &study.slug, &mut checked);
+        read_study(&folder, slug, &mut checked);
     }
-    publish(app, &checked.into_forms()?).await
+    publish(db, &checked.into_forms()?, now).await
 }
 
 /// The file name the next version of a form should have.
@@ -227,22 +232,21 @@ fn next_file(forms: &[FormFile], form: &ConsentForm) -> String {
 /// One transaction: every insert first, then every audit entry, so instances
 /// starting together take their locks in the same order. fieldkit cannot yet
 /// tell whether a version was used, so every published version is frozen.
-async fn publish(app: &App, forms: &[FormFile]) -> anyhow::Result<LoadReport> {
+async fn publish(db: &Db, forms: &[FormFile], now: i64) -> anyhow::Result<LoadReport> {
     let mut report = LoadReport::default();
     if forms.is_empty() {
         return Ok(report);
     }
-    let now = app.now();
     let mut refused = Vec::new();
     let mut published = Vec::new();
-    let mut tx = app.db.begin().await?;
+    let mut tx = db.begin().await?;
     for f in forms {
         let form = &f.form;
         let Some(study) = store::study_by_slug(&mut tx, &form.study_slug).await? else {
             report.waiting.push(f.shown_as.clone());
             continue;
         };
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = FormVersionId::new();
         if store::insert_if_new(&mut tx, &id, &study, form, &f.source_path, now).await? {
             report.loaded.push(f.shown_as.clone());
             published.push((study, id, form));
@@ -267,20 +271,14 @@ async fn publish(app: &App, forms: &[FormFile]) -> anyhow::Result<LoadReport> {
         return Err(refusal(&refused));
     }
     for (study, id, form) in published {
-        let entry = NewEntry::new(
-            "system",
-            "system",
-            "consent_form.publish",
-            "consent_form_version",
-            &id,
-        )
-        .study(study.as_str())
-        .details(json!({
-            "form_id": form.form_id,
-            "version": form.version,
-            "content_hash": form.content_hash,
-        }));
-        audit::append(&mut tx, &app.db, now, entry).await?;
+        let action = Action::FormPublish {
+            form_id: Key::published(&form.form_id),
+            version: form.version,
+            content_hash: Sha256Hex::parse(&form.content_hash)
+                .context("a content hash is a SHA-256")?,
+        };
+        let entry = NewEntry::system(action, Entity::FormVersion(id)).study(&study);
+        audit::append(&mut tx, now, entry).await?;
     }
     tx.commit().await?;
     Ok(report)
@@ -291,29 +289,32 @@ async fn publish(app: &App, forms: &[FormFile]) -> anyhow::Result<LoadReport> {
 
 /// The highest published version of a form.
 pub async fn current_version(
-    app: &App,
+    db: &Db,
     study: &StudyId,
     form_id: &str,
 ) -> Result<Option<ConsentFormVersion>> {
-    Ok(store::current(&app.db.pool, study, form_id).await?)
+    Ok(store::current(&db.pool, study, form_id).await?)
 }
 
-pub async fn get_version(app: &App, id: &str) -> Result<ConsentFormVersion> {
-    Ok(store::get(&app.db.pool, id).await?)
+/// A published version of a form of this study; "not found" for any other.
+pub async fn version_of(
+    db: &Db,
+    study: &StudyId,
+    id: &FormVersionId,
+) -> Result<ConsentFormVersion> {
+    let form = store::get(&db.pool, id).await?;
+    if form.study_id != *study {
+        return Err(AppError::NotFound);
+    }
+    Ok(form)
 }
 
 /// Every published version of every form of a study, by form and version.
-pub async fn list_for_study(app: &App, study: &StudyId) -> Result<Vec<ConsentFormVersion>> {
-    Ok(store::for_study(&app.db.pool, study).await?)
+pub async fn list_for_study(db: &Db, study: &StudyId) -> Result<Vec<ConsentFormVersion>> {
+    Ok(store::for_study(&db.pool, study).await?)
 }
 
-/// The versions of a form older than `version`, newest first: whoever
-/// consented on one of them is due for re-consent (C5).
-pub async fn older_versions(
-    app: &App,
-    study: &StudyId,
-    form_id: &str,
-    version: i32,
-) -> Result<Vec<ConsentFormVersion>> {
-    Ok(store::older(&app.db.pool, study, form_id, version).await?)
+/// The current version of each of a study's forms, by form id.
+pub async fn current_of_each(db: &Db, study: &StudyId) -> Result<Vec<ConsentFormVersion>> {
+    Ok(store::current_of_each(&db.pool, study).await?)
 }

@@ -3,11 +3,11 @@
 
 use chrono::NaiveDate;
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, Executor, Row};
 
 use super::model::{Clause, ConsentForm, ConsentFormVersion};
 use crate::db::{flag, Tx};
-use crate::ids::StudyId;
+use crate::ids::{FormVersionId, StudyId};
 
 const DATE: &str = "%Y-%m-%d";
 
@@ -30,7 +30,7 @@ fn version(r: &AnyRow) -> sqlx::Result<ConsentFormVersion> {
         serde_json::from_str(&r.try_get::<String, _>(14)?).map_err(decode_error)?;
     Ok(ConsentFormVersion {
         id: r.try_get(0)?,
-        study_id: StudyId::from_db(r.try_get(1)?),
+        study_id: r.try_get(1)?,
         form: ConsentForm {
             study_slug: r.try_get(2)?,
             form_id: r.try_get(3)?,
@@ -56,7 +56,7 @@ fn version(r: &AnyRow) -> sqlx::Result<ConsentFormVersion> {
 pub async fn study_by_slug(tx: &mut Tx, slug: &str) -> sqlx::Result<Option<StudyId>> {
     Ok(sqlx::query("SELECT id FROM studies WHERE slug = $1")
         .bind(slug)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(tx.conn())
         .await?
         .map(|r| StudyId::from_db(r.get(0))))
 }
@@ -66,7 +66,7 @@ pub async fn study_by_slug(tx: &mut Tx, slug: &str) -> sqlx::Result<Option<Study
 /// PostgreSQL meet here: the second waits for the first and inserts nothing.)
 pub async fn insert_if_new(
     tx: &mut Tx,
-    id: &str,
+    id: &FormVersionId,
     study: &StudyId,
     form: &ConsentForm,
     source_path: &str,
@@ -98,7 +98,7 @@ pub async fn insert_if_new(
     .bind(&form.content_hash)
     .bind(source_path)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?
     .rows_affected();
     Ok(inserted == 1)
@@ -118,13 +118,13 @@ pub async fn published_hash(
     .bind(study.as_str())
     .bind(form_id)
     .bind(version)
-    .fetch_one(&mut **tx)
+    .fetch_one(tx.conn())
     .await?
     .get(0))
 }
 
-pub async fn current(
-    pool: &AnyPool,
+pub async fn current<'e>(
+    db: impl Executor<'e, Database = sqlx::Any>,
     study: &StudyId,
     form_id: &str,
 ) -> sqlx::Result<Option<ConsentFormVersion>> {
@@ -133,47 +133,53 @@ pub async fn current(
     ))
     .bind(study.as_str())
     .bind(form_id)
-    .fetch_optional(pool)
+    .fetch_optional(db)
     .await?
     .as_ref()
     .map(version)
     .transpose()
 }
 
-pub async fn get(pool: &AnyPool, id: &str) -> sqlx::Result<ConsentFormVersion> {
+pub async fn get<'e>(
+    db: impl Executor<'e, Database = sqlx::Any>,
+    id: &FormVersionId,
+) -> sqlx::Result<ConsentFormVersion> {
     version(
         &sqlx::query(&format!("{SELECT} WHERE v.id = $1"))
             .bind(id)
-            .fetch_one(pool)
+            .fetch_one(db)
             .await?,
     )
 }
 
-pub async fn for_study(pool: &AnyPool, study: &StudyId) -> sqlx::Result<Vec<ConsentFormVersion>> {
-    sqlx::query(&format!(
-        "{SELECT} WHERE v.study_id = $1 ORDER BY v.form_id, v.version"
-    ))
-    .bind(study.as_str())
-    .fetch_all(pool)
-    .await?
-    .iter()
-    .map(version)
-    .collect()
-}
-
-/// Versions of a form below `below`, newest first.
-pub async fn older(
+/// The newest version of each of a study's forms, by form id.
+pub async fn current_of_each(
     pool: &AnyPool,
     study: &StudyId,
-    form_id: &str,
-    below: i32,
+) -> sqlx::Result<Vec<ConsentFormVersion>> {
+    of_study(
+        pool,
+        study,
+        "AND v.version = (SELECT MAX(n.version) FROM consent_form_versions n
+           WHERE n.study_id = v.study_id AND n.form_id = v.form_id)",
+    )
+    .await
+}
+
+/// Every published version of every form of a study, by form and version.
+pub async fn for_study(pool: &AnyPool, study: &StudyId) -> sqlx::Result<Vec<ConsentFormVersion>> {
+    of_study(pool, study, "").await
+}
+
+async fn of_study(
+    pool: &AnyPool,
+    study: &StudyId,
+    condition: &'static str,
 ) -> sqlx::Result<Vec<ConsentFormVersion>> {
     sqlx::query(&format!(
-        "{SELECT} WHERE v.study_id = $1 AND v.form_id = $2 AND v.version < $3 ORDER BY v.version DESC"
+        "{SELECT} WHERE v.study_id = $1 {condition} ORDER BY v.form_id, v.version"
     ))
     .bind(study.as_str())
-    .bind(form_id)
-    .bind(below)
     .fetch_all(pool)
     .await?
     .iter()

@@ -5,41 +5,72 @@ use std::collections::BTreeMap;
 
 use poem::Request;
 use poem_openapi::param::Path;
-use poem_openapi::payload::{Attachment, AttachmentType, Json};
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::payload::{Binary, Json};
+use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::model::{ConsentMethod, Submitted, WithdrawalScope};
-use super::service::{self, Taken, Withdrawal};
+use super::service::{self, Taken};
+use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalScope};
+use crate::consent::kernel::Withdrawal;
 use crate::error::AppError;
-use crate::http::api::{fail, ApiResult, BearerAuth, Created, NoContent, Tag};
+use crate::http::api::{ApiResult, BearerAuth, Created, NoContent, Tag, Text};
 use crate::http::viewer::app_of;
-use crate::ids::StudyId;
+use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, StudyId};
 
 pub struct ConsentApi;
+
+/// An answer to a clause: "yes", "no", or "" (left blank; counts as no).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, poem_openapi::Enum)]
+pub enum AnswerInput {
+    #[oai(rename = "yes")]
+    Yes,
+    #[oai(rename = "no")]
+    No,
+    #[oai(rename = "")]
+    Blank,
+}
+
+impl From<AnswerInput> for Submitted {
+    fn from(a: AnswerInput) -> Submitted {
+        match a {
+            AnswerInput::Yes => Submitted::Yes,
+            AnswerInput::No => Submitted::No,
+            AnswerInput::Blank => Submitted::Blank,
+        }
+    }
+}
+
+/// Answers by clause key.
+pub fn answers(raw: &BTreeMap<String, AnswerInput>) -> BTreeMap<String, Submitted> {
+    raw.iter().map(|(k, v)| (k.clone(), (*v).into())).collect()
+}
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct TakenRequest {
-    form_version_id: String,
+    form_version_id: FormVersionId,
     method: ConsentMethod,
-    /// Clause key to "yes", "no" or "" (left blank; counts as no).
-    answers: BTreeMap<String, String>,
+    /// Clause key to answer.
+    answers: BTreeMap<String, AnswerInput>,
     /// The participant's typed name (in person). Kept encrypted.
-    signature: Option<String>,
+    #[oai(nullable, validator(max_length = 200))]
+    signature: Option<Text>,
     /// Where the recording of verbal consent is kept.
-    verbal_record: Option<String>,
+    #[oai(nullable, validator(max_length = 500))]
+    verbal_record: Option<Text>,
     /// The scanned paper form, base64.
-    scan_base64: Option<String>,
+    #[oai(nullable)]
+    scan_base64: Option<Text>,
     /// Email the participant a copy of the form, with the PDF attached, if
     /// they have an email address (only when they want one).
-    #[oai(default)]
+    #[oai(nullable, default)]
     send_copy: bool,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct InvitationRequest {
-    form_id: String,
+    #[oai(validator(max_length = 63))]
+    form_id: Text,
 }
 
 #[derive(Object)]
@@ -54,24 +85,26 @@ struct InvitationLink {
 #[oai(deny_unknown_fields)]
 struct WithdrawalRequest {
     /// No further contact.
-    #[oai(default)]
+    #[oai(nullable, default)]
     no_contact: bool,
     /// No further data collection.
-    #[oai(default)]
+    #[oai(nullable, default)]
     no_collection: bool,
     /// Remove identifiable data not yet analysed.
-    #[oai(default)]
+    #[oai(nullable, default)]
     remove_identifiable: bool,
     /// The participant's reason, if they gave one (kept encrypted).
-    reason: Option<String>,
+    #[oai(nullable, validator(max_length = 5000))]
+    reason: Option<Text>,
     /// If removal of identifiable data was asked for but cannot be done: why.
-    erasure_refused_because: Option<String>,
+    #[oai(nullable, validator(max_length = 5000))]
+    erasure_refused_because: Option<Text>,
 }
 
 /// A published version of a consent form.
 #[derive(Object)]
 struct FormVersionView {
-    id: String,
+    id: FormVersionId,
     form_id: String,
     version: i32,
     title: String,
@@ -90,38 +123,45 @@ struct ClauseView {
 
 #[derive(Object)]
 struct CurrentConsent {
-    record_id: Option<String>,
-    /// The uses agreed in the latest record.
+    /// The record the consent rests on; null before any consent.
+    #[oai(nullable)]
+    record_id: Option<ConsentRecordId>,
+    /// The uses in force now: those agreed in the current record, minus what
+    /// withdrawals stopped (after withdrawing from further collection,
+    /// taking part is no longer among them).
     agreed: Vec<String>,
     withdrawn: WithdrawalScope,
 }
 
-pub(crate) fn study_id(raw: &str) -> poem::Result<StudyId> {
-    StudyId::parse(raw).ok_or_else(|| fail(AppError::NotFound))
+/// A PDF copy, served as one.
+#[derive(ApiResponse)]
+pub enum PdfFile {
+    /// The consent record's PDF copy.
+    #[oai(status = 200, content_type = "application/pdf")]
+    Pdf(
+        Binary<Vec<u8>>,
+        #[oai(header = "Content-Disposition")] String,
+    ),
 }
 
-pub(crate) fn answers(raw: &BTreeMap<String, String>) -> poem::Result<BTreeMap<String, Submitted>> {
-    raw.iter()
-        .map(|(k, v)| {
-            Submitted::parse(v).map(|s| (k.clone(), s)).ok_or_else(|| {
-                fail(AppError::invalid(
-                    &format!("answers.{k}"),
-                    "Answer \"yes\", \"no\", or leave it empty.",
-                ))
-            })
-        })
-        .collect()
+impl PdfFile {
+    /// A record's PDF as a download named after the record.
+    pub fn of(bytes: Vec<u8>, record: &ConsentRecordId) -> PdfFile {
+        PdfFile::Pdf(
+            Binary(bytes),
+            format!("attachment; filename=\"consent-{record}.pdf\""),
+        )
+    }
 }
 
-/// A consent record's PDF as a download.
-pub(crate) fn pdf_attachment(bytes: Vec<u8>, record_id: &str) -> Attachment<Vec<u8>> {
-    let name: String = record_id
-        .chars()
-        .filter(|c| c.is_ascii_hexdigit() || *c == '-')
-        .collect();
-    Attachment::new(bytes)
-        .attachment_type(AttachmentType::Attachment)
-        .filename(format!("consent-{name}.pdf"))
+fn scan(raw: Option<&Text>) -> Result<Option<Vec<u8>>, AppError> {
+    use base64::Engine;
+    raw.map(|b64| {
+        base64::engine::general_purpose::STANDARD
+            .decode(b64.as_bytes())
+            .map_err(|_| AppError::invalid("scan_base64", "The scan is not valid base64."))
+    })
+    .transpose()
 }
 
 #[OpenApi(tag = "Tag::Consent")]
@@ -132,12 +172,9 @@ impl ConsentApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
     ) -> ApiResult<Json<Vec<FormVersionView>>> {
-        let study = self::study_id(&study_id)?;
-        let versions = service::published_forms(app_of(req), &auth.0, &study)
-            .await
-            .map_err(fail)?;
+        let versions = service::published_forms(app_of(req), &auth.0, &study_id).await?;
         Ok(Json(
             versions
                 .into_iter()
@@ -173,42 +210,22 @@ impl ConsentApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
         body: Json<TakenRequest>,
-    ) -> ApiResult<Json<Created>> {
-        let study = self::study_id(&study_id)?;
-        crate::participants::service::get(app_of(req), &auth.0, &study, &participant_id)
-            .await
-            .map_err(fail)?;
-        let scan = match &body.scan_base64 {
-            Some(b64) => {
-                use base64::Engine;
-                Some(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(b64)
-                        .map_err(|_| {
-                            fail(AppError::invalid(
-                                "scan_base64",
-                                "The scan is not valid base64.",
-                            ))
-                        })?,
-                )
-            }
-            None => None,
-        };
+    ) -> ApiResult<Json<Created<ConsentRecordId>>> {
+        let app = app_of(req);
+        service::participant_for_consent(app, &auth.0, &study_id, &participant_id).await?;
         let taken = Taken {
             form_version_id: &body.form_version_id,
             method: body.method,
-            answers: answers(&body.answers)?,
+            answers: answers(&body.answers),
             signature: body.signature.as_deref(),
             verbal_record: body.verbal_record.as_deref(),
-            scan,
+            scan: scan(body.scan_base64.as_ref())?,
             send_copy: body.send_copy,
         };
-        let id = service::take(app_of(req), &auth.0, &study, &participant_id, taken)
-            .await
-            .map_err(fail)?;
+        let id = service::take(app, &auth.0, &study_id, &participant_id, taken).await?;
         Ok(Json(Created { id }))
     }
 
@@ -221,14 +238,18 @@ impl ConsentApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
         body: Json<InvitationRequest>,
     ) -> ApiResult<Json<InvitationLink>> {
-        let study = self::study_id(&study_id)?;
-        let sent = service::invite(app_of(req), &auth.0, &study, &participant_id, &body.form_id)
-            .await
-            .map_err(fail)?;
+        let sent = service::invite(
+            app_of(req),
+            &auth.0,
+            &study_id,
+            &participant_id,
+            &body.form_id,
+        )
+        .await?;
         Ok(Json(InvitationLink {
             link: sent.link,
             emailed: sent.emailed,
@@ -244,28 +265,25 @@ impl ConsentApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
         body: Json<WithdrawalRequest>,
     ) -> ApiResult<NoContent> {
-        let study = self::study_id(&study_id)?;
-        let scope = WithdrawalScope {
-            no_contact: body.no_contact,
-            no_collection: body.no_collection,
-            remove_identifiable: body.remove_identifiable,
-        };
         let w = Withdrawal {
-            scope,
+            scope: WithdrawalScope {
+                no_contact: body.no_contact,
+                no_collection: body.no_collection,
+                remove_identifiable: body.remove_identifiable,
+            },
             reason: body.reason.as_deref(),
             erasure_refused_because: body.erasure_refused_because.as_deref(),
         };
-        service::withdraw(app_of(req), &auth.0, &study, &participant_id, w)
-            .await
-            .map_err(fail)?;
+        service::withdraw(app_of(req), &auth.0, &study_id, &participant_id, w).await?;
         Ok(NoContent::Done)
     }
 
-    /// The participant's consent as it stands: the latest record minus withdrawals.
+    /// The participant's consent as it stands: the uses of their current
+    /// record minus what their withdrawals stopped.
     #[oai(
         path = "/studies/:study_id/participants/:participant_id/consent",
         method = "get"
@@ -274,28 +292,17 @@ impl ConsentApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
     ) -> ApiResult<Json<CurrentConsent>> {
-        let study = self::study_id(&study_id)?;
-        let app = app_of(req);
-        let p = crate::participants::service::get(app, &auth.0, &study, &participant_id)
-            .await
-            .map_err(fail)?;
-        let e = service::effective(app, &p.id).await.map_err(fail)?;
-        Ok(Json(match e {
-            Some(e) => CurrentConsent {
-                record_id: Some(e.record_id),
-                agreed: e.agreed.into_iter().collect(),
-                withdrawn: e.withdrawn,
-            },
-            None => CurrentConsent {
-                record_id: None,
-                agreed: Vec::new(),
-                withdrawn: crate::consent::records::store::withdrawn(&app.db.pool, &p.id)
-                    .await
-                    .map_err(|e| fail(e.into()))?,
-            },
+        let (effective, withdrawn) =
+            service::current(app_of(req), &auth.0, &study_id, &participant_id).await?;
+        Ok(Json(CurrentConsent {
+            record_id: effective.as_ref().map(|e| e.record_id().clone()),
+            agreed: effective
+                .map(|e| e.agreed().iter().cloned().collect())
+                .unwrap_or_default(),
+            withdrawn,
         }))
     }
 
@@ -308,13 +315,10 @@ impl ConsentApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        record_id: Path<String>,
-    ) -> ApiResult<Attachment<Vec<u8>>> {
-        let study = self::study_id(&study_id)?;
-        let bytes = service::pdf(app_of(req), &auth.0, &study, &record_id)
-            .await
-            .map_err(fail)?;
-        Ok(pdf_attachment(bytes, &record_id))
+        study_id: Path<StudyId>,
+        record_id: Path<ConsentRecordId>,
+    ) -> ApiResult<PdfFile> {
+        let bytes = service::pdf(app_of(req), &auth.0, &study_id, &record_id).await?;
+        Ok(PdfFile::of(bytes, &record_id))
     }
 }

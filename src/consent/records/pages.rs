@@ -9,18 +9,15 @@ use poem::web::{Path, Query};
 use poem::{handler, Request, Response};
 use serde_json::json;
 
-use super::model::{ConsentMethod, Submitted, WithdrawalScope};
 use super::service;
-use crate::app::App;
-use crate::auth::model::Actor;
-use crate::auth::pages::PageQuery;
 use crate::consent::forms::model::ConsentFormVersion;
+use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalScope};
+use crate::consent::kernel::Withdrawal;
 use crate::error::AppError;
-use crate::http::page::{see_other, Notice, Page};
+use crate::http::page::{pdf_response, see_other, Notice, Page, PageQuery};
 use crate::http::viewer::{app_of, CsrfForm, Viewer};
-use crate::ids::StudyId;
-use crate::participants::model::Participant;
-use crate::participants::pages::{participant_page, Extra};
+use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, StudyId};
+use crate::pages::participant::{render, Extra};
 
 type PageResult = poem::Result<Response>;
 
@@ -129,7 +126,9 @@ pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
     let inv = service::open_invitation(app, token).await?;
     let (chosen, answers) = submitted(&form, &inv.form);
     let send_copy = form.checked("send_copy");
-    match service::consent_online(app, token, &answers, form.get("signature"), send_copy).await {
+    match service::consent_online(app, token, &inv, &answers, form.get("signature"), send_copy)
+        .await
+    {
         Ok(_) => {
             let copy = if send_copy {
                 "If the research team has your email address, a copy of your form is on its way to you."
@@ -158,52 +157,17 @@ pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
     }
 }
 
-fn study_id(raw: &str) -> Result<StudyId, AppError> {
-    StudyId::parse(raw).ok_or(AppError::NotFound)
-}
-
-/// What the participant page shows about consent: the history with copies,
-/// the consent as it stands, and the forms one can invite to or take consent on.
-pub async fn summary(
-    app: &App,
-    actor: &Actor,
-    study: &StudyId,
-    p: &Participant,
-) -> Result<serde_json::Value, AppError> {
-    let history = service::history(app, actor, study, &p.id).await?;
-    let effective = service::effective(app, &p.id).await?;
-    let withdrawn = super::store::withdrawn(&app.db.pool, &p.id).await?;
-    let mut forms = service::published_forms(app, actor, study).await?;
-    forms.sort_by(|a, b| (&a.form.form_id, b.form.version).cmp(&(&b.form.form_id, a.form.version)));
-    forms.dedup_by(|a, b| a.form.form_id == b.form.form_id);
-    Ok(json!({
-        "records": history,
-        "agreed": effective.map(|e| e.agreed.into_iter().map(|u| u.replace('_', " ")).collect::<Vec<_>>()).unwrap_or_default(),
-        "withdrawn": withdrawn,
-        "forms": forms.iter().map(|f| json!({ "form_id": f.form.form_id, "version": f.form.version, "title": f.form.title, "id": f.id, "easy_read": f.form.easy_read })).collect::<Vec<_>>(),
-    }))
-}
-
 async fn researcher_form(
     req: &Request,
     viewer: &Viewer,
-    sid: &str,
-    pid: &str,
-    version_id: &str,
+    study: &StudyId,
+    pid: &ParticipantId,
+    version_id: &FormVersionId,
     values: Option<(&CsrfForm, AppError)>,
 ) -> PageResult {
     let app = app_of(req);
     let actor = viewer.require()?;
-    let study = study_id(sid)?;
-    let p = crate::participants::service::get(app, actor, &study, pid).await?;
-    let version = service::published_forms(app, actor, &study)
-        .await?
-        .into_iter()
-        .find(|f| f.id == version_id)
-        .ok_or(AppError::NotFound)?;
-    let title = crate::studies::service::get_study(app, actor, &study)
-        .await?
-        .title;
+    let (p, version, title) = service::form_to_take(app, actor, study, pid, version_id).await?;
     let action = format!("/studies/{study}/participants/{pid}/consents/new?form={version_id}");
     let (chosen, signature, method, verbal) = match &values {
         Some((form, _)) => (
@@ -215,7 +179,7 @@ async fn researcher_form(
         None => (BTreeMap::new(), "", "", ""),
     };
     let filler = Filler::Researcher {
-        study_code: &p.study_code,
+        study_code: p.study_code.as_str(),
         action,
         method,
         verbal_record: verbal,
@@ -229,32 +193,29 @@ async fn researcher_form(
 
 #[derive(serde::Deserialize)]
 pub struct FormQuery {
-    form: String,
+    form: FormVersionId,
 }
 
 #[handler]
 pub async fn take_form(
     req: &Request,
     viewer: Viewer,
-    Path((sid, pid)): Path<(String, String)>,
+    Path((study, pid)): Path<(StudyId, ParticipantId)>,
     Query(q): Query<FormQuery>,
 ) -> PageResult {
-    researcher_form(req, &viewer, &sid, &pid, &q.form, None).await
+    researcher_form(req, &viewer, &study, &pid, &q.form, None).await
 }
 
 #[handler]
 pub async fn take(
     req: &Request,
     form: CsrfForm,
-    Path((sid, pid)): Path<(String, String)>,
+    Path((study, pid)): Path<(StudyId, ParticipantId)>,
     Query(q): Query<FormQuery>,
 ) -> PageResult {
     let app = app_of(req);
     let actor = form.viewer.require()?;
-    let study = study_id(&sid)?;
-    let version = crate::consent::forms::service::get_version(app, &q.form)
-        .await
-        .map_err(|_| AppError::NotFound)?;
+    let (_, version, _) = service::form_to_take(app, actor, &study, &pid, &q.form).await?;
     let (_, answers) = submitted(&form, &version);
     let taken = service::Taken {
         form_version_id: &q.form,
@@ -271,7 +232,7 @@ pub async fn take(
             &format!("/studies/{study}/participants/{pid}"),
             Some(Notice::ConsentRecorded),
         )),
-        Err(e) => researcher_form(req, &form.viewer, &sid, &pid, &q.form, Some((&form, e))).await,
+        Err(e) => researcher_form(req, &form.viewer, &study, &pid, &q.form, Some((&form, e))).await,
     }
 }
 
@@ -279,10 +240,9 @@ pub async fn take(
 pub async fn invite(
     req: &Request,
     form: CsrfForm,
-    Path((sid, pid)): Path<(String, String)>,
+    Path((study, pid)): Path<(StudyId, ParticipantId)>,
 ) -> PageResult {
     let actor = form.viewer.require()?;
-    let study = study_id(&sid)?;
     let extra = match service::invite(app_of(req), actor, &study, &pid, form.get("form_id")).await {
         Ok(sent) => Extra {
             invitation: Some(sent),
@@ -293,18 +253,17 @@ pub async fn invite(
             ..Default::default()
         },
     };
-    participant_page(req, &form.viewer, &study, &pid, extra).await
+    render(req, &form.viewer, &study, &pid, extra).await
 }
 
 #[handler]
 pub async fn withdraw(
     req: &Request,
     form: CsrfForm,
-    Path((sid, pid)): Path<(String, String)>,
+    Path((study, pid)): Path<(StudyId, ParticipantId)>,
 ) -> PageResult {
     let actor = form.viewer.require()?;
-    let study = study_id(&sid)?;
-    let w = service::Withdrawal {
+    let w = Withdrawal {
         scope: WithdrawalScope {
             no_contact: form.checked("no_contact"),
             no_collection: form.checked("no_collection"),
@@ -319,17 +278,11 @@ pub async fn withdraw(
             Some(Notice::WithdrawalRecorded),
         )),
         Err(e) => {
-            participant_page(
-                req,
-                &form.viewer,
-                &study,
-                &pid,
-                Extra {
-                    err: Some(e),
-                    ..Default::default()
-                },
-            )
-            .await
+            let extra = Extra {
+                err: Some(e),
+                ..Default::default()
+            };
+            render(req, &form.viewer, &study, &pid, extra).await
         }
     }
 }
@@ -338,24 +291,9 @@ pub async fn withdraw(
 pub async fn pdf(
     req: &Request,
     viewer: Viewer,
-    Path((sid, rid)): Path<(String, String)>,
+    Path((study, record)): Path<(StudyId, ConsentRecordId)>,
 ) -> PageResult {
     let actor = viewer.require()?;
-    let bytes = service::pdf(app_of(req), actor, &study_id(&sid)?, &rid).await?;
-    Ok(pdf_response(&rid, bytes))
-}
-
-/// A record's PDF as a download named after the record.
-pub fn pdf_response(record_id: &str, bytes: Vec<u8>) -> Response {
-    let name: String = record_id
-        .chars()
-        .filter(|c| c.is_ascii_hexdigit() || *c == '-')
-        .collect();
-    Response::builder()
-        .content_type("application/pdf")
-        .header(
-            "content-disposition",
-            format!("attachment; filename=\"consent-{name}.pdf\""),
-        )
-        .body(bytes)
+    let bytes = service::pdf(app_of(req), actor, &study, &record).await?;
+    Ok(pdf_response(&record, bytes))
 }

@@ -5,27 +5,26 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::model::{bad_request, CapacityRow, Filter, FilterInput, RegisterRow, WithdrawalRow};
+use super::model::{CapacityRow, FilterInput, RegisterRow, RegisterStatus, WithdrawalRow};
 use super::service;
-use crate::auth::model::Permission;
-use crate::error::AppError;
-use crate::http::api::{fail, ApiResult, BearerAuth, Tag};
+use crate::consent::kernel::model::ConsentMethod;
+use crate::db::list::{Limit, PageRequest};
+use crate::http::api::{next_link, ApiResult, BearerAuth, Date, Paged, Tag};
 use crate::http::viewer::app_of;
-use crate::ids::StudyId;
+use crate::ids::{ConsentRecordId, StudyId, WithdrawalId};
 
 pub struct RegisterApi;
 
-/// A study's consent register, filtered.
+/// A page of a study's consent register, filtered.
 #[derive(Object)]
 struct RegisterView {
     /// Every clause key of the study's forms.
     clause_keys: Vec<String>,
     /// One row per consent record, oldest first.
     records: Vec<RegisterRow>,
-    /// Every withdrawal, oldest first (not filtered).
-    withdrawals: Vec<WithdrawalRow>,
-    /// Capacity assessments, consultees' advice and objections (not filtered).
-    capacity: Vec<CapacityRow>,
+    /// The next page, with the same filters; null on the last page.
+    #[oai(nullable)]
+    next: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -38,60 +37,97 @@ enum CsvFile {
     ),
 }
 
-fn study_id(raw: &str) -> poem::Result<StudyId> {
-    StudyId::parse(raw).ok_or_else(|| fail(AppError::NotFound))
-}
-
-/// The filters from the query; a bad one is a 400 naming it.
+/// The filters from the query, as the page gives them too.
 fn filter(
-    status: Query<Option<String>>,
-    form_id: Query<Option<String>>,
-    method: Query<Option<String>>,
-    from: Query<Option<String>>,
-    to: Query<Option<String>>,
-) -> poem::Result<Filter> {
-    let input = FilterInput {
-        status: status.0,
-        form_id: form_id.0,
-        method: method.0,
-        from: from.0,
-        to: to.0,
-    };
-    input.parse().map_err(|e| fail(bad_request(e)))
+    status: Option<RegisterStatus>,
+    form_id: Option<String>,
+    method: Option<ConsentMethod>,
+    from: Option<Date>,
+    to: Option<Date>,
+) -> FilterInput {
+    FilterInput {
+        status: status.map(|s| s.as_str().to_owned()),
+        form_id,
+        method: method.map(|m| m.as_str().to_owned()),
+        from: from.map(|d| d.0.to_string()),
+        to: to.map(|d| d.0.to_string()),
+    }
 }
 
 #[OpenApi(tag = "Tag::Consent")]
 impl RegisterApi {
-    /// The consent register: every record with its answers and status, and
-    /// every withdrawal. Study codes only. Filters: status, form_id, method,
-    /// from and to (YYYY-MM-DD, UTC, both included).
+    /// A page of the consent register: each record with its answers and
+    /// status. Study codes only. Filters: status, form_id, method, from and
+    /// to (YYYY-MM-DD, UTC, both included).
     #[allow(clippy::too_many_arguments)]
     #[oai(path = "/studies/:study_id/consent-register", method = "get")]
     async fn register(
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        status: Query<Option<String>>,
-        form_id: Query<Option<String>>,
-        method: Query<Option<String>>,
-        from: Query<Option<String>>,
-        to: Query<Option<String>>,
+        study_id: Path<StudyId>,
+        status: Query<Option<RegisterStatus>>,
+        #[oai(validator(pattern = r"^[a-z0-9-]{1,63}$"))] form_id: Query<Option<String>>,
+        method: Query<Option<ConsentMethod>>,
+        from: Query<Option<Date>>,
+        to: Query<Option<Date>>,
+        /// Where the page starts: the `next` link gives it.
+        after: Query<Option<ConsentRecordId>>,
+        /// At most this many, 1 to 200 (default 50).
+        limit: Query<Option<Limit>>,
     ) -> ApiResult<Json<RegisterView>> {
-        let study = self::study_id(&study_id)?;
-        // Access first: someone outside the study learns nothing from a bad filter.
-        crate::studies::service::require(&auth.0, Permission::ViewConsentRegister, &study)
-            .map_err(fail)?;
-        let filter = filter(status, form_id, method, from, to)?;
-        let r = service::register(app_of(req), &auth.0, &study, &filter)
-            .await
-            .map_err(fail)?;
+        let page = PageRequest::new(after.0, limit.0);
+        let input = filter(*status, form_id.0, *method, from.0, to.0);
+        let filter = service::filter(&auth.0, &study_id, &input)?;
+        let r = service::register(app_of(req), &auth.0, &study_id, &filter, &page).await?;
         Ok(Json(RegisterView {
             clause_keys: r.clause_keys,
-            records: r.rows,
-            withdrawals: r.withdrawals,
-            capacity: r.capacity,
+            next: r
+                .rows
+                .next
+                .map(|k| next_link(req.original_uri(), k.as_str())),
+            records: r.rows.items,
         }))
+    }
+
+    /// A page of the study's withdrawals, oldest first: what was withdrawn,
+    /// when, and what happened to identifiable data (never the reasons).
+    #[oai(
+        path = "/studies/:study_id/consent-register/withdrawals",
+        method = "get"
+    )]
+    async fn withdrawals(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        study_id: Path<StudyId>,
+        /// Where the page starts: the `next` link gives it.
+        after: Query<Option<WithdrawalId>>,
+        /// At most this many, 1 to 200 (default 50).
+        limit: Query<Option<Limit>>,
+    ) -> ApiResult<Json<Paged<WithdrawalRow>>> {
+        let page = PageRequest::new(after.0, limit.0);
+        let found = service::withdrawals(app_of(req), &auth.0, &study_id, &page).await?;
+        Ok(Json(Paged::of(req, found, |w| w)))
+    }
+
+    /// A page of the study's capacity assessments, consultees' advice and
+    /// objections, in the order recorded: never a name, note or description.
+    #[oai(path = "/studies/:study_id/consent-register/capacity", method = "get")]
+    async fn capacity(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        study_id: Path<StudyId>,
+        /// Where the page starts: the `next` link gives it.
+        after: Query<Option<uuid::Uuid>>,
+        /// At most this many, 1 to 200 (default 50).
+        limit: Query<Option<Limit>>,
+    ) -> ApiResult<Json<Paged<CapacityRow>>> {
+        let after = after.map(|u| u.hyphenated().to_string());
+        let page = PageRequest::new(after, limit.0);
+        let found = service::capacity(app_of(req), &auth.0, &study_id, &page).await?;
+        Ok(Json(Paged::of(req, found, |c| c)))
     }
 
     /// The consent register as CSV, with the same filters. Every download is audited.
@@ -101,22 +137,17 @@ impl RegisterApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        status: Query<Option<String>>,
-        form_id: Query<Option<String>>,
-        method: Query<Option<String>>,
-        from: Query<Option<String>>,
-        to: Query<Option<String>>,
+        study_id: Path<StudyId>,
+        status: Query<Option<RegisterStatus>>,
+        #[oai(validator(pattern = r"^[a-z0-9-]{1,63}$"))] form_id: Query<Option<String>>,
+        method: Query<Option<ConsentMethod>>,
+        from: Query<Option<Date>>,
+        to: Query<Option<Date>>,
     ) -> ApiResult<CsvFile> {
-        let study = self::study_id(&study_id)?;
-        // Access first: someone outside the study learns nothing from a bad filter.
-        crate::studies::service::require(&auth.0, Permission::ViewConsentRegister, &study)
-            .map_err(fail)?;
-        let filter = filter(status, form_id, method, from, to)?;
-        let text = service::export_csv(app_of(req), &auth.0, &study, &filter)
-            .await
-            .map_err(fail)?;
-        Ok(CsvFile::Csv(PlainText(text), disposition(&study)))
+        let input = filter(*status, form_id.0, *method, from.0, to.0);
+        let filter = service::filter(&auth.0, &study_id, &input)?;
+        let text = service::export_csv(app_of(req), &auth.0, &study_id, &filter).await?;
+        Ok(CsvFile::Csv(PlainText(text), disposition(&study_id)))
     }
 }
 

@@ -1,13 +1,14 @@
 //! What the register shows and how: statuses, filters and the CSV encoding. No I/O.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use crate::clock::{rfc3339, DAY};
-use crate::consent::records::model::{ConsentMethod, WithdrawalScope};
+use crate::audit::action::{Key, RegisterFilter};
+use crate::consent::kernel::model::{ConsentMethod, WithdrawalScope};
 use crate::error::{AppError, FieldProblem};
+use crate::ids::{ConsentRecordId, ParticipantId, StudyCode, WithdrawalId};
 
 /// Where a record stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, poem_openapi::Enum)]
@@ -50,7 +51,7 @@ impl RegisterStatus {
         }
     }
 
-    fn parse(s: &str) -> Option<RegisterStatus> {
+    pub fn parse(s: &str) -> Option<RegisterStatus> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 }
@@ -92,13 +93,11 @@ pub struct WithdrawalNote {
     pub withdrawn_at: String,
 }
 
-/// One consent record as the register lists it. Capacity assessments and
-/// consultee records (C7) are to join the register as rows of their own kinds
-/// next to these, sharing the study code, date and filters.
+/// One consent record as the register lists it, its status worked out in SQL.
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]
 pub struct RegisterRow {
-    pub record_id: String,
-    pub study_code: String,
+    pub record_id: ConsentRecordId,
+    pub study_code: StudyCode,
     pub form_id: String,
     pub form_version: i32,
     pub method: ConsentMethod,
@@ -108,21 +107,22 @@ pub struct RegisterRow {
     pub answers: BTreeMap<String, Answer>,
     pub status: RegisterStatus,
     /// Set when the status is withdrawn.
+    #[oai(nullable)]
     pub withdrawal: Option<WithdrawalNote>,
     /// For the audit entries about the participant; never shown or exported.
     #[oai(skip)]
     #[serde(skip)]
-    pub participant_id: String,
-    #[oai(skip)]
-    #[serde(skip)]
-    pub consented_at_ms: i64,
+    pub participant_id: Option<ParticipantId>,
 }
 
 /// A withdrawal as the register lists it: what was withdrawn and when, and
 /// what happened to identifiable data. Reasons are not shown.
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]
 pub struct WithdrawalRow {
-    pub study_code: String,
+    #[oai(skip)]
+    #[serde(skip)]
+    pub id: Option<WithdrawalId>,
+    pub study_code: StudyCode,
     pub scope: WithdrawalScope,
     /// ISO 8601, UTC.
     pub recorded_at: String,
@@ -134,7 +134,11 @@ pub struct WithdrawalRow {
 /// ss.30-33), by study code: never the consultee's name or any notes.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, poem_openapi::Object)]
 pub struct CapacityRow {
-    pub study_code: String,
+    /// Where the row stands in the list (its record's id).
+    #[oai(skip)]
+    #[serde(skip)]
+    pub key: Option<String>,
+    pub study_code: StudyCode,
     /// assessment, consultee_advice or objection.
     pub kind: String,
     /// The date assessed (YYYY-MM-DD), or the time recorded (ISO 8601, UTC).
@@ -142,78 +146,6 @@ pub struct CapacityRow {
     /// For an assessment: the decision and its outcome; for advice: the
     /// consultee's kind and their advice; for an objection: empty.
     pub detail: String,
-}
-
-/// A record as read, before its status is known.
-pub struct ListedRecord {
-    pub id: String,
-    pub participant_id: String,
-    pub study_code: String,
-    pub form_id: String,
-    pub form_version: i32,
-    pub method: ConsentMethod,
-    pub signed_at: i64,
-}
-
-/// A participant's withdrawals so far.
-#[derive(Clone, Copy, Default)]
-pub struct Withdrawn {
-    pub scope: WithdrawalScope,
-    /// When further collection was first stopped.
-    pub collection_stopped_at: Option<i64>,
-}
-
-/// Gives each record its status. `records` are in the order they were made;
-/// `current_versions` maps each form id to its newest published version.
-pub fn with_status(
-    records: Vec<ListedRecord>,
-    mut answers: BTreeMap<String, BTreeMap<String, Answer>>,
-    current_versions: &BTreeMap<String, i32>,
-    withdrawn: &BTreeMap<String, Withdrawn>,
-) -> Vec<RegisterRow> {
-    let latest: BTreeMap<&str, &str> = records
-        .iter()
-        .map(|r| (r.participant_id.as_str(), r.id.as_str()))
-        .collect();
-    let latest: BTreeSet<String> = latest.values().map(|id| id.to_string()).collect();
-    records
-        .into_iter()
-        .map(|r| {
-            let w = withdrawn
-                .get(&r.participant_id)
-                .copied()
-                .unwrap_or_default();
-            let (status, withdrawal) = if !latest.contains(&r.id) {
-                (RegisterStatus::Superseded, None)
-            } else if let Some(at) = w.collection_stopped_at {
-                let note = WithdrawalNote {
-                    scope: w.scope,
-                    withdrawn_at: rfc3339(at),
-                };
-                (RegisterStatus::Withdrawn, Some(note))
-            } else if current_versions
-                .get(&r.form_id)
-                .is_some_and(|v| *v > r.form_version)
-            {
-                (RegisterStatus::ReconsentDue, None)
-            } else {
-                (RegisterStatus::Current, None)
-            };
-            RegisterRow {
-                answers: answers.remove(&r.id).unwrap_or_default(),
-                record_id: r.id,
-                study_code: r.study_code,
-                form_id: r.form_id,
-                form_version: r.form_version,
-                method: r.method,
-                consented_at: rfc3339(r.signed_at),
-                status,
-                withdrawal,
-                participant_id: r.participant_id,
-                consented_at_ms: r.signed_at,
-            }
-        })
-        .collect()
 }
 
 /// The filters as given (query parameters); empty means not filtered.
@@ -227,30 +159,34 @@ pub struct FilterInput {
 }
 
 /// Filters that passed their checks.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<RegisterStatus>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub form_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form_id: Option<Key>,
     pub method: Option<ConsentMethod>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "iso_date")]
     pub from: Option<NaiveDate>,
-    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "iso_date")]
     pub to: Option<NaiveDate>,
-}
-
-/// YYYY-MM-DD (chrono is built without serde here).
-fn iso_date<S: serde::Serializer>(d: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => s.collect_str(d),
-        None => s.serialize_none(),
-    }
 }
 
 fn given(raw: &Option<String>) -> Option<&str> {
     raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A filter parsed when given; one given that does not parse is a problem
+/// named by its field.
+fn check<T>(
+    problem: &mut impl FnMut(&str, &str),
+    field: &str,
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+    detail: &str,
+) -> Option<T> {
+    let raw = raw?;
+    let parsed = parse(raw);
+    if parsed.is_none() {
+        problem(field, detail);
+    }
+    parsed
 }
 
 impl FilterInput {
@@ -263,44 +199,43 @@ impl FilterInput {
                 detail: detail.into(),
             })
         };
-        let status = given(&self.status).and_then(|s| {
-            let parsed = RegisterStatus::parse(s);
-            if parsed.is_none() {
-                problem(
-                    "status",
-                    "Choose current, reconsent_due, superseded or withdrawn.",
-                );
-            }
-            parsed
-        });
-        let method = given(&self.method).and_then(|s| {
-            let parsed = ConsentMethod::parse(s);
-            if parsed.is_none() {
-                problem(
-                    "method",
-                    "Choose online, in_person_witnessed, verbal_recorded or paper_scanned.",
-                );
-            }
-            parsed
-        });
-        let mut date = |field: &str, raw: &Option<String>| {
-            given(raw).and_then(|s| {
-                let parsed = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
-                if parsed.is_none() {
-                    problem(field, "Give a date as YYYY-MM-DD, for example 2026-03-27.");
-                }
-                parsed
-            })
-        };
-        let from = date("from", &self.from);
-        let to = date("to", &self.to);
+        let status = check(
+            &mut problem,
+            "status",
+            given(&self.status),
+            RegisterStatus::parse,
+            "Choose current, reconsent_due, superseded or withdrawn.",
+        );
+        let method = check(
+            &mut problem,
+            "method",
+            given(&self.method),
+            ConsentMethod::parse,
+            "Choose online, in_person_witnessed, verbal_recorded or paper_scanned.",
+        );
+        use crate::clock::{parse_day, DAY_FORMAT};
+        let from = check(
+            &mut problem,
+            "from",
+            given(&self.from),
+            parse_day,
+            DAY_FORMAT,
+        );
+        let to = check(&mut problem, "to", given(&self.to), parse_day, DAY_FORMAT);
         if matches!((from, to), (Some(f), Some(t)) if f > t) {
             problem("to", "The end date is before the start date.");
         }
+        let form_id = check(
+            &mut problem,
+            "form_id",
+            given(&self.form_id),
+            Key::parse,
+            "A form id is lowercase letters, digits and hyphens.",
+        );
         if problems.is_empty() {
             Ok(Filter {
                 status,
-                form_id: given(&self.form_id).map(str::to_owned),
+                form_id,
                 method,
                 from,
                 to,
@@ -311,21 +246,8 @@ impl FilterInput {
     }
 }
 
-/// Filter problems as one 400 naming each parameter, for the API and the CSV download.
-pub fn bad_request(e: AppError) -> AppError {
-    match e {
-        AppError::Invalid(problems) => {
-            let detail: Vec<String> = problems
-                .iter()
-                .map(|p| format!("{}: {}", p.field, p.detail))
-                .collect();
-            AppError::BadRequest(detail.join(" "))
-        }
-        other => other,
-    }
-}
-
-fn day_start(d: NaiveDate) -> i64 {
+/// The first millisecond of a UTC day.
+pub fn day_start(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0)
         .expect("midnight exists")
         .and_utc()
@@ -333,22 +255,20 @@ fn day_start(d: NaiveDate) -> i64 {
 }
 
 impl Filter {
-    /// Dates are whole UTC days, both ends included.
-    pub fn keeps(&self, row: &RegisterRow) -> bool {
-        self.status.is_none_or(|s| s == row.status)
-            && self.form_id.as_ref().is_none_or(|f| *f == row.form_id)
-            && self.method.is_none_or(|m| m == row.method)
-            && self
-                .from
-                .is_none_or(|d| row.consented_at_ms >= day_start(d))
-            && self
-                .to
-                .is_none_or(|d| row.consented_at_ms < day_start(d) + DAY)
+    /// As the audit trail records it.
+    pub fn audited(&self) -> RegisterFilter {
+        RegisterFilter {
+            status: self.status.map(RegisterStatus::as_str),
+            form_id: self.form_id.clone(),
+            method: self.method.map(ConsentMethod::as_str),
+            from: self.from.map(Into::into),
+            to: self.to.map(Into::into),
+        }
     }
 
     /// As query parameters, to carry the filters over to a link.
     pub fn query(&self) -> String {
-        serde_urlencoded::to_string(self).unwrap_or_default()
+        serde_urlencoded::to_string(self.audited()).unwrap_or_default()
     }
 }
 
@@ -387,7 +307,7 @@ const FIXED_COLUMNS: [&str; 10] = [
 pub fn csv(
     rows: &[RegisterRow],
     clause_keys: &[String],
-    pdf_path: impl Fn(&str) -> String,
+    pdf_path: impl Fn(&ConsentRecordId) -> String,
 ) -> String {
     let mut out = String::new();
     let mut line = |cells: Vec<String>| {
@@ -404,8 +324,8 @@ pub fn csv(
             None => (String::new(), String::new()),
         };
         let mut cells = vec![
-            r.study_code.clone(),
-            r.record_id.clone(),
+            r.study_code.to_string(),
+            r.record_id.to_string(),
             r.form_id.clone(),
             r.form_version.to_string(),
             r.method.as_str().to_owned(),
@@ -440,54 +360,6 @@ pub fn scope_words(s: &WithdrawalScope) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn listed(id: &str, participant: &str, version: i32, signed_at: i64) -> ListedRecord {
-        ListedRecord {
-            id: id.into(),
-            participant_id: participant.into(),
-            study_code: format!("RC-{participant}"),
-            form_id: "participation".into(),
-            form_version: version,
-            method: ConsentMethod::Online,
-            signed_at,
-        }
-    }
-
-    #[test]
-    fn statuses_follow_the_latest_record_the_form_and_withdrawals() {
-        let records = vec![
-            listed("a1", "1", 1, 10),
-            listed("a2", "1", 2, 20),
-            listed("b1", "2", 1, 30),
-            listed("c1", "3", 2, 40),
-        ];
-        let versions = BTreeMap::from([("participation".to_string(), 2)]);
-        let withdrawn = BTreeMap::from([(
-            "3".to_string(),
-            Withdrawn {
-                scope: WithdrawalScope {
-                    no_collection: true,
-                    ..Default::default()
-                },
-                collection_stopped_at: Some(50),
-            },
-        )]);
-        let rows = with_status(records, BTreeMap::new(), &versions, &withdrawn);
-        let statuses: Vec<_> = rows.iter().map(|r| r.status).collect();
-        assert_eq!(
-            statuses,
-            [
-                RegisterStatus::Superseded,
-                RegisterStatus::Current,
-                RegisterStatus::ReconsentDue,
-                RegisterStatus::Withdrawn
-            ]
-        );
-        assert_eq!(
-            rows[3].withdrawal.as_ref().unwrap().withdrawn_at,
-            rfc3339(50)
-        );
-    }
 
     #[test]
     fn bad_filters_are_each_named() {

@@ -1,24 +1,23 @@
 //! Register pages: the register with its filters and the audit chain's
 //! verification at the top, its CSV download, and one record with its PDF
-//! link and audit entries.
+//! link and audit entries. The records, the withdrawals and the capacity
+//! records each come a page at a time, each with its own `next` link.
 
 use poem::web::{Path, Query};
 use poem::{handler, Request, Response};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::model::{bad_request, scope_words, FilterInput, RegisterRow, RegisterStatus};
+use super::model::{scope_words, FilterInput, RegisterRow, RegisterStatus};
 use super::service;
-use crate::consent::records::model::ConsentMethod;
-use crate::error::AppError;
+use crate::consent::kernel::model::ConsentMethod;
+use crate::db::list::PageRequest;
+use crate::http::api::link_with;
 use crate::http::page::Page;
 use crate::http::viewer::{app_of, Viewer};
-use crate::ids::StudyId;
+use crate::ids::{ConsentRecordId, StudyId, WithdrawalId};
 
 type PageResult = poem::Result<Response>;
-
-fn study_id(raw: &str) -> Result<StudyId, AppError> {
-    StudyId::parse(raw).ok_or(AppError::NotFound)
-}
 
 fn row_ctx(r: &RegisterRow, clause_keys: &[String]) -> Value {
     let answers: Vec<_> = clause_keys
@@ -33,16 +32,26 @@ fn row_ctx(r: &RegisterRow, clause_keys: &[String]) -> Value {
     })
 }
 
+/// What the register page reads from its query string: the filters and
+/// where each list's page starts.
+#[derive(Deserialize, Default)]
+pub struct RegisterQuery {
+    #[serde(flatten)]
+    filter: FilterInput,
+    after: Option<String>,
+    withdrawals_after: Option<String>,
+    capacity_after: Option<String>,
+}
+
 #[handler]
 pub async fn register(
     req: &Request,
     viewer: Viewer,
-    Path(sid): Path<String>,
-    Query(input): Query<FilterInput>,
+    Path(study): Path<StudyId>,
+    Query(q): Query<RegisterQuery>,
 ) -> PageResult {
     let app = app_of(req);
     let actor = viewer.require()?;
-    let study = study_id(&sid)?;
     let details = crate::studies::service::get_study(app, actor, &study).await?;
     let chain = service::chain(app, actor, &study).await?;
     let forms = crate::consent::records::service::published_forms(app, actor, &study).await?;
@@ -57,6 +66,7 @@ pub async fn register(
         ConsentMethod::InPersonWitnessed,
         ConsentMethod::VerbalRecorded,
         ConsentMethod::PaperScanned,
+        ConsentMethod::ConsulteeAdvice,
     ]
     .iter()
     .map(|m| json!({ "value": m.as_str(), "label": m.label() }))
@@ -65,52 +75,57 @@ pub async fn register(
         .iter()
         .map(|f| json!({ "value": f, "label": f }))
         .collect();
+    let input = &q.filter;
     let mut ctx = json!({
         "study": { "id": details.id, "title": details.title },
-        "chain": chain,
+        "chain": { "since_checkpoint": chain.since_checkpoint, "last_full": chain.last_full },
         "values": { "status": input.status, "form_id": input.form_id, "method": input.method, "from": input.from, "to": input.to },
         "statuses": statuses, "methods": methods, "forms": forms,
         "register": null,
     });
     let title = format!("Consent register: {}", details.title);
-    match input.parse() {
-        Ok(filter) => {
-            let r = service::register(app, actor, &study, &filter).await?;
-            let withdrawals: Vec<_> = r
-                .withdrawals
-                .iter()
-                .map(|w| json!({ "study_code": w.study_code, "scope": scope_words(&w.scope), "at": w.recorded_at, "erasure": w.erasure.replace('_', " ") }))
-                .collect();
-            ctx["register"] = json!({
-                "clause_keys": r.clause_keys,
-                "rows": r.rows.iter().map(|row| row_ctx(row, &r.clause_keys)).collect::<Vec<_>>(),
-                "withdrawals": withdrawals,
-                "capacity": r.capacity,
-                "query": filter.query(),
-            });
-            Ok(Page::new("consent_register.html", title, ctx).render(app, &viewer)?)
+    let filter = match service::filter(actor, &study, input) {
+        Ok(f) => f,
+        Err(e) => {
+            return Ok(Page::new("consent_register.html", title, ctx)
+                .problems(e)?
+                .render(app, &viewer)?)
         }
-        Err(e) => Ok(Page::new("consent_register.html", title, ctx)
-            .problems(e)?
-            .render(app, &viewer)?),
-    }
+    };
+    let uri = req.original_uri();
+    let records_page = PageRequest::<ConsentRecordId>::parse(q.after.as_deref())?;
+    let r = service::register(app, actor, &study, &filter, &records_page).await?;
+    let withdrawals_page = PageRequest::<WithdrawalId>::parse(q.withdrawals_after.as_deref())?;
+    let withdrawals = service::withdrawals(app, actor, &study, &withdrawals_page).await?;
+    let capacity_page = PageRequest::<String>::parse(q.capacity_after.as_deref())?;
+    let capacity = service::capacity(app, actor, &study, &capacity_page).await?;
+    let withdrawal_rows: Vec<_> = withdrawals
+        .items
+        .iter()
+        .map(|w| json!({ "study_code": w.study_code, "scope": scope_words(&w.scope), "at": w.recorded_at, "erasure": w.erasure.replace('_', " ") }))
+        .collect();
+    ctx["register"] = json!({
+        "clause_keys": r.clause_keys,
+        "rows": r.rows.items.iter().map(|row| row_ctx(row, &r.clause_keys)).collect::<Vec<_>>(),
+        "next": r.rows.next.map(|k| link_with(uri, "after", k.as_str())),
+        "withdrawals": withdrawal_rows,
+        "withdrawals_next": withdrawals.next.map(|k| link_with(uri, "withdrawals_after", k.as_str())),
+        "capacity": capacity.items,
+        "capacity_next": capacity.next.map(|k| link_with(uri, "capacity_after", &k)),
+        "query": filter.query(),
+    });
+    Ok(Page::new("consent_register.html", title, ctx).render(app, &viewer)?)
 }
 
 #[handler]
 pub async fn register_csv(
     req: &Request,
     viewer: Viewer,
-    Path(sid): Path<String>,
+    Path(study): Path<StudyId>,
     Query(input): Query<FilterInput>,
 ) -> PageResult {
     let actor = viewer.require()?;
-    let study = study_id(&sid)?;
-    crate::studies::service::require(
-        actor,
-        crate::auth::model::Permission::ViewConsentRegister,
-        &study,
-    )?;
-    let filter = input.parse().map_err(bad_request)?;
+    let filter = service::filter(actor, &study, &input)?;
     let text = service::export_csv(app_of(req), actor, &study, &filter).await?;
     Ok(Response::builder()
         .content_type("text/csv; charset=utf-8")
@@ -122,11 +137,10 @@ pub async fn register_csv(
 pub async fn record(
     req: &Request,
     viewer: Viewer,
-    Path((sid, rid)): Path<(String, String)>,
+    Path((study, rid)): Path<(StudyId, ConsentRecordId)>,
 ) -> PageResult {
     let app = app_of(req);
     let actor = viewer.require()?;
-    let study = study_id(&sid)?;
     let details = crate::studies::service::get_study(app, actor, &study).await?;
     let (row, entries) = service::record(app, actor, &study, &rid).await?;
     let keys: Vec<String> = row.answers.keys().cloned().collect();

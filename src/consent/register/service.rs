@@ -1,124 +1,127 @@
 //! Use cases for the register. Each needs ViewConsentRegister in the study;
 //! researchers limited to some sites see only their sites' participants. The
-//! register is read with one query per table and filtered in Rust: a record's
-//! status depends on the participant's other records, and a study holds
-//! hundreds of records, not millions.
+//! study, the reader's sites and the filters are conditions in SQL, and the
+//! lists come a page at a time.
 
-use std::collections::BTreeMap;
-
-use serde_json::json;
-
-use super::model::{csv, with_status, CapacityRow, Filter, RegisterRow, WithdrawalRow, Withdrawn};
+use super::model::{csv, CapacityRow, Filter, FilterInput, RegisterRow, WithdrawalRow};
 use super::store;
 use crate::app::App;
-use crate::audit::{self, Entry, NewEntry, VerifyReport};
+use crate::audit::service::{last_full_verification, verify_since_checkpoint};
+use crate::audit::store::Verification;
+use crate::audit::{self, Action, Entity, Entry, NewEntry, VerifyReport};
 use crate::auth::model::{Actor, Permission};
-use crate::auth::policy::{permits, Scope};
+use crate::auth::policy::{require_study, site_scope};
+use crate::db::list::{Page, PageRequest, SiteScope, MAX_LIMIT};
 use crate::error::{AppError, Result};
-use crate::ids::{SiteId, StudyId};
+use crate::ids::{ConsentRecordId, StudyId, WithdrawalId};
 
-/// The register of a study as one reader may see it.
+/// A page of the register as one reader may see it.
 pub struct Register {
     /// Every clause key of the study's forms, in form and clause order.
     pub clause_keys: Vec<String>,
-    pub rows: Vec<RegisterRow>,
-    pub withdrawals: Vec<WithdrawalRow>,
-    /// Capacity assessments, consultees' advice and objections (not filtered).
-    pub capacity: Vec<CapacityRow>,
+    pub rows: Page<RegisterRow, ConsentRecordId>,
 }
 
 /// The page route of a record's PDF copy.
-pub fn pdf_path(study: &StudyId, record_id: &str) -> String {
-    format!("/studies/{study}/consent-records/{record_id}/pdf")
+pub fn pdf_path(study: &StudyId, record: &ConsentRecordId) -> String {
+    format!("/studies/{study}/consent-records/{record}/pdf")
 }
 
-/// Every record and withdrawal at the sites the actor may see, unfiltered.
-async fn whole(app: &App, actor: &Actor, study: &StudyId) -> Result<Register> {
-    crate::studies::service::require(actor, Permission::ViewConsentRegister, study)?;
-    let at_site = |site: String| {
-        permits(
-            actor,
-            Permission::ViewConsentRegister,
-            Scope::Site(study, &SiteId::from_db(site)),
-        )
-    };
-    let pool = &app.db.pool;
-    let forms = crate::consent::forms::service::list_for_study(app, study).await?;
-    let mut clause_keys: Vec<String> = Vec::new();
-    let mut current_versions: BTreeMap<String, i32> = BTreeMap::new();
-    for f in &forms {
-        for c in &f.form.clauses {
-            if !clause_keys.contains(&c.key) {
-                clause_keys.push(c.key.clone());
+/// The reader's sites, after checking they may read the register at all.
+fn readable(actor: &Actor, study: &StudyId) -> Result<SiteScope> {
+    require_study(actor, Permission::ViewConsentRegister, study)?;
+    Ok(site_scope(actor, Permission::ViewConsentRegister, study))
+}
+
+/// The filters, checked after access is: someone outside the study is told
+/// "not found", not what is wrong with their filter.
+pub fn filter(actor: &Actor, study: &StudyId, input: &FilterInput) -> Result<Filter> {
+    readable(actor, study)?;
+    input.parse()
+}
+
+async fn clause_keys(app: &App, study: &StudyId) -> Result<Vec<String>> {
+    let mut keys: Vec<String> = Vec::new();
+    for f in crate::consent::forms::service::list_for_study(&app.db, study).await? {
+        for c in f.form.clauses {
+            if !keys.contains(&c.key) {
+                keys.push(c.key);
             }
         }
-        let newest = current_versions.entry(f.form.form_id.clone()).or_default();
-        *newest = (*newest).max(f.form.version);
     }
-    let mut withdrawn: BTreeMap<String, Withdrawn> = BTreeMap::new();
-    let mut withdrawals = Vec::new();
-    for (participant, site, at, row) in store::withdrawals(pool, study.as_str()).await? {
-        if !at_site(site) {
-            continue;
-        }
-        let w = withdrawn.entry(participant).or_default();
-        w.scope = w.scope.union(row.scope);
-        if row.scope.no_collection && w.collection_stopped_at.is_none() {
-            w.collection_stopped_at = Some(at);
-        }
-        withdrawals.push(row);
-    }
-    let records = store::records(pool, study.as_str())
-        .await?
-        .into_iter()
-        .filter_map(|(record, site)| at_site(site).then_some(record))
-        .collect();
-    let answers = store::answers(pool, study.as_str()).await?;
-    let capacity = store::capacity(pool, study.as_str())
-        .await?
-        .into_iter()
-        .filter_map(|(site, row)| at_site(site).then_some(row))
-        .collect();
-    Ok(Register {
-        clause_keys,
-        rows: with_status(records, answers, &current_versions, &withdrawn),
-        withdrawals,
-        capacity,
-    })
+    Ok(keys)
 }
 
-/// The register, its records filtered.
+/// A page of the register's records, filtered.
 pub async fn register(
     app: &App,
     actor: &Actor,
     study: &StudyId,
     filter: &Filter,
+    page: &PageRequest<ConsentRecordId>,
 ) -> Result<Register> {
-    let mut r = whole(app, actor, study).await?;
-    r.rows.retain(|row| filter.keeps(row));
-    Ok(r)
+    let sites = readable(actor, study)?;
+    Ok(Register {
+        clause_keys: clause_keys(app, study).await?,
+        rows: store::records(&app.db.pool, study, &sites, filter, page).await?,
+    })
 }
 
-/// The filtered register as CSV. Every export is audited with its filter
-/// and row count, nothing else.
+/// A page of the study's withdrawals (what was withdrawn and when, and what
+/// happened to identifiable data; never the reasons).
+pub async fn withdrawals(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    page: &PageRequest<WithdrawalId>,
+) -> Result<Page<WithdrawalRow, WithdrawalId>> {
+    let sites = readable(actor, study)?;
+    Ok(store::withdrawals(&app.db.pool, study, &sites, page).await?)
+}
+
+/// A page of the study's capacity assessments, consultees' advice and
+/// objections: never a consultee's name, notes or descriptions.
+pub async fn capacity(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    page: &PageRequest<String>,
+) -> Result<Page<CapacityRow, String>> {
+    let sites = readable(actor, study)?;
+    Ok(store::capacity(&app.db.pool, study, &sites, page).await?)
+}
+
+/// The filtered register as CSV, read a page at a time. Every export is
+/// audited with its filter and row count, nothing else.
 pub async fn export_csv(
     app: &App,
     actor: &Actor,
     study: &StudyId,
     filter: &Filter,
 ) -> Result<String> {
-    let r = register(app, actor, study, filter).await?;
-    let text = csv(&r.rows, &r.clause_keys, |id| pdf_path(study, id));
+    let sites = readable(actor, study)?;
+    let keys = clause_keys(app, study).await?;
+    let mut rows = Vec::new();
+    let mut page = PageRequest {
+        after: None,
+        limit: MAX_LIMIT,
+    };
+    loop {
+        let found = store::records(&app.db.pool, study, &sites, filter, &page).await?;
+        rows.extend(found.items);
+        match found.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    let text = csv(&rows, &keys, |id| pdf_path(study, id));
     let mut tx = app.db.begin().await?;
-    let entry = NewEntry::by_in_study(
-        actor,
-        study,
-        "consent.register_export",
-        "study",
-        study.as_str(),
-    )
-    .details(json!({ "filter": filter, "rows": r.rows.len() }));
-    audit::append(&mut tx, &app.db, app.now(), entry).await?;
+    let action = Action::RegisterExport {
+        filter: filter.audited(),
+        rows: rows.len(),
+    };
+    let entry = NewEntry::by_in_study(actor, study, action, Entity::Study(study.clone()));
+    audit::append(&mut tx, app.now(), entry).await?;
     tx.commit().await?;
     Ok(text)
 }
@@ -129,29 +132,48 @@ pub async fn record(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-    record_id: &str,
+    record: &ConsentRecordId,
 ) -> Result<(RegisterRow, Vec<Entry>)> {
-    let row = whole(app, actor, study)
+    let sites = readable(actor, study)?;
+    let row = store::record(&app.db.pool, study, &sites, record)
         .await?
-        .rows
-        .into_iter()
-        .find(|r| r.record_id == record_id)
         .ok_or(AppError::NotFound)?;
+    let participant = row
+        .participant_id
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
     let entries = crate::audit::store::about_either(
         &app.db.pool,
         study.as_str(),
         "consent.",
-        ("consent_record", &row.record_id),
-        ("participant", &row.participant_id),
+        ("consent_record", row.record_id.as_str()),
+        ("participant", &participant),
     )
     .await?;
     Ok((row, entries))
 }
 
-/// The whole audit chain checked against every checkpoint, for the register's readers.
-pub async fn chain(app: &App, actor: &Actor, study: &StudyId) -> Result<VerifyReport> {
-    crate::studies::service::require(actor, Permission::ViewConsentRegister, study)?;
-    audit::verify_database(&app.db, &app.keys.verifying_key(), &app.storage.audit_dir())
+/// What the register says about the audit chain: checked just now from the
+/// newest signed checkpoint, and the last full verification.
+pub struct Chain {
+    pub since_checkpoint: VerifyReport,
+    pub last_full: Option<Verification>,
+}
+
+/// The audit chain as the register's readers see it. A page load never reads
+/// the whole chain: it verifies from the newest checkpoint onwards and shows
+/// the last full verification (daily, and on demand) with its time.
+pub async fn chain(app: &App, actor: &Actor, study: &StudyId) -> Result<Chain> {
+    require_study(actor, Permission::ViewConsentRegister, study)?;
+    let key = app.keys.verifying_key();
+    let since_checkpoint = verify_since_checkpoint(&app.db, &key)
         .await
-        .map_err(AppError::internal)
+        .map_err(AppError::internal)?;
+    Ok(Chain {
+        since_checkpoint,
+        last_full: last_full_verification(&app.db)
+            .await
+            .map_err(AppError::internal)?,
+    })
 }

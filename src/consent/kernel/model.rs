@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::consent::forms::model::{Clause, DataUse};
 use crate::error::{AppError, FieldProblem};
+use crate::ids::{ConsentRecordId, StudyCode, StudyId};
 
 /// How consent was taken (C1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, poem_openapi::Enum)]
@@ -188,12 +189,18 @@ impl WithdrawalScope {
     }
 }
 
-/// A participant's consent as it stands: the latest record, minus withdrawals.
+/// A participant's consent as it stands: the uses agreed in their latest
+/// record, minus those their withdrawals stopped. "Agreed" means in force
+/// now: after a withdrawal from further collection, taking part and every
+/// use of data is gone from it; after "no further contact", future contact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EffectiveConsent {
-    pub record_id: String,
-    pub agreed: BTreeSet<String>,
-    pub withdrawn: WithdrawalScope,
+    record_id: ConsentRecordId,
+    /// As the record says.
+    recorded: BTreeSet<String>,
+    /// As it stands.
+    agreed: BTreeSet<String>,
+    withdrawn: WithdrawalScope,
 }
 
 /// Why a use is not allowed, in words a researcher can act on.
@@ -216,22 +223,58 @@ impl std::fmt::Display for Refusal {
     }
 }
 
+/// Whether a withdrawal stops a use: contact is stopped by "no further
+/// contact", everything else by "no further data collection".
+fn stopped(use_: &str, withdrawn: &WithdrawalScope) -> bool {
+    if use_ == DataUse::FutureContact.as_str() {
+        withdrawn.no_contact
+    } else {
+        withdrawn.no_collection
+    }
+}
+
 impl EffectiveConsent {
-    /// Whether the consent allows a use (C3): taking part must stand, the use's
-    /// own clause must be a yes, and nothing withdrawn may stop it.
+    /// The consent of a record with these agreed uses, after these withdrawals.
+    pub fn new(
+        record_id: ConsentRecordId,
+        recorded: BTreeSet<String>,
+        withdrawn: WithdrawalScope,
+    ) -> EffectiveConsent {
+        let took_part = recorded.contains(DataUse::TakePart.as_str());
+        let agreed = recorded
+            .iter()
+            .filter(|u| took_part && !stopped(u, &withdrawn))
+            .cloned()
+            .collect();
+        EffectiveConsent {
+            record_id,
+            recorded,
+            agreed,
+            withdrawn,
+        }
+    }
+
+    /// The record it rests on.
+    pub fn record_id(&self) -> &ConsentRecordId {
+        &self.record_id
+    }
+
+    /// The uses in force now.
+    pub fn agreed(&self) -> &BTreeSet<String> {
+        &self.agreed
+    }
+
+    /// Whether the consent allows a use (C3): taking part must have been
+    /// agreed, the use's own clause must be a yes, and nothing withdrawn may
+    /// stop it.
     pub fn allows(&self, use_: &DataUse) -> Result<(), Refusal> {
-        let stops = match use_ {
-            DataUse::FutureContact => self.withdrawn.no_contact,
-            _ => self.withdrawn.no_collection,
-        };
-        if stops {
-            return Err(Refusal::Withdrawn);
-        }
-        if !self.agreed.contains(DataUse::TakePart.as_str()) {
-            return Err(Refusal::NoConsent);
-        }
         if self.agreed.contains(use_.as_str()) {
-            Ok(())
+            return Ok(());
+        }
+        if stopped(use_.as_str(), &self.withdrawn) {
+            Err(Refusal::Withdrawn)
+        } else if !self.recorded.contains(DataUse::TakePart.as_str()) {
+            Err(Refusal::NoConsent)
         } else {
             Err(Refusal::NotAgreed(use_.as_str().replace('_', " ")))
         }
@@ -242,9 +285,9 @@ impl EffectiveConsent {
 /// printed on its PDF, so the copy and the database can be matched.
 #[derive(Serialize)]
 pub struct RecordContent<'a> {
-    pub record_id: &'a str,
-    pub study_id: &'a str,
-    pub study_code: &'a str,
+    pub record_id: &'a ConsentRecordId,
+    pub study_id: &'a StudyId,
+    pub study_code: &'a StudyCode,
     pub form_id: &'a str,
     pub form_version: i32,
     pub form_content_hash: &'a str,
@@ -258,7 +301,7 @@ pub struct RecordContent<'a> {
     pub countersigned_at: Option<i64>,
     pub verbal_record: Option<&'a str>,
     pub scan_sha256: Option<&'a str>,
-    pub supersedes: Option<&'a str>,
+    pub supersedes: Option<&'a ConsentRecordId>,
 }
 
 impl RecordContent<'_> {
@@ -341,11 +384,11 @@ mod tests {
     }
 
     fn effective(agreed: &[&str], withdrawn: WithdrawalScope) -> EffectiveConsent {
-        EffectiveConsent {
-            record_id: "r".into(),
-            agreed: agreed.iter().map(|s| s.to_string()).collect(),
+        EffectiveConsent::new(
+            ConsentRecordId::new(),
+            agreed.iter().map(|s| s.to_string()).collect(),
             withdrawn,
-        }
+        )
     }
 
     #[test]
@@ -380,6 +423,34 @@ mod tests {
         assert_eq!(
             effective(&["take_part", "future_contact"], no_contact).allows(&DataUse::FutureContact),
             Err(Refusal::Withdrawn)
+        );
+    }
+
+    #[test]
+    fn what_is_agreed_is_what_stands_after_withdrawals() {
+        let all = ["take_part", "audio_recording", "future_contact"];
+        let no_collection = WithdrawalScope {
+            no_collection: true,
+            ..Default::default()
+        };
+        let e = effective(&all, no_collection);
+        assert_eq!(e.agreed().iter().collect::<Vec<_>>(), ["future_contact"]);
+        let no_contact = WithdrawalScope {
+            no_contact: true,
+            ..Default::default()
+        };
+        assert!(!effective(&all, no_contact)
+            .agreed()
+            .contains("future_contact"));
+        assert_eq!(
+            effective(&all, no_collection.union(no_contact))
+                .agreed()
+                .len(),
+            0
+        );
+        assert_eq!(
+            effective(&all, WithdrawalScope::default()).agreed().len(),
+            3
         );
     }
 

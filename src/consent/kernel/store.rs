@@ -1,0 +1,217 @@
+//! SQL the kernel decides and writes with: consent records and their answers,
+//! withdrawals, the invitations a withdrawal cancels, and the reads a
+//! decision rests on. Reads take a connection, so a decision reads inside its
+//! transaction and a page reads from the pool with the same statement.
+
+use std::collections::BTreeSet;
+
+use sqlx::{AnyConnection, Row};
+
+use super::model::{ClauseAnswer, ConsentMethod, WithdrawalScope};
+use crate::db::{flag, Tx};
+use crate::ids::{AccountId, ConsentRecordId, FormVersionId, ParticipantId, StudyId, WithdrawalId};
+
+pub struct NewRecord<'a> {
+    pub id: &'a ConsentRecordId,
+    pub study_id: &'a StudyId,
+    pub participant_id: &'a ParticipantId,
+    pub form_version_id: &'a FormVersionId,
+    pub method: ConsentMethod,
+    pub supersedes_id: Option<&'a ConsentRecordId>,
+    pub signature_sealed: Option<&'a str>,
+    pub participant_signed_at: i64,
+    pub taken_by: Option<&'a AccountId>,
+    pub countersigned_at: Option<i64>,
+    pub verbal_record: Option<&'a str>,
+    pub scan_sha256: Option<&'a str>,
+    pub scan_sealed: Option<&'a str>,
+    pub record_hash: &'a str,
+    pub pdf: &'a [u8],
+    pub pdf_sha256: &'a str,
+}
+
+pub async fn insert_record(
+    tx: &mut Tx,
+    r: &NewRecord<'_>,
+    answers: &[ClauseAnswer],
+    now: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO consent_records (id, study_id, participant_id, form_version_id, method, supersedes_id, signature_sealed,
+             participant_signed_at, taken_by, countersigned_at, verbal_record, scan_sha256, scan_sealed, record_hash, pdf, pdf_sha256, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+    )
+    .bind(r.id)
+    .bind(r.study_id)
+    .bind(r.participant_id)
+    .bind(r.form_version_id)
+    .bind(r.method.as_str())
+    .bind(r.supersedes_id)
+    .bind(r.signature_sealed)
+    .bind(r.participant_signed_at)
+    .bind(r.taken_by)
+    .bind(r.countersigned_at)
+    .bind(r.verbal_record)
+    .bind(r.scan_sha256)
+    .bind(r.scan_sealed)
+    .bind(r.record_hash)
+    .bind(r.pdf.to_vec())
+    .bind(r.pdf_sha256)
+    .bind(now)
+    .execute(tx.conn())
+    .await?;
+    for a in answers {
+        sqlx::query(
+            "INSERT INTO consent_answers (record_id, clause_key, clause_text, clause_text_sha256, governs, mandatory, agreed, left_blank)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(r.id)
+        .bind(&a.key)
+        .bind(&a.text)
+        .bind(&a.text_sha256)
+        .bind(&a.governs)
+        .bind(a.mandatory as i16)
+        .bind(a.agreed as i16)
+        .bind(a.left_blank as i16)
+        .execute(tx.conn())
+        .await?;
+    }
+    Ok(())
+}
+
+/// The participant's current record: the one no other record supersedes
+/// (the database keeps the chain linear, so there is at most one).
+pub async fn latest_record(
+    conn: &mut AnyConnection,
+    participant: &ParticipantId,
+) -> sqlx::Result<Option<(ConsentRecordId, FormVersionId)>> {
+    sqlx::query(
+        "SELECT r.id, r.form_version_id FROM consent_records r
+         WHERE r.participant_id = $1
+           AND NOT EXISTS (SELECT 1 FROM consent_records n WHERE n.supersedes_id = r.id)
+         ORDER BY r.created_at DESC, r.id DESC LIMIT 1",
+    )
+    .bind(participant)
+    .fetch_optional(conn)
+    .await?
+    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .transpose()
+}
+
+/// The uses a record agreed to.
+pub async fn agreed_uses(
+    conn: &mut AnyConnection,
+    record: &ConsentRecordId,
+) -> sqlx::Result<BTreeSet<String>> {
+    sqlx::query("SELECT governs FROM consent_answers WHERE record_id = $1 AND agreed = 1")
+        .bind(record)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect()
+}
+
+/// Everything withdrawn so far, as one scope.
+pub async fn withdrawn(
+    conn: &mut AnyConnection,
+    participant: &ParticipantId,
+) -> sqlx::Result<WithdrawalScope> {
+    let rows = sqlx::query(
+        "SELECT no_contact, no_collection, remove_identifiable FROM withdrawals WHERE participant_id = $1",
+    )
+    .bind(participant)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().try_fold(WithdrawalScope::default(), |acc, r| {
+        Ok(acc.union(WithdrawalScope {
+            no_contact: flag(r.try_get(0)?),
+            no_collection: flag(r.try_get(1)?),
+            remove_identifiable: flag(r.try_get(2)?),
+        }))
+    })
+}
+
+/// Does the latest assessment of their capacity to decide about taking part
+/// find that they lack it? (The latest by date assessed, then by recording.)
+pub async fn lacks_capacity(
+    conn: &mut AnyConnection,
+    participant: &ParticipantId,
+) -> sqlx::Result<bool> {
+    let outcome: Option<String> = sqlx::query_scalar(
+        "SELECT outcome FROM capacity_assessments WHERE participant_id = $1 AND decision = 'take_part'
+         ORDER BY assessed_on DESC, created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(participant)
+    .fetch_optional(conn)
+    .await?;
+    Ok(outcome.as_deref() == Some("lacks_capacity"))
+}
+
+pub struct NewWithdrawal<'a> {
+    pub id: &'a WithdrawalId,
+    pub study_id: &'a StudyId,
+    pub participant_id: &'a ParticipantId,
+    pub scope: WithdrawalScope,
+    pub reason_sealed: Option<&'a str>,
+    pub recorded_by: &'a AccountId,
+    pub erasure: &'a str,
+    pub erasure_refusal_reason: Option<&'a str>,
+}
+
+pub async fn insert_withdrawal(tx: &mut Tx, w: &NewWithdrawal<'_>, now: i64) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO withdrawals (id, study_id, participant_id, no_contact, no_collection, remove_identifiable, reason_sealed,
+             recorded_by, recorded_at, erasure, erasure_refusal_reason)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(w.id)
+    .bind(w.study_id)
+    .bind(w.participant_id)
+    .bind(w.scope.no_contact as i16)
+    .bind(w.scope.no_collection as i16)
+    .bind(w.scope.remove_identifiable as i16)
+    .bind(w.reason_sealed)
+    .bind(w.recorded_by)
+    .bind(now)
+    .bind(w.erasure)
+    .bind(w.erasure_refusal_reason)
+    .execute(tx.conn())
+    .await?;
+    Ok(())
+}
+
+pub async fn cancel_invitations(
+    tx: &mut Tx,
+    participant: &ParticipantId,
+    now: i64,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE consent_invitations SET cancelled_at = $1
+         WHERE participant_id = $2 AND used_at IS NULL AND cancelled_at IS NULL",
+    )
+    .bind(now)
+    .bind(participant)
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
+}
+
+/// Erases the sealed typed-name signatures and paper scans of a participant's
+/// records ("remove identifiable data"); the records keep their hashes.
+/// Returns how many records had one.
+pub async fn erase_signatures(
+    tx: &mut Tx,
+    participant: &ParticipantId,
+    now: i64,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE consent_records SET signature_sealed = NULL, scan_sealed = NULL, signature_erased_at = $1
+         WHERE participant_id = $2 AND (signature_sealed IS NOT NULL OR scan_sealed IS NOT NULL)",
+    )
+    .bind(now)
+    .bind(participant)
+    .execute(tx.conn())
+    .await?
+    .rows_affected())
+}
