@@ -11,13 +11,15 @@ use crate::auth::model::Actor;
 use crate::clock::Clock;
 use crate::config::{LogFormat, ServerConfig, Storage};
 use crate::db::{Backend, Db};
-use crate::{audit, auth, consent, http, mail, studies};
+use crate::error::AppError;
+use crate::{audit, auth, consent, demo, http, mail, studies};
 
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FIELDKIT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,poem=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
@@ -47,6 +49,7 @@ pub async fn serve(storage: Storage, mut server: ServerConfig) -> anyhow::Result
     }
     let checkpoint_every = std::time::Duration::from_secs(server.checkpoint_minutes.max(1) * 60);
     let app = App::open(storage, server, Clock::system()).await?;
+    publish_forms(&app).await?;
     let engine = match app.db.backend {
         Backend::Sqlite => "SQLite",
         Backend::Postgres => "PostgreSQL",
@@ -66,7 +69,12 @@ pub async fn serve(storage: Storage, mut server: ServerConfig) -> anyhow::Result
         println!("No administrator yet. Open this link within one hour to create the first one:\n  {link}");
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let sender = tokio::spawn(mail::run_sender(app.clone(), stop_rx.clone()));
+    let sender = tokio::spawn(mail::run_sender(
+        app.db.clone(),
+        app.mailer.clone(),
+        app.clock.clone(),
+        stop_rx.clone(),
+    ));
     let checkpoints = tokio::spawn(checkpoint_loop(app.clone(), checkpoint_every, stop_rx));
     http::serve(app, acceptor, shutdown_signal()).await?;
     let _ = stop_tx.send(true);
@@ -90,14 +98,48 @@ async fn checkpoint_loop(
     }
 }
 
+/// Signs a checkpoint when the trail grew, and verifies the whole trail when
+/// the last full verification is a day old (checkpoints and page loads verify
+/// only from the newest checkpoint on).
 async fn checkpoint_if_grown(app: &App) -> anyhow::Result<()> {
     let size = audit::store::head_seq(&app.db.pool).await?;
-    let signed = audit::store::checkpoints(&app.db.pool)
+    let signed = audit::store::newest_checkpoint_size(&app.db.pool).await?;
+    if signed.is_none_or(|signed| size > signed) {
+        // A refusal is logged and the daily verification still runs.
+        if let Err(e) =
+            audit::checkpoint_now(&app.db, &app.keys, &app.storage.audit_dir(), app.now()).await
+        {
+            tracing::error!(error = %e, "could not sign an audit checkpoint");
+        }
+    }
+    let last_full = audit::service::last_full_verification(&app.db)
         .await?
-        .last()
-        .map_or(-1, |c| c.size);
-    if size > signed {
-        audit::checkpoint_now(&app.db, &app.keys, &app.storage.audit_dir(), app.now()).await?;
+        .map_or(i64::MIN, |v| v.at);
+    if app.now() - last_full >= crate::clock::DAY {
+        let report = audit::verify_database(
+            &app.db,
+            &app.keys.verifying_key(),
+            &app.storage.audit_dir(),
+            app.now(),
+        )
+        .await?;
+        if let Some(problem) = report.problem {
+            tracing::error!(problem, "the audit trail failed its daily verification");
+        }
+    }
+    Ok(())
+}
+
+/// Checks the consent-forms folder and publishes what is new; refuses (and
+/// the server does not start) on any problem in any form.
+async fn publish_forms(app: &App) -> anyhow::Result<()> {
+    let forms =
+        consent::forms::service::load_all(&app.db, &app.storage.consent_forms, app.now()).await?;
+    // Publishing is news; finding everything as it was is not.
+    if forms.loaded.is_empty() {
+        tracing::debug!("{forms}");
+    } else {
+        tracing::info!("{forms}");
     }
     Ok(())
 }
@@ -106,11 +148,14 @@ async fn open(storage: Storage) -> anyhow::Result<App> {
     App::open(storage, ServerConfig::from_env(), Clock::system()).await
 }
 
-/// `fieldkit migrate`
+/// `fieldkit migrate`: the database's structure, then the consent forms.
 pub async fn migrate(storage: Storage) -> anyhow::Result<()> {
     let db = Db::connect(&storage.database_url()).await?;
     db.migrate().await?;
-    println!("The database is up to date.");
+    let forms =
+        consent::forms::service::load_all(&db, &storage.consent_forms, Clock::system().now_ms())
+            .await?;
+    println!("The database is up to date; {forms}.");
     Ok(())
 }
 
@@ -160,8 +205,13 @@ pub async fn audit_verify(
         }
         (None, None) => {
             let app = open(storage).await?;
-            audit::verify_database(&app.db, &app.keys.verifying_key(), &app.storage.audit_dir())
-                .await?
+            audit::verify_database(
+                &app.db,
+                &app.keys.verifying_key(),
+                &app.storage.audit_dir(),
+                app.now(),
+            )
+            .await?
         }
     };
     match &report.problem {
@@ -183,7 +233,7 @@ pub async fn audit_export(storage: Storage, out: &Path) -> anyhow::Result<()> {
     );
     let size = audit::export_log(&app.db, &app.storage.audit_dir(), &mut file).await?;
     file.flush()?;
-    audit::service::record_export(&app, &Actor::command_line(), size)
+    audit::service::record_export(&app.db, &Actor::command_line(), size, app.now())
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!("Wrote {size} entries to {}. Check it anywhere with: fieldkit audit verify --log {} --public-key {}", out.display(), out.display(), app.storage.keys_dir().join("audit-signing.pub").display());
@@ -252,16 +302,37 @@ pub async fn vault_rotate_key(storage: Storage) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `fieldkit demo`
-pub async fn demo(storage: Storage) -> anyhow::Result<()> {
+/// `fieldkit demo [--participants N]`
+pub async fn demo(storage: Storage, participants: usize) -> anyhow::Result<()> {
     let app = open(storage).await?;
-    let created = studies::demo::fill(&app)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let fail = |e: AppError| anyhow::anyhow!("{e}");
+    let created = demo::fill(&app).await.map_err(fail)?;
     if created {
         println!("Added two clearly synthetic demonstration studies. Start the server and sign in as an administrator to look around.");
-    } else {
+    } else if participants == 0 {
         println!("The demonstration studies are already here; nothing changed.");
+    }
+    if participants > 0 {
+        let actor = Actor::command_line();
+        let study = studies::service::studies_for(&app, &actor)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .find(|s| s.slug == demo::COLLEGE)
+            .context("the recovery-college demonstration study is missing")?;
+        let sites: Vec<_> = studies::service::sites(&app, &actor, &study.id)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        demo::participants(&app, &actor, &study.id, &sites, participants)
+            .await
+            .map_err(fail)?;
+        println!(
+            "Enrolled {participants} synthetic participants in \"{}\".",
+            study.title
+        );
     }
     Ok(())
 }

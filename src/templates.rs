@@ -31,6 +31,7 @@ const TEMPLATES: &[(&str, &str)] = embedded!(
     "consent_register.html",
     "consent_record.html",
     "my_study.html",
+    "reconsent.html",
     "reconsent_sent.html",
     "email/layout.html",
     "email/password_reset.txt",

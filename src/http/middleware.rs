@@ -8,6 +8,7 @@ use std::time::Instant;
 use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
 use serde_json::json;
+use tracing::Instrument;
 
 use crate::app::App;
 use crate::error::{problem_type, AppError};
@@ -18,7 +19,11 @@ connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; fram
 #[derive(Clone)]
 pub struct RequestId(pub String);
 
-/// Wraps the whole application.
+/// Request headers past this size are refused with 431.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Wraps the whole application. Everything a request logs is inside its
+/// span, so every line carries the request id.
 pub async fn around(app: App, ep: impl Endpoint, mut req: Request) -> poem::Result<Response> {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().simple().to_string();
@@ -26,29 +31,56 @@ pub async fn around(app: App, ep: impl Endpoint, mut req: Request) -> poem::Resu
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let is_api = path.starts_with("/api/");
-
-    let outcome = match limit_body(&app, &mut req).await {
-        Ok(()) => ep.call(req).await.map(IntoResponse::into_response),
-        Err(e) => Err(e.into()),
-    };
-    let mut resp = match outcome {
-        Ok(resp) => resp,
-        Err(err) => error_response(&app, &err, is_api, &request_id),
-    };
-    secure_headers(&app, &mut resp);
-    resp.headers_mut().insert(
-        "x-request-id",
-        HeaderValue::from_str(&request_id).expect("hex is a valid header"),
-    );
-    tracing::info!(
-        request_id,
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
         method = %method,
         path = %escape_for_log(&path),
-        status = resp.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        "request"
     );
-    Ok(resp)
+    async move {
+        let outcome = match check_request(&app, &mut req).await {
+            Ok(()) => ep.call(req).await.map(IntoResponse::into_response),
+            Err(e) => Err(e.into()),
+        };
+        let mut resp = match outcome {
+            Ok(resp) => resp,
+            Err(err) => error_response(&app, &err, is_api, &request_id),
+        };
+        if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+            let allow = super::routes::allowed_methods(&path).join(", ");
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                resp.headers_mut().insert(header::ALLOW, v);
+            }
+        }
+        secure_headers(&app, &mut resp);
+        resp.headers_mut().insert(
+            "x-request-id",
+            HeaderValue::from_str(&request_id).expect("hex is a valid header"),
+        );
+        tracing::info!(
+            status = resp.status().as_u16(),
+            ms = started.elapsed().as_millis() as u64,
+            "request"
+        );
+        Ok(resp)
+    }
+    .instrument(span)
+    .await
+}
+
+/// Refuses oversized headers, then reads the body within its limit.
+async fn check_request(app: &App, req: &mut Request) -> Result<(), AppError> {
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(AppError::HeadersTooLarge {
+            limit: MAX_HEADER_BYTES,
+        });
+    }
+    limit_body(app, req).await
 }
 
 /// Control characters in logged input are escaped so a path cannot forge log lines.
@@ -122,11 +154,13 @@ fn classify(err: &poem::Error) -> AppError {
                 retry_after_secs: *retry_after_secs,
             },
             AppError::TooLarge { limit } => AppError::TooLarge { limit: *limit },
+            AppError::HeadersTooLarge { limit } => AppError::HeadersTooLarge { limit: *limit },
             AppError::Unauthenticated => AppError::Unauthenticated,
             AppError::NotFound => AppError::NotFound,
             AppError::Csrf => AppError::Csrf,
             AppError::Internal { source, at } => {
-                tracing::error!(error = %source, location = %at, "internal error");
+                // The whole cause chain, inside the request's span.
+                tracing::error!(error = format!("{source:#}"), location = %at, "internal error");
                 AppError::internal(anyhow::anyhow!("logged"))
             }
         };
@@ -145,7 +179,7 @@ fn classify(err: &poem::Error) -> AppError {
         StatusCode::UNAUTHORIZED => AppError::Unauthenticated,
         s if s.is_client_error() => AppError::BadRequest(client_error_text(s, err)),
         _ => {
-            tracing::error!(error = %err, "unhandled server error");
+            tracing::error!(error = %err, status = err.status().as_u16(), "unhandled server error");
             AppError::internal(anyhow::anyhow!("logged"))
         }
     }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod docs;
 pub mod middleware;
 pub mod page;
+pub mod routes;
 pub mod viewer;
 
 use poem::endpoint::make_sync;
@@ -65,6 +66,7 @@ pages! {
     "/studies/:study_id/consent-register" => { GET consent::register::pages::register },
     "/studies/:study_id/consent-register.csv" => { GET consent::register::pages::register_csv },
     "/studies/:study_id/consent-records/:record_id" => { GET consent::register::pages::record },
+    "/studies/:study_id/reconsent" => { GET consent::choices::pages::due },
     "/studies/:study_id/reconsent-invitations" => { POST consent::choices::pages::invite_due },
     "/my/studies/:study_id" => { GET consent::choices::pages::own_study },
     "/my/studies/:study_id/choices" => { POST consent::choices::pages::change_choices },
@@ -134,7 +136,10 @@ fn stylesheet() -> Response {
 /// The whole application as one endpoint.
 pub fn routes(app: App) -> impl poem::Endpoint {
     let api = api_service();
-    let spec = api.spec();
+    let spec: serde_json::Value =
+        serde_json::from_str(&api.spec()).expect("poem-openapi writes JSON");
+    routes::init(&spec);
+    let spec = api::document(spec);
     let docs = docs::Docs::new(&api);
     let around_app = app.clone();
     Route::new()

@@ -5,6 +5,7 @@
 
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::viewer::Viewer;
@@ -117,6 +118,26 @@ impl Notice {
     }
 }
 
+/// What a page may read from its query string: a notice key, a one-time link's
+/// token, and where to go after signing in.
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    done: Option<String>,
+    token: Option<String>,
+    pub next: Option<String>,
+}
+
+impl PageQuery {
+    pub fn done(&self) -> Option<&str> {
+        self.done.as_deref()
+    }
+
+    /// A one-time link's token, when the link carried one.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref().filter(|t| !t.is_empty())
+    }
+}
+
 /// A page to render: template, title and its own context.
 pub struct Page {
     template: &'static str,
@@ -168,6 +189,11 @@ impl Page {
         }
     }
 
+    /// Replaces one value of the page's context.
+    pub fn set(&mut self, key: &str, value: Value) {
+        self.ctx[key] = value;
+    }
+
     pub fn notice(mut self, key: Option<&str>) -> Page {
         self.notice = Notice::parse(key);
         self
@@ -204,6 +230,17 @@ pub fn see_other(path: &str, notice: Option<Notice>) -> Response {
         .status(StatusCode::SEE_OTHER)
         .header("location", location)
         .finish()
+}
+
+/// A consent record's PDF copy as a download named after the record.
+pub fn pdf_response(record: &crate::ids::ConsentRecordId, bytes: Vec<u8>) -> Response {
+    Response::builder()
+        .content_type("application/pdf")
+        .header(
+            "content-disposition",
+            format!("attachment; filename=\"consent-{record}.pdf\""),
+        )
+        .body(bytes)
 }
 
 /// Sends a signed-out visitor to the sign-in page.

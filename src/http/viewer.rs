@@ -181,6 +181,12 @@ impl<'a> FromRequest<'a> for CsrfForm {
         let fields: Vec<(String, String)> = url::form_urlencoded::parse(text.as_bytes())
             .into_owned()
             .collect();
+        if fields
+            .iter()
+            .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+        {
+            return Err(AppError::BadRequest(crate::http::api::NUL_REFUSED.into()).into());
+        }
         let sent = fields
             .iter()
             .find(|(k, _)| k == "csrf_token")

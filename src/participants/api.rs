@@ -1,17 +1,17 @@
-//! JSON API for enrolling participants and, with a reason, reading who they are.
+//! JSON API for enrolling participants, listing them a page at a time, and,
+//! with a reason, reading who they are.
 
 use poem::Request;
-use poem_openapi::param::Path;
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use super::model::{Participant, StakeholderGroup};
+use super::model::{Participant, ParticipantFilter, ParticipantStatus, StakeholderGroup};
 use super::service::{self, Enrolment};
-use crate::auth::model::Permission;
-use crate::error::AppError;
-use crate::http::api::{fail, ApiResult, BearerAuth, Tag};
+use crate::db::list::{Limit, PageRequest};
+use crate::http::api::{ApiResult, BearerAuth, Paged, Tag, Text};
 use crate::http::viewer::app_of;
-use crate::ids::{AccountId, SiteId, StudyId};
+use crate::ids::{AccountId, ParticipantId, SiteId, StudyId};
 use crate::vault::model::IdentityInput;
 
 pub struct ParticipantsApi;
@@ -19,56 +19,77 @@ pub struct ParticipantsApi;
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct EnrolmentRequest {
-    site_id: String,
+    site_id: SiteId,
     stakeholder_group: StakeholderGroup,
     /// Kept only in the encrypted identity vault.
-    name: String,
-    email: Option<String>,
-    phone: Option<String>,
+    #[oai(validator(max_length = 200))]
+    name: Text,
+    #[oai(nullable, validator(max_length = 254))]
+    email: Option<Text>,
+    #[oai(nullable, validator(max_length = 40))]
+    phone: Option<Text>,
     /// YYYY-MM-DD.
-    date_of_birth: Option<String>,
-    notes: Option<String>,
+    #[oai(
+        nullable,
+        validator(pattern = r"^\s*([0-9]{4}-[0-9]{2}-[0-9]{2})?\s*$")
+    )]
+    date_of_birth: Option<Text>,
+    #[oai(nullable, validator(max_length = 2000))]
+    notes: Option<Text>,
     /// The participant's own fieldkit account, if they have one.
-    account_id: Option<String>,
+    #[oai(nullable)]
+    account_id: Option<AccountId>,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct RevealRequest {
     /// Why you need to see who this is; recorded in the audit trail.
-    reason: String,
+    #[oai(validator(max_length = 500))]
+    reason: Text,
 }
 
 /// Who a participant is. Every answer like this is recorded in the audit trail.
 #[derive(Object)]
 struct IdentityView {
     name: String,
+    #[oai(nullable)]
     email: Option<String>,
+    #[oai(nullable)]
     phone: Option<String>,
+    #[oai(nullable)]
     date_of_birth: Option<String>,
+    #[oai(nullable)]
     notes: Option<String>,
-}
-
-fn study_id(raw: &str) -> poem::Result<StudyId> {
-    StudyId::parse(raw).ok_or_else(|| fail(AppError::NotFound))
 }
 
 #[OpenApi(tag = "Tag::Participants")]
 impl ParticipantsApi {
-    /// Participants at the sites you work on, by study code.
+    /// A page of the participants at the sites you work on, by study code,
+    /// oldest first, filtered by status, group or site.
+    #[allow(clippy::too_many_arguments)]
     #[oai(path = "/studies/:study_id/participants", method = "get")]
     async fn list(
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-    ) -> ApiResult<Json<Vec<Participant>>> {
-        let study = self::study_id(&study_id)?;
-        Ok(Json(
-            service::list(app_of(req), &auth.0, &study)
-                .await
-                .map_err(fail)?,
-        ))
+        study_id: Path<StudyId>,
+        status: Query<Option<ParticipantStatus>>,
+        stakeholder_group: Query<Option<StakeholderGroup>>,
+        site_id: Query<Option<SiteId>>,
+        /// Where the page starts: the `next` link gives it.
+        after: Query<Option<ParticipantId>>,
+        /// At most this many, 1 to 200 (default 50).
+        limit: Query<Option<Limit>>,
+    ) -> ApiResult<Json<Paged<Participant>>> {
+        let page = PageRequest::new(after.0, limit.0);
+        let filter = ParticipantFilter {
+            status: *status,
+            stakeholder_group: *stakeholder_group,
+            site_id: site_id.0,
+        };
+        let found = service::list(app_of(req), &auth.0, &study_id, &filter, &page).await?;
+        Ok(Json(Paged::of(req, found, |p| p)))
     }
 
     /// Enrol a participant: they get the next study code; their identity goes to the vault.
@@ -77,25 +98,12 @@ impl ParticipantsApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
         body: Json<EnrolmentRequest>,
     ) -> ApiResult<Json<Participant>> {
-        let study = self::study_id(&study_id)?;
-        crate::studies::service::require(&auth.0, Permission::EnrolParticipants, &study)
-            .map_err(fail)?;
-        let site = SiteId::parse(&body.site_id)
-            .ok_or_else(|| fail(AppError::invalid("site_id", "Choose a site of this study.")))?;
-        let account_id = match body.account_id.as_deref() {
-            Some(raw) => Some(AccountId::parse(raw).ok_or_else(|| {
-                fail(AppError::invalid(
-                    "account_id",
-                    "Choose an existing account, or none.",
-                ))
-            })?),
-            None => None,
-        };
+        let body = body.0;
         let enrolment = Enrolment {
-            site_id: &site,
+            site_id: &body.site_id,
             group: body.stakeholder_group,
             identity: IdentityInput {
                 name: &body.name,
@@ -104,12 +112,10 @@ impl ParticipantsApi {
                 date_of_birth: body.date_of_birth.as_deref(),
                 notes: body.notes.as_deref(),
             },
-            account_id,
+            account_id: body.account_id.clone(),
         };
         Ok(Json(
-            service::enrol(app_of(req), &auth.0, &study, enrolment)
-                .await
-                .map_err(fail)?,
+            service::enrol(app_of(req), &auth.0, &study_id, enrolment).await?,
         ))
     }
 
@@ -122,14 +128,11 @@ impl ParticipantsApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
     ) -> ApiResult<Json<Participant>> {
-        let study = self::study_id(&study_id)?;
         Ok(Json(
-            service::get(app_of(req), &auth.0, &study, &participant_id)
-                .await
-                .map_err(fail)?,
+            service::get(app_of(req), &auth.0, &study_id, &participant_id).await?,
         ))
     }
 
@@ -142,15 +145,18 @@ impl ParticipantsApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        participant_id: Path<String>,
+        study_id: Path<StudyId>,
+        participant_id: Path<ParticipantId>,
         body: Json<RevealRequest>,
     ) -> ApiResult<Json<IdentityView>> {
-        let study = self::study_id(&study_id)?;
-        let identity =
-            service::reveal_identity(app_of(req), &auth.0, &study, &participant_id, &body.reason)
-                .await
-                .map_err(fail)?;
+        let identity = service::reveal_identity(
+            app_of(req),
+            &auth.0,
+            &study_id,
+            &participant_id,
+            &body.reason,
+        )
+        .await?;
         Ok(Json(IdentityView {
             name: identity.name().to_owned(),
             email: identity.email().map(str::to_owned),

@@ -2,6 +2,9 @@
 
 use serde::Serialize;
 
+pub use crate::ids::StudyCode;
+use crate::ids::{ParticipantId, SiteId, StudyId};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, poem_openapi::Enum)]
 #[serde(rename_all = "snake_case")]
 #[oai(rename_all = "snake_case")]
@@ -67,6 +70,14 @@ pub enum ParticipantStatus {
 }
 
 impl ParticipantStatus {
+    pub const ALL: [ParticipantStatus; 5] = [
+        ParticipantStatus::Invited,
+        ParticipantStatus::Consented,
+        ParticipantStatus::Active,
+        ParticipantStatus::Withdrawn,
+        ParticipantStatus::Completed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ParticipantStatus::Invited => "invited",
@@ -78,26 +89,18 @@ impl ParticipantStatus {
     }
 
     pub fn parse(s: &str) -> Option<ParticipantStatus> {
-        [
-            ParticipantStatus::Invited,
-            ParticipantStatus::Consented,
-            ParticipantStatus::Active,
-            ParticipantStatus::Withdrawn,
-            ParticipantStatus::Completed,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
 }
 
 /// A participant as the research team sees them: never who they are.
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]
 pub struct Participant {
-    pub id: String,
-    pub study_id: String,
+    pub id: ParticipantId,
+    pub study_id: StudyId,
     /// The pseudonymous study code, e.g. RC-0042.
-    pub study_code: String,
-    pub site_id: String,
+    pub study_code: StudyCode,
+    pub site_id: SiteId,
     pub stakeholder_group: StakeholderGroup,
     pub status: ParticipantStatus,
     /// Whether the participant has their own fieldkit account.
@@ -108,10 +111,12 @@ pub struct Participant {
     pub updated_at: i64,
 }
 
-/// The study code for the `number`th participant: RC-0042. Numbers past 9999
-/// simply grow wider.
-pub fn study_code(prefix: &str, number: i64) -> String {
-    format!("{prefix}-{number:04}")
+/// The filters of the participant list; empty means not filtered.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParticipantFilter {
+    pub status: Option<ParticipantStatus>,
+    pub stakeholder_group: Option<StakeholderGroup>,
+    pub site_id: Option<SiteId>,
 }
 
 #[cfg(test)]
@@ -120,8 +125,8 @@ mod tests {
 
     #[test]
     fn codes_are_prefixed_and_zero_padded() {
-        assert_eq!(study_code("RC", 42), "RC-0042");
-        assert_eq!(study_code("P", 12345), "P-12345");
+        assert_eq!(StudyCode::new("RC", 42).as_str(), "RC-0042");
+        assert_eq!(StudyCode::new("P", 12345).as_str(), "P-12345");
     }
 
     #[test]

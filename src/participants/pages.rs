@@ -1,50 +1,80 @@
-//! Pages for the participant list, enrolment, and reading an identity.
+//! Pages for the participant list (filtered and paged), enrolment, and
+//! reading an identity. The participant page itself is composed in
+//! `crate::pages::participant`.
 
 use poem::web::{Path, Query};
 use poem::{handler, Request, Response};
+use serde::Deserialize;
 use serde_json::json;
 
-use super::model::StakeholderGroup;
-use super::service::{self, Enrolment};
-use crate::auth::model::Permission;
-use crate::auth::pages::PageQuery;
+use super::model::{ParticipantFilter, ParticipantStatus, StakeholderGroup};
+use super::service;
+use crate::db::list::PageRequest;
 use crate::error::AppError;
-use crate::http::page::{see_other, Notice, Page};
+use crate::http::api::next_link;
+use crate::http::page::{see_other, Notice, Page, PageQuery};
 use crate::http::viewer::{app_of, CsrfForm, Viewer};
-use crate::ids::{SiteId, StudyId};
-use crate::vault::model::{Identity, IdentityInput};
+use crate::ids::{ParticipantId, SiteId, StudyId};
+use crate::pages::participant::{render, Extra};
+use crate::vault::model::IdentityInput;
 
 type PageResult = poem::Result<Response>;
 
-fn study_id(raw: &str) -> Result<StudyId, AppError> {
-    StudyId::parse(raw).ok_or(AppError::NotFound)
-}
-
 fn optional(s: &str) -> Option<&str> {
     Some(s).filter(|s| !s.trim().is_empty())
+}
+
+/// What the participant list reads from its query string.
+#[derive(Deserialize, Default)]
+pub struct ListQuery {
+    status: Option<String>,
+    stakeholder_group: Option<String>,
+    site_id: Option<String>,
+    after: Option<String>,
+    done: Option<String>,
+}
+
+impl ListQuery {
+    fn filter(&self) -> Result<ParticipantFilter, AppError> {
+        let given = |v: &Option<String>| v.as_deref().filter(|s| !s.is_empty()).map(str::to_owned);
+        let bad =
+            |what: &str| AppError::BadRequest(format!("That {what} is not one of the choices."));
+        Ok(ParticipantFilter {
+            status: given(&self.status)
+                .map(|s| ParticipantStatus::parse(&s).ok_or_else(|| bad("status")))
+                .transpose()?,
+            stakeholder_group: given(&self.stakeholder_group)
+                .map(|s| StakeholderGroup::parse(&s).ok_or_else(|| bad("group")))
+                .transpose()?,
+            site_id: given(&self.site_id)
+                .map(|s| SiteId::parse(&s).ok_or_else(|| bad("site")))
+                .transpose()?,
+        })
+    }
 }
 
 async fn list_page(
     req: &Request,
     viewer: &Viewer,
     study: &StudyId,
+    q: &ListQuery,
     values: serde_json::Value,
-    done: Option<&str>,
     err: Option<AppError>,
 ) -> PageResult {
     let app = app_of(req);
     let actor = viewer.require()?;
     let details = crate::studies::service::get_study(app, actor, study).await?;
-    let participants = service::list(app, actor, study).await?;
+    let page = PageRequest::<ParticipantId>::parse(q.after.as_deref())?;
+    let filter = q.filter()?;
+    let participants = service::list(app, actor, study, &filter, &page).await?;
     let sites = crate::studies::service::sites(app, actor, study).await?;
-    let site_names: std::collections::HashMap<&str, &str> = sites
-        .iter()
-        .map(|s| (s.id.as_str(), s.name.as_str()))
-        .collect();
+    let site_names: std::collections::HashMap<&SiteId, &str> =
+        sites.iter().map(|s| (&s.id, s.name.as_str())).collect();
     let rows: Vec<_> = participants
+        .items
         .iter()
         .map(|p| {
-            json!({ "id": p.id, "study_code": p.study_code, "site": site_names.get(p.site_id.as_str()).copied().unwrap_or(""),
+            json!({ "id": p.id, "study_code": p.study_code, "site": site_names.get(&p.site_id).copied().unwrap_or(""),
                     "group": p.stakeholder_group.label(), "status": p.status.as_str(), "capacity_flag": p.capacity_flag })
         })
         .collect();
@@ -52,21 +82,31 @@ async fn list_page(
         .iter()
         .map(|g| json!({ "value": g.as_str(), "label": g.label() }))
         .collect();
+    let statuses: Vec<_> = ParticipantStatus::ALL
+        .iter()
+        .map(|s| json!({ "value": s.as_str(), "label": s.as_str() }))
+        .collect();
+    let site_options: Vec<_> = sites
+        .iter()
+        .map(|s| json!({ "value": s.id, "label": s.name }))
+        .collect();
     let ctx = json!({
         "study": { "id": details.id, "title": details.title },
         "participants": rows,
+        "next": participants.next.map(|k| next_link(req.original_uri(), k.as_str())),
+        "filter": { "status": q.status, "stakeholder_group": q.stakeholder_group, "site_id": q.site_id },
         "sites": !sites.is_empty(),
-        "site_options": sites.iter().map(|s| json!({ "value": s.id, "label": s.name })).collect::<Vec<_>>(),
+        "site_options": site_options,
         "groups": groups,
+        "statuses": statuses,
         "values": values,
-        "reconsent_due": crate::consent::choices::pages::due_rows(app, actor, study).await?,
     });
     let page = Page::new(
         "participants.html",
         format!("Participants: {}", details.title),
         ctx,
     )
-    .notice(done)
+    .notice(q.done.as_deref())
     .problems_of(err)?;
     Ok(page.render(app, viewer)?)
 }
@@ -79,25 +119,15 @@ fn blank_values() -> serde_json::Value {
 pub async fn list(
     req: &Request,
     viewer: Viewer,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    Path(study): Path<StudyId>,
+    Query(q): Query<ListQuery>,
 ) -> PageResult {
-    list_page(
-        req,
-        &viewer,
-        &study_id(&id)?,
-        blank_values(),
-        q.done(),
-        None,
-    )
-    .await
+    list_page(req, &viewer, &study, &q, blank_values(), None).await
 }
 
 #[handler]
-pub async fn enrol(req: &Request, form: CsrfForm, Path(id): Path<String>) -> PageResult {
+pub async fn enrol(req: &Request, form: CsrfForm, Path(study): Path<StudyId>) -> PageResult {
     let actor = form.viewer.require()?;
-    let study = study_id(&id)?;
-    crate::studies::service::require(actor, Permission::EnrolParticipants, &study)?;
     let identity = IdentityInput {
         name: form.get("name"),
         email: optional(form.get("email")),
@@ -105,25 +135,15 @@ pub async fn enrol(req: &Request, form: CsrfForm, Path(id): Path<String>) -> Pag
         date_of_birth: optional(form.get("date_of_birth")),
         notes: optional(form.get("notes")),
     };
-    let result = match (
-        SiteId::parse(form.get("site_id")),
-        StakeholderGroup::parse(form.get("stakeholder_group")),
-    ) {
-        (Some(site), Some(group)) => {
-            let enrolment = Enrolment {
-                site_id: &site,
-                group,
-                identity,
-                account_id: None,
-            };
-            service::enrol(app_of(req), actor, &study, enrolment).await
-        }
-        (None, _) => Err(AppError::invalid("site_id", "Choose a site of this study.")),
-        (_, None) => Err(AppError::invalid(
-            "stakeholder_group",
-            "Choose how they take part.",
-        )),
-    };
+    let result = service::enrol_from_form(
+        app_of(req),
+        actor,
+        &study,
+        form.get("site_id"),
+        form.get("stakeholder_group"),
+        identity,
+    )
+    .await;
     match result {
         Ok(p) => Ok(see_other(
             &format!("/studies/{study}/participants/{}", p.id),
@@ -135,118 +155,51 @@ pub async fn enrol(req: &Request, form: CsrfForm, Path(id): Path<String>) -> Pag
                 "site_id": form.get("site_id"), "stakeholder_group": form.get("stakeholder_group"), "name": form.get("name"),
                 "email": form.get("email"), "phone": form.get("phone"), "date_of_birth": form.get("date_of_birth"), "notes": form.get("notes"),
             });
-            list_page(req, &form.viewer, &study, values, None, Some(e)).await
+            list_page(
+                req,
+                &form.viewer,
+                &study,
+                &ListQuery::default(),
+                values,
+                Some(e),
+            )
+            .await
         }
     }
-}
-
-/// What the participant page shows besides the participant: an identity just
-/// revealed, a consent link just made, a notice, or the problem with a form.
-#[derive(Default)]
-pub struct Extra<'a> {
-    pub identity: Option<Identity>,
-    pub invitation: Option<crate::consent::records::service::SentInvitation>,
-    pub done: Option<&'a str>,
-    pub err: Option<AppError>,
-}
-
-pub async fn participant_page(
-    req: &Request,
-    viewer: &Viewer,
-    study: &StudyId,
-    id: &str,
-    extra: Extra<'_>,
-) -> PageResult {
-    let Extra {
-        identity,
-        invitation,
-        done,
-        err,
-    } = extra;
-    let app = app_of(req);
-    let actor = viewer.require()?;
-    let p = service::get(app, actor, study, id).await?;
-    let details = crate::studies::service::get_study(app, actor, study).await?;
-    let site = crate::studies::service::sites(app, actor, study)
-        .await?
-        .into_iter()
-        .find(|s| s.id == p.site_id);
-    let identity = identity.map(|i| {
-        json!({ "name": i.name(), "email": i.email(), "phone": i.phone(), "date_of_birth": i.date_of_birth(), "notes": i.notes() })
-    });
-    let ctx = json!({
-        "study": { "id": details.id, "title": details.title },
-        "participant": { "id": p.id, "study_code": p.study_code, "group": p.stakeholder_group.label(), "status": p.status.as_str(),
-                          "site": site.map(|s| s.name).unwrap_or_default(), "capacity_flag": p.capacity_flag, "created_at": p.created_at },
-        "identity": identity,
-        "consent": crate::consent::records::pages::summary(app, actor, study, &p).await?,
-        "capacity": crate::consent::capacity::pages::summary(app, actor, study, &p).await?,
-        "invitation": invitation.map(|i| json!({ "link": i.link, "emailed": i.emailed })),
-    });
-    let page = Page::new(
-        "participant.html",
-        format!("Participant {}", p.study_code),
-        ctx,
-    )
-    .notice(done)
-    .problems_of(err)?;
-    Ok(page.render(app, viewer)?)
 }
 
 #[handler]
 pub async fn participant(
     req: &Request,
     viewer: Viewer,
-    Path((id, pid)): Path<(String, String)>,
+    Path((study, pid)): Path<(StudyId, ParticipantId)>,
     Query(q): Query<PageQuery>,
 ) -> PageResult {
-    participant_page(
-        req,
-        &viewer,
-        &study_id(&id)?,
-        &pid,
-        Extra {
-            done: q.done(),
-            ..Default::default()
-        },
-    )
-    .await
+    let extra = Extra {
+        done: q.done(),
+        ..Default::default()
+    };
+    render(req, &viewer, &study, &pid, extra).await
 }
 
 #[handler]
 pub async fn reveal(
     req: &Request,
     form: CsrfForm,
-    Path((id, pid)): Path<(String, String)>,
+    Path((study, pid)): Path<(StudyId, ParticipantId)>,
 ) -> PageResult {
     let actor = form.viewer.require()?;
-    let study = study_id(&id)?;
-    match service::reveal_identity(app_of(req), actor, &study, &pid, form.get("reason")).await {
-        Ok(identity) => {
-            participant_page(
-                req,
-                &form.viewer,
-                &study,
-                &pid,
-                Extra {
-                    identity: Some(identity),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
-        Err(e) => {
-            participant_page(
-                req,
-                &form.viewer,
-                &study,
-                &pid,
-                Extra {
-                    err: Some(e),
-                    ..Default::default()
-                },
-            )
-            .await
-        }
-    }
+    let extra = match service::reveal_identity(app_of(req), actor, &study, &pid, form.get("reason"))
+        .await
+    {
+        Ok(identity) => Extra {
+            identity: Some(identity),
+            ..Default::default()
+        },
+        Err(e) => Extra {
+            err: Some(e),
+            ..Default::default()
+        },
+    };
+    render(req, &form.viewer, &study, &pid, extra).await
 }

@@ -8,54 +8,41 @@ use poem_openapi::{Object, OpenApi};
 use super::model::{Member, Site, Study, StudyInput};
 use super::service;
 use crate::audit::Entry;
-use crate::auth::model::{Permission, Role};
-use crate::error::AppError;
-use crate::http::api::{fail, ApiResult, BearerAuth, Created, NoContent, Tag};
+use crate::auth::model::Role;
+use crate::db::list::{Limit, PageRequest};
+use crate::http::api::{ApiResult, BearerAuth, Created, NoContent, Paged, Tag, Text};
 use crate::http::viewer::app_of;
-use crate::ids::{AccountId, SiteId, StudyId};
+use crate::ids::{AccountId, MembershipId, SiteId, StudyId, TeamId};
 
 pub struct StudiesApi;
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct NameInput {
-    name: String,
+    #[oai(validator(max_length = 200))]
+    name: Text,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct TeamInput {
-    name: String,
+    #[oai(validator(max_length = 200))]
+    name: Text,
     /// e.g. CMHT, recovery college, voluntary group.
-    kind: String,
+    #[oai(validator(max_length = 200))]
+    kind: Text,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct MemberInput {
-    account_id: String,
+    account_id: AccountId,
     role: Role,
     /// Researchers only: limit to these sites (empty means all).
-    #[oai(default)]
-    site_ids: Vec<String>,
-    reason: Option<String>,
-}
-
-fn study_id(raw: &str) -> poem::Result<StudyId> {
-    StudyId::parse(raw).ok_or_else(|| fail(AppError::NotFound))
-}
-
-fn site_ids(raw: &[String]) -> poem::Result<Vec<SiteId>> {
-    raw.iter()
-        .map(|s| {
-            SiteId::parse(s).ok_or_else(|| {
-                fail(AppError::invalid(
-                    "site_ids",
-                    "Site ids must be ids of this study's sites.",
-                ))
-            })
-        })
-        .collect()
+    #[oai(nullable, default)]
+    site_ids: Vec<SiteId>,
+    #[oai(nullable, validator(max_length = 500))]
+    reason: Option<Text>,
 }
 
 #[OpenApi(prefix_path = "/studies", tag = "Tag::Studies")]
@@ -63,11 +50,7 @@ impl StudiesApi {
     /// Studies you can see.
     #[oai(path = "/", method = "get")]
     async fn list(&self, req: &Request, auth: BearerAuth) -> ApiResult<Json<Vec<Study>>> {
-        Ok(Json(
-            service::studies_for(app_of(req), &auth.0)
-                .await
-                .map_err(fail)?,
-        ))
+        Ok(Json(service::studies_for(app_of(req), &auth.0).await?))
     }
 
     /// Create a study (administrators).
@@ -79,9 +62,7 @@ impl StudiesApi {
         body: Json<StudyInput>,
     ) -> ApiResult<Json<Study>> {
         Ok(Json(
-            service::create_study(app_of(req), &auth.0, &body)
-                .await
-                .map_err(fail)?,
+            service::create_study(app_of(req), &auth.0, &body).await?,
         ))
     }
 
@@ -91,13 +72,10 @@ impl StudiesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
     ) -> ApiResult<Json<Study>> {
-        let id = self::study_id(&study_id)?;
         Ok(Json(
-            service::get_study(app_of(req), &auth.0, &id)
-                .await
-                .map_err(fail)?,
+            service::get_study(app_of(req), &auth.0, &study_id).await?,
         ))
     }
 
@@ -107,14 +85,14 @@ impl StudiesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
         body: Json<StudyInput>,
-        reason: Query<Option<String>>,
+        /// Why; recorded in the audit trail.
+        #[oai(validator(max_length = 500))]
+        reason: Query<Option<Text>>,
     ) -> ApiResult<Json<Study>> {
-        let id = self::study_id(&study_id)?;
-        let s = service::update_study(app_of(req), &auth.0, &id, &body, reason.as_deref())
-            .await
-            .map_err(fail)?;
+        let s = service::update_study(app_of(req), &auth.0, &study_id, &body, reason.as_deref())
+            .await?;
         Ok(Json(s))
     }
 
@@ -124,14 +102,9 @@ impl StudiesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
     ) -> ApiResult<Json<Vec<Site>>> {
-        let id = self::study_id(&study_id)?;
-        Ok(Json(
-            service::sites(app_of(req), &auth.0, &id)
-                .await
-                .map_err(fail)?,
-        ))
+        Ok(Json(service::sites(app_of(req), &auth.0, &study_id).await?))
     }
 
     /// Add a site.
@@ -140,16 +113,11 @@ impl StudiesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
         body: Json<NameInput>,
-    ) -> ApiResult<Json<Created>> {
-        let id = self::study_id(&study_id)?;
-        let site = service::add_site(app_of(req), &auth.0, &id, &body.name)
-            .await
-            .map_err(fail)?;
-        Ok(Json(Created {
-            id: site.to_string(),
-        }))
+    ) -> ApiResult<Json<Created<SiteId>>> {
+        let id = service::add_site(app_of(req), &auth.0, &study_id, &body.name).await?;
+        Ok(Json(Created { id }))
     }
 
     /// Add a team at a site.
@@ -158,19 +126,20 @@ impl StudiesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        site_id: Path<String>,
+        study_id: Path<StudyId>,
+        site_id: Path<SiteId>,
         body: Json<TeamInput>,
-    ) -> ApiResult<Json<Created>> {
-        let id = self::study_id(&study_id)?;
-        service::require(&auth.0, Permission::EditStudy, &id).map_err(fail)?;
-        let site = SiteId::parse(&site_id).ok_or_else(|| fail(AppError::NotFound))?;
-        let team = service::add_team(app_of(req), &auth.0, &id, &site, &body.name, &body.kind)
-            .await
-            .map_err(fail)?;
-        Ok(Json(Created {
-            id: team.to_string(),
-        }))
+    ) -> ApiResult<Json<Created<TeamId>>> {
+        let id = service::add_team(
+            app_of(req),
+            &auth.0,
+            &study_id,
+            &site_id,
+            &body.name,
+            &body.kind,
+        )
+        .await?;
+        Ok(Json(Created { id }))
     }
 
     /// Who works on the study.
@@ -179,13 +148,10 @@ impl StudiesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
     ) -> ApiResult<Json<Vec<Member>>> {
-        let id = self::study_id(&study_id)?;
         Ok(Json(
-            service::members(app_of(req), &auth.0, &id)
-                .await
-                .map_err(fail)?,
+            service::members(app_of(req), &auth.0, &study_id).await?,
         ))
     }
 
@@ -195,30 +161,20 @@ impl StudiesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
+        study_id: Path<StudyId>,
         body: Json<MemberInput>,
-    ) -> ApiResult<Json<Created>> {
-        let id = self::study_id(&study_id)?;
-        service::require(&auth.0, Permission::ManageMembers, &id).map_err(fail)?;
-        let account = AccountId::parse(&body.account_id).ok_or_else(|| {
-            fail(AppError::invalid(
-                "account_id",
-                "Choose an existing account.",
-            ))
-        })?;
-        let sites = site_ids(&body.site_ids)?;
-        let m = service::set_member(
+    ) -> ApiResult<Json<Created<MembershipId>>> {
+        let id = service::set_member(
             app_of(req),
             &auth.0,
-            &id,
-            &account,
+            &study_id,
+            &body.account_id,
             body.role,
-            &sites,
+            &body.site_ids,
             body.reason.as_deref(),
         )
-        .await
-        .map_err(fail)?;
-        Ok(Json(Created { id: m }))
+        .await?;
+        Ok(Json(Created { id }))
     }
 
     /// Remove someone from the study.
@@ -227,31 +183,39 @@ impl StudiesApi {
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        membership_id: Path<String>,
-        reason: Query<Option<String>>,
+        study_id: Path<StudyId>,
+        membership_id: Path<MembershipId>,
+        /// Why; recorded in the audit trail.
+        #[oai(validator(max_length = 500))]
+        reason: Query<Option<Text>>,
     ) -> ApiResult<NoContent> {
-        let id = self::study_id(&study_id)?;
-        service::remove_member(app_of(req), &auth.0, &id, &membership_id, reason.as_deref())
-            .await
-            .map_err(fail)?;
+        service::remove_member(
+            app_of(req),
+            &auth.0,
+            &study_id,
+            &membership_id,
+            reason.as_deref(),
+        )
+        .await?;
         Ok(NoContent::Done)
     }
 
-    /// The newest audit entries about this study (reviewers and administrators).
+    /// A page of the audit entries about this study, newest first
+    /// (reviewers and administrators).
     #[oai(path = "/:study_id/audit", method = "get")]
     async fn audit(
         &self,
         req: &Request,
         auth: BearerAuth,
-        study_id: Path<String>,
-        limit: Query<Option<i64>>,
-    ) -> ApiResult<Json<Vec<Entry>>> {
-        let id = self::study_id(&study_id)?;
-        Ok(Json(
-            service::study_audit(app_of(req), &auth.0, &id, limit.unwrap_or(200))
-                .await
-                .map_err(fail)?,
-        ))
+        study_id: Path<StudyId>,
+        /// Where the page starts (an entry's number): the `next` link gives it.
+        #[oai(validator(minimum(value = "0")))]
+        after: Query<Option<i64>>,
+        /// At most this many, 1 to 200 (default 50).
+        limit: Query<Option<Limit>>,
+    ) -> ApiResult<Json<Paged<Entry>>> {
+        let page = PageRequest::new(after.0, limit.0);
+        let found = service::study_audit(app_of(req), &auth.0, &study_id, &page).await?;
+        Ok(Json(Paged::of(req, found, |e| e)))
     }
 }

@@ -3,7 +3,6 @@
 //! without a role in it: to them the study does not exist.
 
 pub mod api;
-pub mod demo;
 pub mod model;
 pub mod pages;
 pub mod service;

@@ -3,36 +3,111 @@
 use serde::Serialize;
 
 use crate::error::{AppError, FieldProblem};
+use crate::http::api::Text;
+use crate::ids::{MembershipId, SiteId, StudyId, TeamId};
 
-pub const STATUSES: &[(&str, &str)] = &[
-    ("setup", "Being set up"),
-    ("recruiting", "Recruiting"),
-    ("analysis", "Analysis (no new recruitment)"),
-    ("closed", "Closed"),
-];
+/// Where a study is in its life.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, poem_openapi::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum StudyStatus {
+    #[default]
+    Setup,
+    Recruiting,
+    Analysis,
+    Closed,
+}
 
-pub const LAWFUL_BASES: &[(&str, &str)] = &[
-    (
-        "public_task",
-        "Public task: UK GDPR Art 6(1)(e), with Art 9(2)(j) for research",
-    ),
-    (
-        "legitimate_interests",
-        "Legitimate interests: Art 6(1)(f), with Art 9(2)(j)",
-    ),
-    ("consent", "Consent: Art 6(1)(a), with Art 9(2)(a)"),
-];
+impl StudyStatus {
+    pub const ALL: [StudyStatus; 4] = [
+        StudyStatus::Setup,
+        StudyStatus::Recruiting,
+        StudyStatus::Analysis,
+        StudyStatus::Closed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StudyStatus::Setup => "setup",
+            StudyStatus::Recruiting => "recruiting",
+            StudyStatus::Analysis => "analysis",
+            StudyStatus::Closed => "closed",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            StudyStatus::Setup => "Being set up",
+            StudyStatus::Recruiting => "Recruiting",
+            StudyStatus::Analysis => "Analysis (no new recruitment)",
+            StudyStatus::Closed => "Closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StudyStatus> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// The study's lawful basis for processing personal data (UK GDPR).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize, poem_openapi::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum LawfulBasis {
+    #[default]
+    PublicTask,
+    LegitimateInterests,
+    Consent,
+}
+
+impl LawfulBasis {
+    pub const ALL: [LawfulBasis; 3] = [
+        LawfulBasis::PublicTask,
+        LawfulBasis::LegitimateInterests,
+        LawfulBasis::Consent,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LawfulBasis::PublicTask => "public_task",
+            LawfulBasis::LegitimateInterests => "legitimate_interests",
+            LawfulBasis::Consent => "consent",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            LawfulBasis::PublicTask => {
+                "Public task: UK GDPR Art 6(1)(e), with Art 9(2)(j) for research"
+            }
+            LawfulBasis::LegitimateInterests => {
+                "Legitimate interests: Art 6(1)(f), with Art 9(2)(j)"
+            }
+            LawfulBasis::Consent => "Consent: Art 6(1)(a), with Art 9(2)(a)",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LawfulBasis> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
 
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]
 pub struct Study {
-    pub id: String,
+    pub id: StudyId,
     pub slug: String,
     pub title: String,
+    #[oai(nullable)]
     pub iras_id: Option<String>,
+    #[oai(nullable)]
     pub rec_reference: Option<String>,
-    pub lawful_basis: String,
+    pub lawful_basis: LawfulBasis,
     pub retention_years: i32,
-    pub status: String,
+    pub status: StudyStatus,
     /// Participant codes are this prefix and a number: RC-0042.
     pub code_prefix: String,
     /// Approved by the ethics committee under the Mental Capacity Act, so
@@ -42,32 +117,35 @@ pub struct Study {
     pub updated_at: i64,
 }
 
-/// Study details as submitted, before checking.
-#[derive(Clone, Debug, Default, Serialize, serde::Deserialize, poem_openapi::Object)]
+/// Study details as submitted, before checking. The schema declares what it
+/// can (types, enumerations, lengths, patterns); `parse` checks the rest and
+/// names every field with a problem.
+#[derive(Clone, Debug, Default, Serialize, poem_openapi::Object)]
 #[oai(deny_unknown_fields)]
 pub struct StudyInput {
-    pub title: String,
+    #[oai(validator(max_length = 300))]
+    pub title: Text,
     /// Short name: lowercase letters, digits and hyphens; names the consent-forms folder.
-    pub slug: String,
+    #[oai(validator(pattern = r"^\s*[a-z0-9][a-z0-9-]{0,61}[a-z0-9]\s*$"))]
+    pub slug: Text,
     /// The IRAS project ID, digits only.
-    pub iras_id: Option<String>,
+    #[oai(nullable, validator(pattern = r"^\s*([0-9]{4,8})?\s*$"))]
+    pub iras_id: Option<Text>,
     /// The REC reference, e.g. 24/LO/0123.
-    pub rec_reference: Option<String>,
-    /// One of public_task, legitimate_interests, consent.
-    pub lawful_basis: String,
+    #[oai(nullable, validator(max_length = 60))]
+    pub rec_reference: Option<Text>,
+    pub lawful_basis: LawfulBasis,
     /// How many years data is kept after the study ends.
+    #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
     pub retention_years: i32,
-    /// One of setup, recruiting, analysis, closed.
-    pub status: String,
+    pub status: StudyStatus,
     /// Prefix of participant codes (RC for RC-0042): 1 to 6 capital letters.
     /// Left out, it is made from the short name's initials.
-    #[oai(default)]
-    #[serde(default)]
-    pub code_prefix: Option<String>,
+    #[oai(nullable, default, validator(pattern = r"^\s*([A-Z]{1,6})?\s*$"))]
+    pub code_prefix: Option<Text>,
     /// Approved by the ethics committee under the Mental Capacity Act 2005
     /// (ss.30-31): people lacking capacity may take part on a consultee's advice.
-    #[oai(default)]
-    #[serde(default)]
+    #[oai(nullable, default)]
     pub mca_approved: bool,
 }
 
@@ -77,14 +155,30 @@ pub struct StudyFields {
     pub slug: String,
     pub iras_id: Option<String>,
     pub rec_reference: Option<String>,
-    pub lawful_basis: String,
+    pub lawful_basis: LawfulBasis,
     pub retention_years: i32,
-    pub status: String,
+    pub status: StudyStatus,
     pub code_prefix: String,
     pub mca_approved: bool,
 }
 
-fn optional(s: &Option<String>) -> Option<String> {
+impl From<&Study> for StudyFields {
+    fn from(s: &Study) -> StudyFields {
+        StudyFields {
+            title: s.title.clone(),
+            slug: s.slug.clone(),
+            iras_id: s.iras_id.clone(),
+            rec_reference: s.rec_reference.clone(),
+            lawful_basis: s.lawful_basis,
+            retention_years: s.retention_years,
+            status: s.status,
+            code_prefix: s.code_prefix.clone(),
+            mca_approved: s.mca_approved,
+        }
+    }
+}
+
+fn optional(s: &Option<Text>) -> Option<String> {
     s.as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -144,14 +238,8 @@ impl StudyInput {
                 "A REC reference is at most 40 characters, e.g. 24/LO/0123.",
             );
         }
-        if !LAWFUL_BASES.iter().any(|(k, _)| *k == self.lawful_basis) {
-            problem("lawful_basis", "Choose the lawful basis from the list.");
-        }
         if !(1..=100).contains(&self.retention_years) {
             problem("retention_years", "Retention is 1 to 100 years.");
-        }
-        if !STATUSES.iter().any(|(k, _)| *k == self.status) {
-            problem("status", "Choose a status from the list.");
         }
         let code_prefix = optional(&self.code_prefix).unwrap_or_else(|| initials(&slug));
         if !(1..=6).contains(&code_prefix.len())
@@ -167,9 +255,9 @@ impl StudyInput {
             slug,
             iras_id,
             rec_reference,
-            lawful_basis: self.lawful_basis.clone(),
+            lawful_basis: self.lawful_basis,
             retention_years: self.retention_years,
-            status: self.status.clone(),
+            status: self.status,
             code_prefix,
             mca_approved: self.mca_approved,
         })
@@ -188,8 +276,8 @@ fn initials(slug: &str) -> String {
 
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]
 pub struct Team {
-    pub id: String,
-    pub site_id: String,
+    pub id: TeamId,
+    pub site_id: SiteId,
     pub name: String,
     /// e.g. CMHT, recovery college, voluntary group.
     pub kind: String,
@@ -197,8 +285,8 @@ pub struct Team {
 
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]
 pub struct Site {
-    pub id: String,
-    pub study_id: String,
+    pub id: SiteId,
+    pub study_id: StudyId,
     pub name: String,
     pub teams: Vec<Team>,
 }
@@ -206,12 +294,12 @@ pub struct Site {
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]
 pub struct Member {
     /// The membership id.
-    pub id: String,
-    pub account_id: String,
+    pub id: MembershipId,
+    pub account_id: crate::ids::AccountId,
     pub display_name: String,
     pub role: crate::auth::model::Role,
     /// Empty: all sites.
-    pub site_ids: Vec<String>,
+    pub site_ids: Vec<SiteId>,
 }
 
 #[cfg(test)]
@@ -224,9 +312,9 @@ mod tests {
             slug: "rc-codesign".into(),
             iras_id: Some("312345".into()),
             rec_reference: Some("24/LO/0123".into()),
-            lawful_basis: "public_task".into(),
+            lawful_basis: LawfulBasis::PublicTask,
             retention_years: 10,
-            status: "setup".into(),
+            status: StudyStatus::Setup,
             code_prefix: None,
             mca_approved: false,
         }
@@ -254,9 +342,9 @@ mod tests {
             slug: "Bad Slug".into(),
             iras_id: Some("12a".into()),
             rec_reference: None,
-            lawful_basis: "vibes".into(),
+            lawful_basis: LawfulBasis::Consent,
             retention_years: 0,
-            status: "open".into(),
+            status: StudyStatus::Closed,
             code_prefix: None,
             mca_approved: false,
         };
@@ -264,17 +352,7 @@ mod tests {
             Err(AppError::Invalid(p)) => p.into_iter().map(|p| p.field).collect(),
             _ => panic!("accepted"),
         };
-        assert_eq!(
-            fields,
-            [
-                "title",
-                "slug",
-                "iras_id",
-                "lawful_basis",
-                "retention_years",
-                "status"
-            ]
-        );
+        assert_eq!(fields, ["title", "slug", "iras_id", "retention_years"]);
     }
 
     #[test]

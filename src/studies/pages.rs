@@ -4,26 +4,24 @@ use poem::web::{Path, Query};
 use poem::{handler, Request, Response};
 use serde_json::json;
 
-use super::model::{StudyInput, LAWFUL_BASES, STATUSES};
+use super::model::{LawfulBasis, StudyInput, StudyStatus};
 use super::service;
-use crate::auth::model::{Permission, Role};
-use crate::auth::pages::PageQuery;
-use crate::auth::policy::{permits, Scope};
+use crate::auth::model::Role;
+use crate::auth::policy::abilities;
+use crate::db::list::PageRequest;
 use crate::error::AppError;
-use crate::http::page::{see_other, Notice, Page};
+use crate::http::api::link_with;
+use crate::http::page::{see_other, Notice, Page, PageQuery};
 use crate::http::viewer::{app_of, CsrfForm, Viewer};
-use crate::ids::{AccountId, SiteId, StudyId};
+use crate::ids::{AccountId, MembershipId, SiteId, StudyId};
 
 type PageResult = poem::Result<Response>;
 
-fn study_id(raw: &str) -> Result<StudyId, AppError> {
-    StudyId::parse(raw).ok_or(AppError::NotFound)
-}
-
-fn choices(list: &[(&str, &str)]) -> Vec<serde_json::Value> {
-    list.iter()
-        .map(|(v, l)| json!({ "value": v, "label": l }))
-        .collect()
+#[derive(serde::Deserialize, Default)]
+pub struct StudyQuery {
+    done: Option<String>,
+    /// Where the audit trail's page starts.
+    audit_after: Option<String>,
 }
 
 #[handler]
@@ -34,51 +32,78 @@ pub async fn dashboard(req: &Request, viewer: Viewer, Query(q): Query<PageQuery>
         .await?
         .into_iter()
         .map(|s| {
-            let role = StudyId::parse(&s.id)
-                .and_then(|id| actor.membership(&id).map(|m| m.role.as_str()))
+            let role = actor
+                .membership(&s.id)
+                .map(|m| m.role.as_str())
                 .unwrap_or("administrator");
-            json!({ "id": s.id, "title": s.title, "slug": s.slug, "status": s.status, "role": role,
+            json!({ "id": s.id, "title": s.title, "slug": s.slug, "status": s.status.label(), "role": role,
                     "iras_id": s.iras_id, "rec_reference": s.rec_reference })
         })
         .collect();
-    let ctx = json!({ "studies": studies, "can_create": permits(actor, Permission::CreateStudies, Scope::Instance) });
+    let ctx = json!({ "studies": studies, "can_create": abilities(actor, None).create_studies });
     Ok(Page::new("dashboard.html", "Your studies", ctx)
         .notice(q.done())
         .render(app, &viewer)?)
 }
 
 fn study_form(action: String, heading: &str, values: &StudyInput) -> Page {
+    let statuses: Vec<_> = StudyStatus::ALL
+        .iter()
+        .map(|s| json!({ "value": s.as_str(), "label": s.label() }))
+        .collect();
+    let bases: Vec<_> = LawfulBasis::ALL
+        .iter()
+        .map(|b| json!({ "value": b.as_str(), "label": b.label() }))
+        .collect();
     let ctx = json!({
         "action": action, "heading": heading, "values": values,
-        "statuses": choices(STATUSES), "lawful_bases": choices(LAWFUL_BASES),
+        "statuses": statuses, "lawful_bases": bases,
     });
     Page::new("admin_study_form.html", heading, ctx)
 }
 
-fn study_input(form: &CsrfForm) -> StudyInput {
-    StudyInput {
+/// The study form as submitted: its choices must be among those offered.
+fn study_input(form: &CsrfForm) -> Result<StudyInput, AppError> {
+    let lawful_basis = LawfulBasis::parse(form.get("lawful_basis")).ok_or_else(|| {
+        AppError::invalid("lawful_basis", "Choose the lawful basis from the list.")
+    })?;
+    let status = StudyStatus::parse(form.get("status"))
+        .ok_or_else(|| AppError::invalid("status", "Choose a status from the list."))?;
+    Ok(StudyInput {
         title: form.get("title").into(),
         slug: form.get("slug").into(),
         iras_id: Some(form.get("iras_id").into()),
         rec_reference: Some(form.get("rec_reference").into()),
-        lawful_basis: form.get("lawful_basis").into(),
+        lawful_basis,
         retention_years: form.get("retention_years").trim().parse().unwrap_or(0),
-        status: form.get("status").into(),
+        status,
         code_prefix: Some(form.get("code_prefix").into()),
         mca_approved: form.checked("mca_approved"),
-    }
+    })
+}
+
+/// What the form shows again after a problem: what was typed.
+fn typed(form: &CsrfForm) -> serde_json::Value {
+    json!({
+        "title": form.get("title"), "slug": form.get("slug"), "iras_id": form.get("iras_id"),
+        "rec_reference": form.get("rec_reference"), "lawful_basis": form.get("lawful_basis"),
+        "retention_years": form.get("retention_years"), "status": form.get("status"),
+        "code_prefix": form.get("code_prefix"), "mca_approved": form.checked("mca_approved"),
+    })
+}
+
+fn form_page(action: String, heading: &str, values: serde_json::Value) -> Page {
+    let mut page = study_form(action, heading, &StudyInput::default());
+    page.set("values", values);
+    page
 }
 
 #[handler]
 pub async fn new_study_form(req: &Request, viewer: Viewer) -> PageResult {
     let actor = viewer.require()?;
-    if !permits(actor, Permission::CreateStudies, Scope::Instance) {
-        return Err(AppError::Forbidden("Only administrators create studies.".into()).into());
-    }
+    service::may_create_study(actor)?;
     let blank = StudyInput {
-        lawful_basis: "public_task".into(),
         retention_years: 10,
-        status: "setup".into(),
         ..Default::default()
     };
     Ok(
@@ -91,14 +116,18 @@ pub async fn new_study_form(req: &Request, viewer: Viewer) -> PageResult {
 pub async fn create_study(req: &Request, form: CsrfForm) -> PageResult {
     let app = app_of(req);
     let actor = form.viewer.require()?;
-    let input = study_input(&form);
-    match service::create_study(app, actor, &input).await {
+    service::may_create_study(actor)?;
+    let result = match study_input(&form) {
+        Ok(input) => service::create_study(app, actor, &input).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(s) => Ok(see_other(
             &format!("/studies/{}", s.id),
             Some(Notice::StudySaved),
         )),
         Err(e) => Ok(
-            study_form("/admin/studies/new".into(), "Create a study", &input)
+            form_page("/admin/studies/new".into(), "Create a study", typed(&form))
                 .problems(e)?
                 .render(app, &form.viewer)?,
         ),
@@ -109,24 +138,22 @@ async fn study_page(
     req: &Request,
     viewer: &Viewer,
     id: &StudyId,
-    done: Option<&str>,
+    q: &StudyQuery,
     err: Option<AppError>,
 ) -> PageResult {
     let app = app_of(req);
     let actor = viewer.require()?;
     let details = service::get_study(app, actor, id).await?;
     let sites = service::sites(app, actor, id).await?;
-    let can = |p| permits(actor, p, Scope::Study(id));
-    let members = if can(Permission::ViewMembers) {
-        let names: std::collections::HashMap<&str, &str> = sites
-            .iter()
-            .map(|s| (s.id.as_str(), s.name.as_str()))
-            .collect();
+    let can = abilities(actor, Some(id));
+    let members = if can.view_members {
+        let names: std::collections::HashMap<&SiteId, &str> =
+            sites.iter().map(|s| (&s.id, s.name.as_str())).collect();
         let list: Vec<_> = service::members(app, actor, id)
             .await?
             .into_iter()
             .map(|m| {
-                let site_names: Vec<&str> = m.site_ids.iter().filter_map(|s| names.get(s.as_str()).copied()).collect();
+                let site_names: Vec<&str> = m.site_ids.iter().filter_map(|s| names.get(s).copied()).collect();
                 json!({ "id": m.id, "display_name": m.display_name, "role": m.role.as_str(), "site_names": site_names })
             })
             .collect();
@@ -134,7 +161,7 @@ async fn study_page(
     } else {
         None
     };
-    let accounts = if can(Permission::ManageMembers) {
+    let accounts = if can.manage_members {
         crate::auth::service::list_accounts(app, actor)
             .await
             .unwrap_or_default()
@@ -145,10 +172,15 @@ async fn study_page(
     } else {
         Vec::new()
     };
-    let audit = if can(Permission::ViewStudyAudit) {
-        Some(service::study_audit(app, actor, id, 50).await?)
+    let (audit, audit_next) = if can.view_study_audit {
+        let page = PageRequest::<i64>::parse(q.audit_after.as_deref())?;
+        let found = service::study_audit(app, actor, id, &page).await?;
+        let next = found
+            .next
+            .map(|k| link_with(req.original_uri(), "audit_after", &k.to_string()));
+        (Some(found.items), next)
     } else {
-        None
+        (None, None)
     };
     let roles: Vec<_> = [
         Role::Researcher,
@@ -161,13 +193,14 @@ async fn study_page(
     .collect();
     let title = details.title.clone();
     let ctx = json!({
-        "study": details, "sites": sites, "can_edit": can(Permission::EditStudy), "members": members,
-        "can_manage_members": can(Permission::ManageMembers), "accounts": accounts, "roles": roles, "audit": audit,
-        "can_enrol": can(Permission::EnrolParticipants),
-        "can_view_register": can(Permission::ViewConsentRegister),
+        "study": details, "sites": sites, "can_edit": can.edit_study, "members": members,
+        "can_manage_members": can.manage_members, "accounts": accounts, "roles": roles,
+        "audit": audit, "audit_next": audit_next,
+        "can_enrol": can.enrol_participants,
+        "can_view_register": can.view_consent_register,
     });
     let page = Page::new("study.html", title, ctx)
-        .notice(done)
+        .notice(q.done.as_deref())
         .problems_of(err)?;
     Ok(page.render(app, viewer)?)
 }
@@ -176,32 +209,26 @@ async fn study_page(
 pub async fn study(
     req: &Request,
     viewer: Viewer,
-    Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    Path(id): Path<StudyId>,
+    Query(q): Query<StudyQuery>,
 ) -> PageResult {
-    study_page(req, &viewer, &study_id(&id)?, q.done(), None).await
+    study_page(req, &viewer, &id, &q, None).await
 }
 
 #[handler]
-pub async fn edit_study_form(req: &Request, viewer: Viewer, Path(id): Path<String>) -> PageResult {
+pub async fn edit_study_form(req: &Request, viewer: Viewer, Path(id): Path<StudyId>) -> PageResult {
     let app = app_of(req);
     let actor = viewer.require()?;
-    let id = study_id(&id)?;
-    let s = service::get_study(app, actor, &id).await?;
-    if !permits(actor, Permission::EditStudy, Scope::Study(&id)) {
-        return Err(
-            AppError::Forbidden("Your role in this study does not allow this.".into()).into(),
-        );
-    }
+    let s = service::study_to_edit(app, actor, &id).await?;
     let values = StudyInput {
-        title: s.title,
-        slug: s.slug,
-        iras_id: s.iras_id,
-        rec_reference: s.rec_reference,
+        title: s.title.into(),
+        slug: s.slug.into(),
+        iras_id: s.iras_id.map(Into::into),
+        rec_reference: s.rec_reference.map(Into::into),
         lawful_basis: s.lawful_basis,
         retention_years: s.retention_years,
         status: s.status,
-        code_prefix: Some(s.code_prefix),
+        code_prefix: Some(s.code_prefix.into()),
         mca_approved: s.mca_approved,
     };
     Ok(
@@ -211,21 +238,26 @@ pub async fn edit_study_form(req: &Request, viewer: Viewer, Path(id): Path<Strin
 }
 
 #[handler]
-pub async fn edit_study(req: &Request, form: CsrfForm, Path(id): Path<String>) -> PageResult {
+pub async fn edit_study(req: &Request, form: CsrfForm, Path(id): Path<StudyId>) -> PageResult {
     let app = app_of(req);
     let actor = form.viewer.require()?;
-    let id = study_id(&id)?;
-    let input = study_input(&form);
-    match service::update_study(app, actor, &id, &input, None).await {
+    service::study_to_edit(app, actor, &id).await?;
+    let result = match study_input(&form) {
+        Ok(input) => service::update_study(app, actor, &id, &input, None).await,
+        Err(e) => Err(e),
+    };
+    match result {
         Ok(_) => Ok(see_other(
             &format!("/studies/{id}"),
             Some(Notice::StudySaved),
         )),
-        Err(e) => Ok(
-            study_form(format!("/studies/{id}/edit"), "Edit study details", &input)
-                .problems(e)?
-                .render(app, &form.viewer)?,
-        ),
+        Err(e) => Ok(form_page(
+            format!("/studies/{id}/edit"),
+            "Edit study details",
+            typed(&form),
+        )
+        .problems(e)?
+        .render(app, &form.viewer)?),
     }
 }
 
@@ -240,14 +272,13 @@ async fn on_study_page(
 ) -> PageResult {
     match result {
         Ok(()) => Ok(see_other(&format!("/studies/{id}"), Some(done))),
-        Err(e) => study_page(req, &form.viewer, id, None, Some(e)).await,
+        Err(e) => study_page(req, &form.viewer, id, &StudyQuery::default(), Some(e)).await,
     }
 }
 
 #[handler]
-pub async fn add_site(req: &Request, form: CsrfForm, Path(id): Path<String>) -> PageResult {
+pub async fn add_site(req: &Request, form: CsrfForm, Path(id): Path<StudyId>) -> PageResult {
     let actor = form.viewer.require()?;
-    let id = study_id(&id)?;
     let result = service::add_site(app_of(req), actor, &id, form.get("name"))
         .await
         .map(drop);
@@ -255,10 +286,9 @@ pub async fn add_site(req: &Request, form: CsrfForm, Path(id): Path<String>) -> 
 }
 
 #[handler]
-pub async fn add_team(req: &Request, form: CsrfForm, Path(id): Path<String>) -> PageResult {
+pub async fn add_team(req: &Request, form: CsrfForm, Path(id): Path<StudyId>) -> PageResult {
     let actor = form.viewer.require()?;
-    let id = study_id(&id)?;
-    service::require(actor, Permission::EditStudy, &id)?;
+    service::study_to_edit(app_of(req), actor, &id).await?;
     let result = match SiteId::parse(form.get("site_id")) {
         Some(site) => service::add_team(
             app_of(req),
@@ -276,10 +306,9 @@ pub async fn add_team(req: &Request, form: CsrfForm, Path(id): Path<String>) -> 
 }
 
 #[handler]
-pub async fn add_member(req: &Request, form: CsrfForm, Path(id): Path<String>) -> PageResult {
+pub async fn add_member(req: &Request, form: CsrfForm, Path(id): Path<StudyId>) -> PageResult {
     let actor = form.viewer.require()?;
-    let id = study_id(&id)?;
-    service::require(actor, Permission::ManageMembers, &id)?;
+    service::may_manage_members(actor, &id)?;
     let account = AccountId::parse(form.get("account_id"));
     let role = Role::parse(form.get("role"));
     let sites: Option<Vec<SiteId>> = form
@@ -304,10 +333,9 @@ pub async fn add_member(req: &Request, form: CsrfForm, Path(id): Path<String>) -
 pub async fn remove_member(
     req: &Request,
     form: CsrfForm,
-    Path((id, membership)): Path<(String, String)>,
+    Path((id, membership)): Path<(StudyId, MembershipId)>,
 ) -> PageResult {
     let actor = form.viewer.require()?;
-    let id = study_id(&id)?;
     let result = service::remove_member(app_of(req), actor, &id, &membership, None).await;
     on_study_page(req, &form, &id, Notice::MemberRemoved, result).await
 }

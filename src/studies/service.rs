@@ -1,14 +1,15 @@
-//! Use cases for studies: each checks the policy, runs in one transaction and
-//! appends its audit entry there, with old and new values.
+//! Use cases for studies: each checks the policy, runs in one transaction,
+//! reads the old values it audits inside that transaction, and appends its
+//! audit entry there, with old and new values.
 
-use serde_json::json;
-
-use super::model::{parse_name, Member, Site, Study, StudyInput};
-use super::store;
+use super::model::{parse_name, Member, Site, Study, StudyFields, StudyInput};
+use super::store::{self, MemberKey};
 use crate::app::App;
-use crate::audit::{self, Entry, NewEntry};
+use crate::audit::action::{Change, NewTeam, RoleAndSites, SiteName, StudyDetails};
+use crate::audit::{self, Action, Entity, Entry, NewEntry};
 use crate::auth::model::{Actor, Permission, Role};
-use crate::auth::policy::{can_see_study, permits, Scope};
+use crate::auth::policy::{can_see_study, require_instance, require_study, site_scope};
+use crate::db::list::{Page, PageRequest};
 use crate::error::{AppError, Result};
 use crate::ids::{AccountId, MembershipId, SiteId, StudyId, TeamId};
 
@@ -21,20 +22,17 @@ fn conflict_on_unique(e: sqlx::Error, what: &str) -> AppError {
     }
 }
 
-/// Refuses with "not found" to anyone who cannot see the study, and with
-/// "forbidden" to members who lack the permission. Handlers that parse input
-/// before calling a use case call this first, so access is decided before
-/// validation speaks.
-pub fn require(actor: &Actor, perm: Permission, study: &StudyId) -> Result<()> {
-    if !can_see_study(actor, study) {
-        return Err(AppError::NotFound);
-    }
-    if permits(actor, perm, Scope::Study(study)) {
-        Ok(())
-    } else {
-        Err(AppError::Forbidden(
-            "Your role in this study does not allow this.".into(),
-        ))
+fn details(f: &StudyFields) -> StudyDetails {
+    StudyDetails {
+        title: f.title.clone(),
+        slug: f.slug.clone(),
+        iras_id: f.iras_id.clone(),
+        rec_reference: f.rec_reference.clone(),
+        lawful_basis: f.lawful_basis.as_str(),
+        retention_years: f.retention_years,
+        status: f.status.as_str(),
+        code_prefix: f.code_prefix.clone(),
+        mca_approved: f.mca_approved,
     }
 }
 
@@ -43,16 +41,29 @@ pub async fn studies_for(app: &App, actor: &Actor) -> Result<Vec<Study>> {
     let all = store::all_studies(&app.db.pool).await?;
     Ok(all
         .into_iter()
-        .filter(|s| StudyId::parse(&s.id).is_some_and(|id| can_see_study(actor, &id)))
+        .filter(|s| can_see_study(actor, &s.id))
         .collect())
 }
 
+/// Whether the actor may create studies: for the form, before it is shown.
+pub fn may_create_study(actor: &Actor) -> Result<()> {
+    require_instance(actor, Permission::CreateStudies)
+        .map_err(|_| AppError::Forbidden("Only administrators create studies.".into()))
+}
+
+/// Whether the actor may manage the study's members: before a form is read.
+pub fn may_manage_members(actor: &Actor, study: &StudyId) -> Result<()> {
+    require_study(actor, Permission::ManageMembers, study)
+}
+
+/// The study, to someone who may edit it.
+pub async fn study_to_edit(app: &App, actor: &Actor, id: &StudyId) -> Result<Study> {
+    require_study(actor, Permission::EditStudy, id)?;
+    Ok(store::get_study(&app.db.pool, id).await?)
+}
+
 pub async fn create_study(app: &App, actor: &Actor, input: &StudyInput) -> Result<Study> {
-    if !permits(actor, Permission::CreateStudies, Scope::Instance) {
-        return Err(AppError::Forbidden(
-            "Only administrators create studies.".into(),
-        ));
-    }
+    may_create_study(actor)?;
     let fields = input.parse()?;
     let id = StudyId::new();
     let now = app.now();
@@ -60,14 +71,17 @@ pub async fn create_study(app: &App, actor: &Actor, input: &StudyInput) -> Resul
     store::insert_study(&mut tx, &id, &fields, now)
         .await
         .map_err(|e| conflict_on_unique(e, "A study with this short name"))?;
-    let e = NewEntry::by_in_study(actor, &id, "study.create", "study", id.as_str())
-        .details(json!({ "new": input }));
-    audit::append(&mut tx, &app.db, now, e).await?;
+    let action = Action::StudyCreate {
+        new: details(&fields),
+    };
+    let e = NewEntry::by_in_study(actor, &id, action, Entity::Study(id.clone()));
+    audit::append(&mut tx, now, e).await?;
     tx.commit().await?;
     let study = store::get_study(&app.db.pool, &id).await?;
     // The study exists whatever happens next; a form that cannot be published
     // now is reported here and stops the next start until it is fixed.
-    match crate::consent::forms::service::load_for_study(app, &study).await {
+    let folder = &app.storage.consent_forms;
+    match crate::consent::forms::service::load_for_study(&app.db, folder, &study.slug, now).await {
         Ok(forms) => tracing::info!("{forms}"),
         Err(e) => tracing::error!("the new study's consent forms were not published: {e:#}"),
     }
@@ -75,7 +89,7 @@ pub async fn create_study(app: &App, actor: &Actor, input: &StudyInput) -> Resul
 }
 
 pub async fn get_study(app: &App, actor: &Actor, id: &StudyId) -> Result<Study> {
-    require(actor, Permission::ViewStudy, id)?;
+    require_study(actor, Permission::ViewStudy, id)?;
     Ok(store::get_study(&app.db.pool, id).await?)
 }
 
@@ -86,53 +100,47 @@ pub async fn update_study(
     input: &StudyInput,
     reason: Option<&str>,
 ) -> Result<Study> {
-    require(actor, Permission::EditStudy, id)?;
+    require_study(actor, Permission::EditStudy, id)?;
     let fields = input.parse()?;
-    let before = store::get_study(&app.db.pool, id).await?;
     let now = app.now();
     let mut tx = app.db.begin().await?;
+    let before = store::lock_study(&mut tx, id).await?;
     store::update_study(&mut tx, id, &fields, now)
         .await
         .map_err(|e| conflict_on_unique(e, "A study with this short name"))?;
-    let e = NewEntry::by_in_study(actor, id, "study.update", "study", id.as_str())
-        .reason(reason)
-        .details(json!({ "old": before, "new": input }));
-    audit::append(&mut tx, &app.db, now, e).await?;
+    let action = Action::StudyUpdate(Change {
+        old: details(&StudyFields::from(&before)),
+        new: details(&fields),
+    });
+    let e = NewEntry::by_in_study(actor, id, action, Entity::Study(id.clone())).reason(reason);
+    audit::append(&mut tx, now, e).await?;
+    let after = store::get_study(tx.conn(), id).await?;
     tx.commit().await?;
-    Ok(store::get_study(&app.db.pool, id).await?)
+    Ok(after)
 }
 
 /// The study's sites, limited to the actor's own sites when their role is.
 pub async fn sites(app: &App, actor: &Actor, study: &StudyId) -> Result<Vec<Site>> {
-    require(actor, Permission::ViewStudy, study)?;
-    Ok(store::sites(&app.db.pool, study)
-        .await?
-        .into_iter()
-        .filter(|s| {
-            SiteId::parse(&s.id).is_some_and(|site| {
-                permits(actor, Permission::ViewStudy, Scope::Site(study, &site))
-            })
-        })
-        .collect())
+    require_study(actor, Permission::ViewStudy, study)?;
+    let scope = site_scope(actor, Permission::ViewStudy, study);
+    Ok(store::sites(&app.db.pool, study, &scope).await?)
 }
 
 pub async fn add_site(app: &App, actor: &Actor, study: &StudyId, name: &str) -> Result<SiteId> {
-    require(actor, Permission::EditStudy, study)?;
+    require_study(actor, Permission::EditStudy, study)?;
     let name = parse_name("name", name)?;
     let id = SiteId::new();
     let now = app.now();
     let mut tx = app.db.begin().await?;
+    store::lock_study(&mut tx, study).await?;
     store::insert_site(&mut tx, &id, study, &name, now)
         .await
         .map_err(|e| conflict_on_unique(e, "A site with this name"))?;
-    audit::append(
-        &mut tx,
-        &app.db,
-        now,
-        NewEntry::by_in_study(actor, study, "site.create", "site", id.as_str())
-            .details(json!({ "new": { "name": name } })),
-    )
-    .await?;
+    let action = Action::SiteCreate {
+        new: SiteName { name },
+    };
+    let entry = NewEntry::by_in_study(actor, study, action, Entity::Site(id.clone()));
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -145,32 +153,47 @@ pub async fn add_team(
     name: &str,
     kind: &str,
 ) -> Result<TeamId> {
-    require(actor, Permission::EditStudy, study)?;
-    if !store::site_in_study(&app.db.pool, site, study).await? {
-        return Err(AppError::invalid("site_id", "Choose a site of this study."));
-    }
+    require_study(actor, Permission::EditStudy, study)?;
     let name = parse_name("name", name)?;
     let kind = parse_name("kind", kind)?;
     let id = TeamId::new();
     let now = app.now();
     let mut tx = app.db.begin().await?;
+    store::lock_study(&mut tx, study).await?;
+    if !store::site_in_study(tx.conn(), site, study).await? {
+        return Err(AppError::invalid("site_id", "Choose a site of this study."));
+    }
     store::insert_team(&mut tx, &id, site, &name, &kind, now)
         .await
         .map_err(|e| conflict_on_unique(e, "A team with this name at this site"))?;
-    let e = NewEntry::by_in_study(actor, study, "team.create", "team", id.as_str())
-        .details(json!({ "new": { "site_id": site, "name": name, "kind": kind } }));
-    audit::append(&mut tx, &app.db, now, e).await?;
+    let action = Action::TeamCreate {
+        new: NewTeam {
+            site_id: site.clone(),
+            name,
+            kind,
+        },
+    };
+    let e = NewEntry::by_in_study(actor, study, action, Entity::Team(id.clone()));
+    audit::append(&mut tx, now, e).await?;
     tx.commit().await?;
     Ok(id)
 }
 
 pub async fn members(app: &App, actor: &Actor, study: &StudyId) -> Result<Vec<Member>> {
-    require(actor, Permission::ViewMembers, study)?;
+    require_study(actor, Permission::ViewMembers, study)?;
     Ok(store::members(&app.db.pool, study).await?)
 }
 
+fn role_and_sites(m: &Member) -> RoleAndSites {
+    RoleAndSites {
+        role: m.role.as_str(),
+        site_ids: m.site_ids.clone(),
+    }
+}
+
 /// Gives an account a role in a study, or changes the role it has; only
-/// researchers can be limited to sites.
+/// researchers can be limited to sites. The account, the sites and the
+/// membership before are read inside the transaction that changes it.
 pub async fn set_member(
     app: &App,
     actor: &Actor,
@@ -179,51 +202,60 @@ pub async fn set_member(
     role: Role,
     sites: &[SiteId],
     reason: Option<&str>,
-) -> Result<String> {
-    require(actor, Permission::ManageMembers, study)?;
-    if !store::account_exists(&app.db.pool, account).await? {
-        return Err(AppError::invalid(
-            "account_id",
-            "Choose an existing account.",
-        ));
-    }
+) -> Result<MembershipId> {
+    require_study(actor, Permission::ManageMembers, study)?;
     if !sites.is_empty() && role != Role::Researcher {
         return Err(AppError::invalid(
             "site_ids",
             "Only researchers can be limited to sites.",
         ));
     }
+    let now = app.now();
+    let mut tx = app.db.begin().await?;
+    // The study's lock serialises every change to its memberships, so two
+    // changes of one person's role and sites cannot interleave.
+    store::lock_study(&mut tx, study).await?;
+    if !store::account_exists(tx.conn(), account).await? {
+        return Err(AppError::invalid(
+            "account_id",
+            "Choose an existing account.",
+        ));
+    }
     for site in sites {
-        if !store::site_in_study(&app.db.pool, site, study).await? {
+        if !store::site_in_study(tx.conn(), site, study).await? {
             return Err(AppError::invalid("site_ids", "Choose sites of this study."));
         }
     }
-    let before = store::membership(&app.db.pool, study, account).await?;
-    let now = app.now();
-    let mut tx = app.db.begin().await?;
+    let before = store::member(tx.conn(), study, MemberKey::Account(account)).await?;
+    let new = RoleAndSites {
+        role: role.as_str(),
+        site_ids: sites.to_vec(),
+    };
     let (id, action) = match &before {
-        Some(m) => (m.id.clone(), "membership.role_change"),
+        Some(m) => (
+            m.id.clone(),
+            Action::MembershipRoleChange {
+                account_id: account.clone(),
+                old: role_and_sites(m),
+                new,
+            },
+        ),
         None => {
             let id = MembershipId::new();
-            store::insert_membership(&mut tx, &id, study, account, role, now).await?;
-            (id.to_string(), "membership.create")
+            store::insert_membership(&mut tx, &id, study, account, role, now)
+                .await
+                .map_err(|e| conflict_on_unique(e, "A membership for this person"))?;
+            let action = Action::MembershipCreate {
+                account_id: account.clone(),
+                new,
+            };
+            (id, action)
         }
     };
     store::set_membership(&mut tx, &id, role, sites).await?;
-    let details = json!({
-        "account_id": account,
-        "old": before.as_ref().map(|m| json!({ "role": m.role, "site_ids": m.site_ids })),
-        "new": { "role": role, "site_ids": sites },
-    });
-    audit::append(
-        &mut tx,
-        &app.db,
-        now,
-        NewEntry::by_in_study(actor, study, action, "membership", &id)
-            .reason(reason)
-            .details(details),
-    )
-    .await?;
+    let entry =
+        NewEntry::by_in_study(actor, study, action, Entity::Membership(id.clone())).reason(reason);
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok(id)
 }
@@ -232,39 +264,36 @@ pub async fn remove_member(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-    membership: &str,
+    membership: &MembershipId,
     reason: Option<&str>,
 ) -> Result<()> {
-    require(actor, Permission::ManageMembers, study)?;
-    let before = store::members(&app.db.pool, study)
-        .await?
-        .into_iter()
-        .find(|m| m.id == membership)
-        .ok_or(AppError::NotFound)?;
+    require_study(actor, Permission::ManageMembers, study)?;
     let now = app.now();
     let mut tx = app.db.begin().await?;
+    store::lock_study(&mut tx, study).await?;
+    let before = store::member(tx.conn(), study, MemberKey::Membership(membership))
+        .await?
+        .ok_or(AppError::NotFound)?;
     store::delete_membership(&mut tx, membership, study).await?;
-    let details = json!({ "account_id": before.account_id, "old": { "role": before.role, "site_ids": before.site_ids } });
-    audit::append(
-        &mut tx,
-        &app.db,
-        now,
-        NewEntry::by_in_study(actor, study, "membership.remove", "membership", membership)
-            .reason(reason)
-            .details(details),
-    )
-    .await?;
+    let action = Action::MembershipRemove {
+        account_id: before.account_id.clone(),
+        old: role_and_sites(&before),
+    };
+    let entry = NewEntry::by_in_study(actor, study, action, Entity::Membership(membership.clone()))
+        .reason(reason);
+    audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// The newest audit entries about a study, for its reviewers and administrators.
+/// A page of the audit entries about a study, newest first, for its
+/// reviewers and administrators.
 pub async fn study_audit(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-    limit: i64,
-) -> Result<Vec<Entry>> {
-    require(actor, Permission::ViewStudyAudit, study)?;
-    Ok(audit::store::recent(&app.db.pool, Some(study.as_str()), limit.clamp(1, 1000)).await?)
+    page: &PageRequest<i64>,
+) -> Result<Page<Entry, i64>> {
+    require_study(actor, Permission::ViewStudyAudit, study)?;
+    Ok(audit::store::of_study(&app.db.pool, study, page).await?)
 }

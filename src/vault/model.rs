@@ -373,11 +373,8 @@ fn parse_phone(raw: &str) -> Result<String, String> {
 /// A real calendar date written YYYY-MM-DD, from 1900 on.
 fn parse_date_of_birth(raw: &str) -> Result<String, String> {
     use chrono::Datelike;
-    let date = chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d").ok();
-    match date {
-        Some(d) if d.format("%Y-%m-%d").to_string() == raw && d.year() >= 1900 => {
-            Ok(raw.to_owned())
-        }
+    match crate::clock::parse_day(raw) {
+        Some(d) if d.year() >= 1900 => Ok(raw.to_owned()),
         _ => Err("Enter the date of birth as YYYY-MM-DD, for example 1984-03-27.".into()),
     }
 }

@@ -6,29 +6,26 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::Context;
-use serde_json::json;
-
 use super::model::Identity;
 use super::store;
 use crate::app::App;
-use crate::audit::{self, NewEntry};
+use crate::audit::{self, Action, Entity, NewEntry};
 use crate::auth::model::{Actor, Email, Permission};
-use crate::auth::policy::{permits, Scope};
+use crate::auth::policy::require_site;
 use crate::db::Tx;
 use crate::error::{AppError, Result};
-use crate::ids::{SiteId, StudyId};
-use crate::participants::model::Participant;
+use crate::ids::{ParticipantId, SiteId, StudyId};
+use anyhow::Context;
 
 /// Seals and stores a participant's identity, replacing any earlier one, with
 /// the blind index of its email. The participant row must exist already.
 pub async fn store_identity(
     tx: &mut Tx,
     app: &App,
-    participant_id: &str,
+    participant_id: &ParticipantId,
     identity: &Identity,
 ) -> Result<()> {
-    let sealed = app.vault.seal_identity(participant_id, identity);
+    let sealed = app.vault.seal_identity(participant_id.as_str(), identity);
     let index = identity.email().map(|e| app.vault.email_index(e));
     store::upsert(tx, participant_id, &sealed, index.as_deref(), app.now()).await?;
     Ok(())
@@ -36,7 +33,11 @@ pub async fn store_identity(
 
 /// The study's participants with this email address (any case), found through
 /// the blind index without opening anything. The caller decides who may ask.
-pub async fn find_by_email(app: &App, study_id: &StudyId, email: &str) -> Result<Vec<String>> {
+pub async fn find_by_email(
+    app: &App,
+    study_id: &StudyId,
+    email: &str,
+) -> Result<Vec<ParticipantId>> {
     let index = app.vault.email_index(email);
     Ok(store::by_email_index(&app.db.pool, study_id, &index).await?)
 }
@@ -48,19 +49,10 @@ pub async fn reveal(
     actor: &Actor,
     study_id: &StudyId,
     site_id: &SiteId,
-    participant_id: &str,
+    participant_id: &ParticipantId,
     reason: &str,
 ) -> Result<Identity> {
-    crate::studies::service::require(actor, Permission::RevealIdentity, study_id)?;
-    if !permits(
-        actor,
-        Permission::RevealIdentity,
-        Scope::Site(study_id, site_id),
-    ) {
-        return Err(AppError::Forbidden(
-            "You may read identities only at your own sites.".into(),
-        ));
-    }
+    require_site(actor, Permission::RevealIdentity, study_id, site_id)?;
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(AppError::invalid(
@@ -80,26 +72,32 @@ pub async fn reveal(
     }
     let identity = app
         .vault
-        .open_identity(participant_id, &row.sealed)
+        .open_identity(participant_id.as_str(), &row.sealed)
         .map_err(AppError::internal)?;
-    let entry =
-        |action| NewEntry::by_in_study(actor, study_id, action, "participant", participant_id);
+    let entry = |action| {
+        NewEntry::by_in_study(
+            actor,
+            study_id,
+            action,
+            Entity::Participant(participant_id.clone()),
+        )
+    };
     if identity.appears_in(reason) {
         // The check opened the identity, so it is recorded too (without the
         // reason); otherwise it would answer guesses unaudited.
-        let refused = entry("identity.reveal_refused")
-            .details(json!({ "refused": "the reason repeated the participant's details" }));
-        audit::append(&mut tx, &app.db, app.now(), refused).await?;
+        audit::append(&mut tx, app.now(), entry(Action::RevealRefused)).await?;
         tx.commit().await?;
         return Err(AppError::invalid(
             "reason",
             "Give the reason without the participant's details: it is kept in the audit trail.",
         ));
     }
-    let revealed = entry("identity.reveal")
-        .reason(Some(reason))
-        .details(json!({ "fields": identity.fields_present(), "site_id": site_id }));
-    audit::append(&mut tx, &app.db, app.now(), revealed).await?;
+    let revealed = entry(Action::Reveal {
+        fields: identity.fields_present(),
+        site_id: site_id.clone(),
+    })
+    .reason(Some(reason));
+    audit::append(&mut tx, app.now(), revealed).await?;
     tx.commit().await?;
     Ok(identity)
 }
@@ -112,10 +110,11 @@ pub async fn reveal(
 pub async fn email_of(
     tx: &mut Tx,
     app: &App,
-    participant: &Participant,
-    purpose: &str,
+    participant: &ParticipantId,
+    study: &StudyId,
+    purpose: &'static str,
 ) -> Result<Option<Email>> {
-    let Some(row) = store::of(tx, &participant.id).await? else {
+    let Some(row) = store::of(tx, participant).await? else {
         return Ok(None);
     };
     if row.erased_at.is_some() {
@@ -123,28 +122,24 @@ pub async fn email_of(
     }
     let identity = app
         .vault
-        .open_identity(&participant.id, &row.sealed)
+        .open_identity(participant.as_str(), &row.sealed)
         .map_err(AppError::internal)?;
     let Some(email) = identity.email() else {
         return Ok(None);
     };
-    let entry = NewEntry::new(
-        "system",
-        "system",
-        "identity.use",
-        "participant",
-        &participant.id,
-    )
-    .study(&participant.study_id)
-    .details(json!({ "purpose": purpose, "field": "email" }));
-    audit::append(tx, &app.db, app.now(), entry).await?;
+    let action = Action::IdentityUse {
+        purpose,
+        field: "email",
+    };
+    let entry = NewEntry::system(action, Entity::Participant(participant.clone())).study(study);
+    audit::append(tx, app.now(), entry).await?;
     Ok(Some(Email::from_db(email.to_owned())))
 }
 
 /// Forgets a participant's identity (withdrawal with erasure): every sealed
 /// value and the index go; the row stays with the time of erasure. False when
 /// there was no identity. The caller audits.
-pub async fn erase(tx: &mut Tx, app: &App, participant_id: &str) -> Result<bool> {
+pub async fn erase(tx: &mut Tx, app: &App, participant_id: &ParticipantId) -> Result<bool> {
     Ok(store::erase(tx, participant_id, app.now()).await? > 0)
 }
 
@@ -177,9 +172,9 @@ pub async fn rotate(app: &App) -> anyhow::Result<RotationReport> {
         for (participant_id, old) in &batch {
             let identity = app
                 .vault
-                .open_identity(participant_id, old)
+                .open_identity(participant_id.as_str(), old)
                 .with_context(|| format!("the identity of participant {participant_id}"))?;
-            let new = app.vault.seal_identity(participant_id, &identity);
+            let new = app.vault.seal_identity(participant_id.as_str(), &identity);
             if store::reseal(&mut tx, participant_id, old, &new).await? {
                 rows += 1;
                 from.insert(old.key_version);
@@ -192,20 +187,14 @@ pub async fn rotate(app: &App) -> anyhow::Result<RotationReport> {
         from_versions: from.into_iter().collect(),
         to_version,
     };
-    let entry = NewEntry::new(
-        "system",
-        "system",
-        "vault.rotate_key",
-        "vault_key",
-        &to_version.to_string(),
-    )
-    .details(json!({
-        "rows": report.rows,
-        "from_versions": report.from_versions,
-        "to_version": report.to_version,
-    }));
+    let action = Action::VaultRotateKey {
+        rows: report.rows,
+        from_versions: report.from_versions.clone(),
+        to_version: report.to_version,
+    };
+    let entry = NewEntry::system(action, Entity::VaultKey(to_version));
     let mut tx = app.db.begin().await?;
-    audit::append(&mut tx, &app.db, app.now(), entry).await?;
+    audit::append(&mut tx, app.now(), entry).await?;
     tx.commit().await?;
     Ok(report)
 }

@@ -5,7 +5,7 @@ use sqlx::{AnyPool, Row};
 
 use super::model::SealedIdentity;
 use crate::db::Tx;
-use crate::ids::{SiteId, StudyId};
+use crate::ids::{ParticipantId, SiteId, StudyId};
 
 /// A stored identity and when it was erased, if it was.
 pub struct IdentityRow {
@@ -33,7 +33,7 @@ fn sealed(r: &AnyRow, at: usize) -> sqlx::Result<SealedIdentity> {
 /// (which is then no longer erased).
 pub async fn upsert(
     tx: &mut Tx,
-    participant_id: &str,
+    participant_id: &ParticipantId,
     s: &SealedIdentity,
     email_index: Option<&str>,
     now: i64,
@@ -57,45 +57,43 @@ pub async fn upsert(
     .bind(notes)
     .bind(email_index)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(())
 }
 
-/// The identity of a participant of this study at this site; None for anyone else.
+/// The identity of a participant of this study at this site; None for anyone
+/// else. The participant's row is locked first, as a withdrawal locks it
+/// before erasing: a reveal waits for an erasure under way and then sees it.
 pub async fn in_site(
     tx: &mut Tx,
-    participant_id: &str,
+    participant_id: &ParticipantId,
     study: &StudyId,
     site: &SiteId,
 ) -> sqlx::Result<Option<IdentityRow>> {
-    let row = sqlx::query(
-        "SELECT i.key_version, i.name_ct, i.email_ct, i.phone_ct, i.date_of_birth_ct, i.notes_ct, i.erased_at
-         FROM identities i JOIN participants p ON p.id = i.participant_id
-         WHERE i.participant_id = $1 AND p.study_id = $2 AND p.site_id = $3",
-    )
-    .bind(participant_id)
-    .bind(study.as_str())
-    .bind(site.as_str())
-    .fetch_optional(&mut **tx)
-    .await?;
-    row.map(|r| {
-        Ok(IdentityRow {
-            sealed: sealed(&r, 0)?,
-            erased_at: r.try_get(6)?,
-        })
-    })
-    .transpose()
+    let sql = crate::for_update!(
+        tx,
+        "SELECT id FROM participants WHERE id = $1 AND study_id = $2 AND site_id = $3"
+    );
+    let here = sqlx::query(sql)
+        .bind(participant_id)
+        .bind(study)
+        .bind(site)
+        .fetch_optional(tx.conn())
+        .await?;
+    match here {
+        Some(_) => of(tx, participant_id).await,
+        None => Ok(None),
+    }
 }
 
-/// A participant's identity, for a system use (the participant is already known).
-pub async fn of(tx: &mut Tx, participant_id: &str) -> sqlx::Result<Option<IdentityRow>> {
+pub async fn of(tx: &mut Tx, participant_id: &ParticipantId) -> sqlx::Result<Option<IdentityRow>> {
     let row = sqlx::query(
         "SELECT key_version, name_ct, email_ct, phone_ct, date_of_birth_ct, notes_ct, erased_at
          FROM identities WHERE participant_id = $1",
     )
     .bind(participant_id)
-    .fetch_optional(&mut **tx)
+    .fetch_optional(tx.conn())
     .await?;
     row.map(|r| {
         Ok(IdentityRow {
@@ -111,7 +109,7 @@ pub async fn by_email_index(
     pool: &AnyPool,
     study: &StudyId,
     email_index: &str,
-) -> sqlx::Result<Vec<String>> {
+) -> sqlx::Result<Vec<ParticipantId>> {
     sqlx::query_scalar(
         "SELECT i.participant_id FROM identities i JOIN participants p ON p.id = i.participant_id
          WHERE i.email_index = $1 AND p.study_id = $2 ORDER BY i.participant_id",
@@ -123,7 +121,7 @@ pub async fn by_email_index(
 }
 
 /// Forgets every sealed value and the index; keeps the first erasure time.
-pub async fn erase(tx: &mut Tx, participant_id: &str, now: i64) -> sqlx::Result<u64> {
+pub async fn erase(tx: &mut Tx, participant_id: &ParticipantId, now: i64) -> sqlx::Result<u64> {
     let done = sqlx::query(
         "UPDATE identities SET name_ct = NULL, email_ct = NULL, phone_ct = NULL, date_of_birth_ct = NULL,
              notes_ct = NULL, email_index = NULL, erased_at = COALESCE(erased_at, $2), updated_at = $2
@@ -131,7 +129,7 @@ pub async fn erase(tx: &mut Tx, participant_id: &str, now: i64) -> sqlx::Result<
     )
     .bind(participant_id)
     .bind(now)
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected())
 }
@@ -141,7 +139,7 @@ pub async fn sealed_before(
     tx: &mut Tx,
     version: u16,
     limit: i64,
-) -> sqlx::Result<Vec<(String, SealedIdentity)>> {
+) -> sqlx::Result<Vec<(ParticipantId, SealedIdentity)>> {
     let rows = sqlx::query(
         "SELECT participant_id, key_version, name_ct, email_ct, phone_ct, date_of_birth_ct, notes_ct
          FROM identities WHERE key_version < $1 AND name_ct IS NOT NULL
@@ -149,7 +147,7 @@ pub async fn sealed_before(
     )
     .bind(i32::from(version))
     .bind(limit)
-    .fetch_all(&mut **tx)
+    .fetch_all(tx.conn())
     .await?;
     rows.iter()
         .map(|r| Ok((r.try_get(0)?, sealed(r, 1)?)))
@@ -161,7 +159,7 @@ pub async fn sealed_before(
 /// The identity itself is unchanged, so updated_at stays.
 pub async fn reseal(
     tx: &mut Tx,
-    participant_id: &str,
+    participant_id: &ParticipantId,
     old: &SealedIdentity,
     new: &SealedIdentity,
 ) -> sqlx::Result<bool> {
@@ -180,7 +178,7 @@ pub async fn reseal(
     .bind(notes)
     .bind(i32::from(old.key_version))
     .bind(&old.values[0])
-    .execute(&mut **tx)
+    .execute(tx.conn())
     .await?;
     Ok(done.rows_affected() == 1)
 }
