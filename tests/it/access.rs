@@ -6,7 +6,10 @@
 //! Requests are built to pass access control and then stop harmlessly (an
 //! invalid value gives 422) or to act on throwaway objects, so one role's call
 //! does not change what the next role sees. "Allowed" means the answer was not
-//! 401, 403, 404 or a redirect to the sign-in page.
+//! 401, 403, 404 or a redirect to the sign-in page. A refusal must also be the
+//! right one: someone not signed in is asked to sign in (401, or the sign-in
+//! page); someone with no role in the study finds nothing there (404); a member
+//! of the study, or an administrator, without the permission is forbidden (403).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -133,6 +136,16 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/studies/{study_id}/consent-register", "RSV"),
     (
         "GET",
+        "/api/v1/studies/{study_id}/consent-register/withdrawals",
+        "RSV",
+    ),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/consent-register/capacity",
+        "RSV",
+    ),
+    (
+        "GET",
         "/api/v1/studies/{study_id}/consent-register.csv",
         "RSV",
     ),
@@ -252,6 +265,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/studies/:study_id/consent-records/:record_id/pdf",
         "RSV",
     ),
+    ("GET", "/studies/:study_id/reconsent", "RS"),
     ("POST", "/studies/:study_id/reconsent-invitations", "RS"),
     ("GET", "/my/studies/:study_id", "P"),
     ("POST", "/my/studies/:study_id/choices", "P"),
@@ -469,17 +483,8 @@ async fn take_consent(
     participant: &str,
 ) -> (String, String) {
     let forms: Value = t
-        .api(
-            Method::GET,
-            &format!("/studies/{study}/consent-forms"),
-            Some(researcher),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(researcher, &format!("/studies/{study}/consent-forms"))
+        .await;
     let form = &forms[0];
     let answers: serde_json::Map<String, Value> = form["clauses"]
         .as_array()
@@ -544,16 +549,16 @@ fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
             json!({ "email": "nobody@example.ac.uk", "password": "not the password" })
         }
         ("POST", "/api/v1/me/password") => {
-            json!({ "current_password": "not my password", "new_password": "x" })
+            json!({ "current_password": PASSWORD, "new_password": "x" })
         }
         ("POST", "/api/v1/password-resets") => json!({ "email": "nobody@example.ac.uk" }),
         ("POST", "/api/v1/me/tokens") => {
-            json!({ "study_id": f.study, "name": "m", "permissions": ["view_study"], "days": 0 })
+            json!({ "study_id": f.study, "name": " ", "permissions": ["view_study"], "days": 1 })
         }
         ("POST", "/api/v1/accounts") => json!({ "email": "not an email", "display_name": "X" }),
         ("POST", "/api/v1/accounts/{account_id}/changes") => json!({ "change": "unlock" }),
         ("POST", "/api/v1/studies") | ("PUT", "/api/v1/studies/{study_id}") => json!({
-            "title": "", "slug": "x", "lawful_basis": "public_task", "retention_years": 10, "status": "setup"
+            "title": " ", "slug": "matrix-study", "lawful_basis": "public_task", "retention_years": 10, "status": "setup"
         }),
         ("POST", "/api/v1/studies/{study_id}/sites") => json!({ "name": "" }),
         ("POST", "/api/v1/studies/{study_id}/sites/{site_id}/teams") => {
@@ -566,7 +571,7 @@ fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
             json!({ "reason": "" })
         }
         ("POST", "/api/v1/studies/{study_id}/participants/{participant_id}/consents") => {
-            json!({ "form_version_id": "none", "method": "in_person_witnessed", "answers": {} })
+            json!({ "form_version_id": uuid::Uuid::now_v7().to_string(), "method": "in_person_witnessed", "answers": {} })
         }
         (
             "POST",
@@ -583,7 +588,7 @@ fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
         (
             "POST",
             "/api/v1/studies/{study_id}/participants/{participant_id}/capacity-assessments",
-        ) => json!({ "decision": "", "assessed_on": "", "outcome": "has_capacity" }),
+        ) => json!({ "decision": "", "assessed_on": "2999-01-01", "outcome": "has_capacity" }),
         // The study is not approved under the Mental Capacity Act: refused (409), nothing stored.
         ("POST", "/api/v1/studies/{study_id}/participants/{participant_id}/consultee-advice") => {
             json!({ "consultee_kind": "personal", "advice": "not_take_part", "consultee_name": "" })
@@ -646,6 +651,28 @@ fn denied(status: u16, location: &str) -> bool {
     matches!(status, 401 | 403 | 404) || (status == 303 && location.starts_with("/login"))
 }
 
+/// Routes that act in a study named in the request body rather than the path.
+const STUDY_IN_BODY: &[&str] = &["/api/v1/me/tokens", "/account/tokens"];
+
+/// The refusal a caller who may not use a route must get.
+fn refusal(who: Who, route: &str) -> &'static str {
+    let in_study = route.contains("study_id") || STUDY_IN_BODY.contains(&route);
+    match who {
+        Who::Anonymous if route.starts_with("/api/") => "401",
+        Who::Anonymous => "303 /login",
+        Who::Outsider if in_study || route.contains("token_id") => "404",
+        _ => "403",
+    }
+}
+
+fn refusal_given(status: u16, location: &str) -> String {
+    if status == 303 {
+        format!("303 {}", location.split('?').next().unwrap_or_default())
+    } else {
+        status.to_string()
+    }
+}
+
 async fn call(t: &TestApp, f: &mut Fixture, who: Who, method: &str, route: &str) -> (u16, String) {
     if route.starts_with("/api/") {
         let path = fill(route, f, who, false);
@@ -697,15 +724,7 @@ fn routes_in_app(spec: &Value) -> BTreeSet<(String, String)> {
 
 async fn every_route_answers_every_role_as_the_table_says(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
-    let spec: Value = t
-        .http
-        .get(t.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let spec: Value = t.public_json("/api/openapi.json").await;
     let in_app = routes_in_app(&spec);
     let in_table: BTreeSet<(String, String)> = MATRIX
         .iter()
@@ -747,6 +766,12 @@ async fn every_route_answers_every_role_as_the_table_says(engine: Engine) {
                 wrong.push(format!(
                     "{method} {route} as {who:?}: {status} {location} (expected {})",
                     if expect_allowed { "allowed" } else { "denied" }
+                ));
+            } else if !expect_allowed && refusal_given(status, &location) != refusal(who, route) {
+                wrong.push(format!(
+                    "{method} {route} as {who:?}: refused with {} (expected {})",
+                    refusal_given(status, &location),
+                    refusal(who, route)
                 ));
             }
         }

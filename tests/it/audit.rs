@@ -52,13 +52,7 @@ async fn all_entries(t: &TestApp) -> Vec<Entry> {
 }
 
 async fn verify(t: &TestApp) -> VerifyReport {
-    fieldkit::audit::verify_database(
-        &t.app.db,
-        &t.app.keys.verifying_key(),
-        &t.storage.audit_dir(),
-    )
-    .await
-    .unwrap()
+    t.verify_chain().await
 }
 
 /// The number of the first entry a verifier's problem names ("entry N ...").
@@ -80,23 +74,6 @@ fn assert_names_entry(report: &VerifyReport, seq: i64) {
         Some(seq),
         "the problem should name entry {seq} first: {problem}"
     );
-}
-
-/// What an attacker with DDL rights does first.
-async fn drop_triggers(t: &TestApp) {
-    let statements = match t.engine {
-        Engine::Sqlite => [
-            "DROP TRIGGER audit_log_no_update",
-            "DROP TRIGGER audit_log_no_delete",
-        ],
-        Engine::Postgres => [
-            "DROP TRIGGER audit_log_no_update ON audit_log",
-            "DROP TRIGGER audit_log_no_delete ON audit_log",
-        ],
-    };
-    for sql in statements {
-        sqlx::query(sql).execute(&t.app.db.pool).await.unwrap();
-    }
 }
 
 /// Replaces every column of the entry at `seq` but the seq itself.
@@ -185,7 +162,7 @@ async fn a_changed_byte_in_the_details_is_named(engine: Engine) {
         seq < entry_count(&t).await,
         "entries follow the one changed"
     );
-    drop_triggers(&t).await;
+    t.drop_audit_triggers().await;
     let mut e = all_entries(&t).await.remove(seq as usize - 1);
     assert!(e.details.contains("South site"), "{}", e.details);
     e.details = one_byte_changed(&e.details);
@@ -198,7 +175,7 @@ async fn a_changed_byte_in_the_entity_id_is_named(engine: Engine) {
         return;
     };
     let seq = seq_of(&t, "site.create", 0).await;
-    drop_triggers(&t).await;
+    t.drop_audit_triggers().await;
     let mut e = all_entries(&t).await.remove(seq as usize - 1);
     e.entity_id = one_byte_changed(&e.entity_id);
     overwrite(&t, seq, &e).await;
@@ -210,7 +187,7 @@ async fn a_deleted_entry_is_named(engine: Engine) {
         return;
     };
     let seq = seq_of(&t, "site.create", 1).await;
-    drop_triggers(&t).await;
+    t.drop_audit_triggers().await;
     let done = sqlx::query("DELETE FROM audit_log WHERE seq = $1")
         .bind(seq)
         .execute(&t.app.db.pool)
@@ -229,7 +206,7 @@ async fn two_swapped_entries_are_named_at_the_first(engine: Engine) {
     let first = seq_of(&t, "site.create", 0).await;
     let second = seq_of(&t, "site.create", 1).await;
     assert_eq!(second, first + 1, "consecutive entries");
-    drop_triggers(&t).await;
+    t.drop_audit_triggers().await;
     let entries = all_entries(&t).await;
     let (a, b) = (
         entries[first as usize - 1].clone(),
@@ -268,7 +245,7 @@ async fn a_consistent_rewrite_is_caught_by_a_signed_checkpoint(engine: Engine) {
     assert!(report.valid, "{report:?}");
     assert!(report.checkpoints_checked >= 1, "{report:?}");
 
-    drop_triggers(&t).await;
+    t.drop_audit_triggers().await;
     let mut forged = all_entries(&t).await;
     let target = seq_of(&t, "site.create", 1).await;
     forged[target as usize - 1].details = json!({ "new": { "name": "Forged site" } }).to_string();
@@ -288,12 +265,12 @@ async fn a_consistent_rewrite_is_caught_by_a_signed_checkpoint(engine: Engine) {
         .unwrap();
 
     // The forgery is internally consistent: only a checkpoint can tell.
-    let mut chain_only = ChainVerifier::default();
+    let mut chain_only = ChainVerifier::new(Vec::new(), t.app.keys.verifying_key());
     all_entries(&t)
         .await
         .iter()
         .for_each(|e| chain_only.push(e));
-    let without_checkpoints = chain_only.finish(&[], &t.app.keys.verifying_key());
+    let without_checkpoints = chain_only.finish();
     assert!(without_checkpoints.valid, "{without_checkpoints:?}");
 
     let report = verify(&t).await;

@@ -21,6 +21,11 @@ async fn problem(r: reqwest::Response) -> (u16, Value) {
     (status, r.json().await.unwrap())
 }
 
+/// Sends the request and reads the problem it is answered with.
+async fn sent(rb: reqwest::RequestBuilder) -> (u16, Value) {
+    problem(rb.send().await.unwrap()).await
+}
+
 async fn count(t: &TestApp, table: &str) -> i64 {
     sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
         .fetch_one(&t.app.db.pool)
@@ -50,6 +55,12 @@ async fn malformed_json_wrong_types_and_unknown_fields_are_400_problems(engine: 
             v["surprise"] = json!(true);
             v.to_string()
         },
+        // PostgreSQL cannot store a NUL character; it is refused as malformed.
+        {
+            let mut v = study_json();
+            v["title"] = json!("Designing\u{0}Together");
+            v.to_string()
+        },
     ] {
         let (status, p) = problem(send(body.clone()).await.unwrap()).await;
         assert_eq!(status, 400, "{body}: {p}");
@@ -74,6 +85,25 @@ async fn malformed_json_wrong_types_and_unknown_fields_are_400_problems(engine: 
         .unwrap();
     let (status, _) = problem(wrong_type).await;
     assert!((400..500).contains(&status), "{status}");
+    // Found by schemathesis: a NUL in a sign-in address was a 500 on PostgreSQL.
+    let sign_in = t
+        .api(Method::POST, "/sessions", None)
+        .json(&json!({ "email": "a\u{0}@example.ac.uk", "password": "x" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(sign_in).await.0, 400);
+    let reason = t
+        .api(
+            Method::PUT,
+            "/studies/01a20df2-9508-7659-9ea5-d950a681cd34?reason=a%00b",
+            Some(&admin),
+        )
+        .json(&study_json())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(reason).await.0, 400);
     assert_eq!(count(&t, "studies").await, 0);
 }
 
@@ -81,15 +111,30 @@ async fn a_refused_change_writes_nothing_and_names_every_bad_field(engine: Engin
     let Some(t) = spawn(engine).await else { return };
     let admin = t.admin().await;
     let entries_before = count(&t, "audit_log").await;
-    let body = json!({ "title": "", "slug": "Not A Slug", "lawful_basis": "vibes", "retention_years": 0, "status": "setup" });
-    let (status, p) = problem(
-        t.api(Method::POST, "/studies", Some(&admin))
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    // What the schema declares (enumerations, patterns, ranges) is refused as
+    // malformed (400) and names the field; what only the rules know (a title
+    // of spaces, a control character) is refused with every field named (422).
+    for (field, body) in [
+        (
+            "slug",
+            json!({ "title": "T", "slug": "Not A Slug", "lawful_basis": "public_task", "retention_years": 1, "status": "setup" }),
+        ),
+        (
+            "vibes",
+            json!({ "title": "T", "slug": "ok-slug", "lawful_basis": "vibes", "retention_years": 1, "status": "setup" }),
+        ),
+        (
+            "retention_years",
+            json!({ "title": "T", "slug": "ok-slug", "lawful_basis": "public_task", "retention_years": 0, "status": "setup" }),
+        ),
+    ] {
+        let (status, p) = sent(t.api(Method::POST, "/studies", Some(&admin)).json(&body)).await;
+        assert_eq!(status, 400, "{p}");
+        assert!(p["detail"].as_str().unwrap().contains(field), "{p}");
+    }
+    let body = json!({ "title": "   ", "slug": "ok-slug", "rec_reference": "24/LO\u{7}/0123",
+                       "lawful_basis": "public_task", "retention_years": 10, "status": "setup" });
+    let (status, p) = sent(t.api(Method::POST, "/studies", Some(&admin)).json(&body)).await;
     assert_eq!(status, 422);
     assert_eq!(p["type"], "urn:fieldkit:problem:validation");
     let fields: Vec<&str> = p["errors"]
@@ -98,7 +143,7 @@ async fn a_refused_change_writes_nothing_and_names_every_bad_field(engine: Engin
         .iter()
         .map(|e| e["field"].as_str().unwrap())
         .collect();
-    assert_eq!(fields, ["title", "slug", "lawful_basis", "retention_years"]);
+    assert_eq!(fields, ["title", "rec_reference"]);
     assert_eq!(count(&t, "studies").await, 0);
     assert_eq!(
         count(&t, "audit_log").await,
@@ -115,12 +160,9 @@ async fn a_refused_change_writes_nothing_and_names_every_bad_field(engine: Engin
         .unwrap();
     assert_eq!(ok.status(), 200);
     let entries = count(&t, "audit_log").await;
-    let (status, p) = problem(
+    let (status, p) = sent(
         t.api(Method::POST, "/studies", Some(&admin))
-            .json(&study_json())
-            .send()
-            .await
-            .unwrap(),
+            .json(&study_json()),
     )
     .await;
     assert_eq!(
@@ -137,14 +179,7 @@ async fn oversize_bodies_are_refused_with_413(engine: Engine) {
     };
     let admin = t.admin().await;
     let big = json!({ "title": "x".repeat(10_000), "slug": "big", "lawful_basis": "public_task", "retention_years": 10, "status": "setup" });
-    let (status, p) = problem(
-        t.api(Method::POST, "/studies", Some(&admin))
-            .json(&big)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, p) = sent(t.api(Method::POST, "/studies", Some(&admin)).json(&big)).await;
     assert_eq!(
         (status, p["type"].as_str().unwrap()),
         (413, "urn:fieldkit:problem:payload-too-large")
@@ -180,13 +215,7 @@ async fn oversize_bodies_are_refused_with_413(engine: Engine) {
 async fn unknown_routes_methods_and_ids_are_clear_4xx(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
     let admin = t.admin().await;
-    let (status, p) = problem(
-        t.api(Method::GET, "/no-such-thing", Some(&admin))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, p) = sent(t.api(Method::GET, "/no-such-thing", Some(&admin))).await;
     assert_eq!(
         (status, p["type"].as_str().unwrap()),
         (404, "urn:fieldkit:problem:not-found")
@@ -196,11 +225,32 @@ async fn unknown_routes_methods_and_ids_are_clear_4xx(engine: Engine) {
         .send()
         .await
         .unwrap();
+    assert_eq!(r.headers()["allow"], "GET, HEAD, POST");
     assert_eq!(problem(r).await.0, 405);
-    for id in [
-        "not-an-id",
-        "' OR 1=1 --",
-        &uuid::Uuid::now_v7().to_string(),
+    let r = t.http.delete(t.url("/login")).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "GET, HEAD, POST");
+    // Headers past 16 KiB: 431, before anything else is read.
+    let (status, p) = sent(
+        t.api(Method::GET, "/studies", Some(&admin))
+            .header("x-padding", "x".repeat(17 * 1024)),
+    )
+    .await;
+    assert_eq!(
+        (status, p["type"].as_str().unwrap()),
+        (431, "urn:fieldkit:problem:request-header-fields-too-large")
+    );
+    // An administrator's token for a study that does not exist (found by
+    // schemathesis as a 500 from the foreign key).
+    let (status, _) = sent(t.api(Method::POST, "/me/tokens", Some(&admin))
+            .json(&json!({ "name": "script", "study_id": uuid::Uuid::now_v7().to_string(), "permissions": ["view_study"], "days": 30 }))).await;
+    assert_eq!(status, 404);
+    // An id that is not an id is malformed (400); one that is but names
+    // nothing you can see is not found (404).
+    for (id, status) in [
+        ("not-an-id", 400),
+        ("' OR 1=1 --", 400),
+        (uuid::Uuid::now_v7().to_string().as_str(), 404),
     ] {
         let r = t
             .api(
@@ -211,7 +261,7 @@ async fn unknown_routes_methods_and_ids_are_clear_4xx(engine: Engine) {
             .send()
             .await
             .unwrap();
-        assert_eq!(problem(r).await.0, 404, "{id}");
+        assert_eq!(problem(r).await.0, status, "{id}");
     }
     let page = t.http.get(t.url("/no/such/page")).send().await.unwrap();
     assert_eq!(page.status(), 404);
@@ -247,27 +297,16 @@ async fn a_study_that_is_not_yours_is_not_found(engine: Engine) {
             .status(),
         200
     );
-    let (status, p) = problem(
-        t.api(Method::GET, &format!("/studies/{theirs}"), Some(&session))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, p) = sent(t.api(Method::GET, &format!("/studies/{theirs}"), Some(&session))).await;
     assert_eq!(
         (status, p["type"].as_str().unwrap()),
         (404, "urn:fieldkit:problem:not-found")
     );
-    let (status, _) = problem(
-        t.api(
-            Method::GET,
-            &format!("/studies/{theirs}/members"),
-            Some(&session),
-        )
-        .send()
-        .await
-        .unwrap(),
-    )
+    let (status, _) = sent(t.api(
+        Method::GET,
+        &format!("/studies/{theirs}/members"),
+        Some(&session),
+    ))
     .await;
     assert_eq!(status, 404);
     let mut page = t.pages();
@@ -283,7 +322,7 @@ async fn missing_expired_and_garbage_credentials_are_401_problems(engine: Engine
     let Some(t) = spawn(engine).await else { return };
     let admin = t.admin().await;
     for token in [None, Some("fks_garbage"), Some("fkt_garbage"), Some("")] {
-        let (status, p) = problem(t.api(Method::GET, "/me", token).send().await.unwrap()).await;
+        let (status, p) = sent(t.api(Method::GET, "/me", token)).await;
         assert_eq!(
             (status, p["type"].as_str().unwrap()),
             (401, "urn:fieldkit:problem:unauthenticated"),
@@ -291,13 +330,7 @@ async fn missing_expired_and_garbage_credentials_are_401_problems(engine: Engine
         );
     }
     t.app.clock.advance(13 * fieldkit::clock::HOUR);
-    let (status, _) = problem(
-        t.api(Method::GET, "/me", Some(&admin))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = sent(t.api(Method::GET, "/me", Some(&admin))).await;
     assert_eq!(status, 401);
     // A page behind sign-in sends a signed-out visitor to the sign-in page.
     let r = t.http.get(t.url("/account")).send().await.unwrap();
@@ -314,25 +347,34 @@ async fn forms_with_bad_encoding_get_a_readable_page(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
     let mut page = t.pages();
     page.get("/login").await.assert_status(200);
-    let r = t
-        .http
-        .post(t.url("/login"))
-        .header(
-            "cookie",
-            page.cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(vec![b'e', b'm', b'a', b'i', b'l', b'=', 0xff, 0xfe])
-        .send()
+    // A form body as sent, raw, with the page's cookies.
+    let post = |body: Vec<u8>| {
+        t.http
+            .post(t.url("/login"))
+            .header(
+                "cookie",
+                page.cookies
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let r = post(vec![b'e', b'm', b'a', b'i', b'l', b'=', 0xff, 0xfe])
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
     let html = r.text().await.unwrap();
     assert!(html.contains("not valid UTF-8"), "{html}");
+    let csrf = page.csrf.clone().unwrap();
+    let r = post(format!("csrf_token={csrf}&email=a%00b&password=x").into_bytes())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("NUL character"));
     let r = t
         .http
         .post(t.url("/login"))

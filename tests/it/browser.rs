@@ -480,6 +480,14 @@ async fn fill(b: &Browser, css: &str, text: &str) {
 }
 
 /// Fills in and submits the sign-in form on the current page.
+/// Signs in through the login page and waits for the dashboard.
+async fn sign_in(b: &Browser, base: &str, email: &str) {
+    b.goto(&format!("{base}/login")).await;
+    wait_for_heading(b, "Sign in").await;
+    submit_sign_in(b, email, PASSWORD).await;
+    wait_for_heading(b, "Your studies").await;
+}
+
 async fn submit_sign_in(b: &Browser, email: &str, password: &str) {
     fill(b, "#field-email", email).await;
     fill(b, "#field-password", password).await;
@@ -508,11 +516,7 @@ async fn a_person_signs_in_sees_their_study_and_signs_out() {
         let (t, email, study) = server_with_study("journey").await;
         let base = browser_base(&t);
 
-        b.goto(&format!("{base}/login")).await;
-        wait_for_heading(&b, "Sign in").await;
-        submit_sign_in(&b, &email, PASSWORD).await;
-
-        wait_for_heading(&b, "Your studies").await;
+        sign_in(&b, &base, &email).await;
         assert_eq!(b.path().await, "/");
         assert!(
             b.has_cookie(SESSION_COOKIE).await,
@@ -588,6 +592,7 @@ async fn check_page(b: &Browser, name: &str, axe: &str) -> Vec<String> {
                 style_attributes: Array.from(document.querySelectorAll('[style]'), e => e.outerHTML.slice(0, 120)),
                 style_elements: document.querySelectorAll('style').length,
                 stylesheet_applied: getComputedStyle(document.querySelector('.site-header')).borderBottomStyle === 'solid',
+                scrolls_sideways: document.documentElement.scrollWidth > window.innerWidth,
             };",
             json!([]),
         )
@@ -606,6 +611,11 @@ async fn check_page(b: &Browser, name: &str, axe: &str) -> Vec<String> {
     }
     if found["stylesheet_applied"] != true {
         problems.push(format!("{name}: /static/app.css was not applied"));
+    }
+    if found["scrolls_sideways"] != false {
+        problems.push(format!(
+            "{name}: the page is wider than the window and scrolls sideways"
+        ));
     }
 
     screenshot(b, name).await;
@@ -653,6 +663,15 @@ async fn check_page(b: &Browser, name: &str, axe: &str) -> Vec<String> {
         println!("{name}: axe could not decide {incomplete:?}; check by hand");
     }
     problems
+}
+
+fn assert_no_problems(problems: &[String]) {
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 /// Loads axe-core into the page and runs the WCAG 2.x A and AA rules.
@@ -721,10 +740,7 @@ async fn the_main_pages_pass_axe_and_keep_to_the_content_security_policy() {
         assert_eq!(b.path().await, "/password-reset/request");
         problems.extend(check_page(&b, "password-reset-request", &axe).await);
 
-        b.goto(&format!("{base}/login")).await;
-        wait_for_heading(&b, "Sign in").await;
-        submit_sign_in(&b, &email, PASSWORD).await;
-        wait_for_heading(&b, "Your studies").await;
+        sign_in(&b, &base, &email).await;
         problems.extend(check_page(&b, "dashboard", &axe).await);
 
         b.goto(&format!("{base}/studies/{study}")).await;
@@ -740,12 +756,7 @@ async fn the_main_pages_pass_axe_and_keep_to_the_content_security_policy() {
         assert_eq!(b.path().await, "/admin/accounts");
         problems.extend(check_page(&b, "admin-accounts", &axe).await);
 
-        assert!(
-            problems.is_empty(),
-            "{} problem(s):\n{}",
-            problems.len(),
-            problems.join("\n")
-        );
+        assert_no_problems(&problems);
 
         // A control: axe does report a problem when there is one.
         b.execute(
@@ -878,20 +889,113 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
         }
 
         // The participant's own page, with both records and their choices.
-        b.goto(&format!("{base}/login")).await;
-        wait_for_heading(&b, "Sign in").await;
-        submit_sign_in(&b, &email, PASSWORD).await;
-        wait_for_heading(&b, "Your studies").await;
+        sign_in(&b, &base, &email).await;
         b.goto(&format!("{base}/my/studies/{study}")).await;
         b.wait_for("form[action$=\"/choices\"]").await;
         problems.extend(check_page(&b, "consent-my-study", &axe).await);
 
-        assert!(
-            problems.is_empty(),
-            "{} problem(s):\n{}",
-            problems.len(),
-            problems.join("\n")
-        );
+        assert_no_problems(&problems);
+    })
+    .await;
+}
+
+/// The researcher's and reviewer's pages at phone size (390 x 844): a paged
+/// participant list, a participant's page, the consent register and the
+/// re-consent list pass axe-core and the CSP, and are saved as screenshots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_study_pages_pass_axe_at_phone_size() {
+    with_browser(|b, axe| async move {
+        let (t, _, study) = server_with_study("recovery-college-codesign").await;
+        let (researcher, participant, _) = recovery_college_participant(&t, &study).await;
+        let admin = t.admin().await;
+        let (account, email) = t.person(&admin, "Phoebe Phone").await;
+        t.member(&admin, &study, &account, "researcher", &[]).await;
+        // Enough synthetic participants for a second page.
+        let sites: Vec<fieldkit::ids::SiteId> =
+            sqlx::query_scalar::<_, String>("SELECT id FROM sites WHERE study_id = $1")
+                .bind(&study)
+                .fetch_all(&t.app.db.pool)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(fieldkit::ids::SiteId::from_db)
+                .collect();
+        let study_id = fieldkit::ids::StudyId::parse(&study).unwrap();
+        fieldkit::demo::participants(
+            &t.app,
+            &fieldkit::auth::model::Actor::command_line(),
+            &study_id,
+            &sites,
+            60,
+        )
+        .await
+        .unwrap();
+        // A consent taken in person, so the register has a row.
+        let form = t.consent_form(&researcher, &study, "participation").await;
+        let answers: serde_json::Map<String, Value> = form["clauses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["key"].as_str().unwrap().to_owned(), json!("yes")))
+            .collect();
+        let r = t
+            .api(reqwest::Method::POST, &format!("/studies/{study}/participants/{participant}/consents"), Some(&researcher))
+            .json(&json!({ "form_version_id": form["id"], "method": "in_person_witnessed", "answers": answers, "signature": "Pat Participant" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        // A newer version of the form, so they are due for re-consent.
+        t.publish_copy(form["id"].as_str().unwrap(), "participation", 2)
+            .await;
+
+        let base = browser_base(&t);
+        b.set_window_size(390, 844).await;
+        sign_in(&b, &base, &email).await;
+        let mut problems = Vec::new();
+
+        b.goto(&format!("{base}/studies/{study}/participants"))
+            .await;
+        b.wait_for("main table").await;
+        problems.extend(check_page(&b, "phone-participants", &axe).await);
+        b.find("//main//a[contains(normalize-space(), \"Next\")]")
+            .await
+            .expect("a link to the next page")
+            .click()
+            .await;
+        b.wait_for("main table").await;
+        assert!(b.path().await.ends_with("/participants"));
+        problems.extend(check_page(&b, "phone-participants-next", &axe).await);
+
+        b.goto(&format!(
+            "{base}/studies/{study}/participants/{participant}"
+        ))
+        .await;
+        b.wait_for("main h1").await;
+        problems.extend(check_page(&b, "phone-participant", &axe).await);
+
+        b.goto(&format!("{base}/studies/{study}/consent-register"))
+            .await;
+        b.wait_for("main h1").await;
+        problems.extend(check_page(&b, "phone-register", &axe).await);
+
+        b.goto(&format!("{base}/studies/{study}/reconsent")).await;
+        b.wait_for("input[name=\"participant_id\"]").await;
+        problems.extend(check_page(&b, "phone-reconsent", &axe).await);
+        b.find("label[for^=\"reconsent-\"]")
+            .await
+            .unwrap()
+            .click()
+            .await;
+        b.find("main form button[type=\"submit\"]")
+            .await
+            .unwrap()
+            .click()
+            .await;
+        wait_for_heading(&b, "Re-consent invitations").await;
+        problems.extend(check_page(&b, "phone-reconsent-sent", &axe).await);
+
+        assert_no_problems(&problems);
     })
     .await;
 }

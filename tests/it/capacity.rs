@@ -44,29 +44,13 @@ async fn approve(t: &TestApp, s: &Setup) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    let study: Value = t
-        .api(Method::GET, &format!("/studies/{}", s.study), Some(&admin))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let study: Value = t.get_json(&admin, &format!("/studies/{}", s.study)).await;
     assert_eq!(study["mca_approved"], true);
 }
 
 async fn capacity(t: &TestApp, s: &Setup) -> Value {
-    t.api(
-        Method::GET,
-        &format!("{}/capacity", base(s)),
-        Some(&s.researcher),
-    )
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap()
+    t.get_json(&s.researcher, &format!("{}/capacity", base(s)))
+        .await
 }
 
 /// Every audit entry with this action, as text.
@@ -122,22 +106,25 @@ async fn an_assessment_is_per_decision_and_clears_the_capacity_flag(engine: Engi
     assert!(entries[0].contains("RC-0001") && entries[0].contains("lacks_capacity"));
     assert!(!entries[0].contains("retain") && !entries[0].contains("Zo"));
 
-    for (field, body) in [
+    for (field, status, body) in [
         (
             "decision",
+            422,
             json!({ "decision": "", "assessed_on": "2026-01-10", "outcome": "has_capacity" }),
         ),
         (
             "assessed_on",
+            422,
             json!({ "decision": "take_part", "assessed_on": "2999-01-01", "outcome": "has_capacity" }),
         ),
         (
             "assessed_on",
+            400,
             json!({ "decision": "take_part", "assessed_on": "10/01/2026", "outcome": "has_capacity" }),
         ),
     ] {
         let r = post(&t, &s, "capacity-assessments", body).await;
-        assert_eq!(r.status(), 422);
+        assert_eq!(r.status(), status);
         assert!(r.text().await.unwrap().contains(field));
     }
     assert_eq!(
@@ -260,17 +247,8 @@ async fn consultee_advice_to_take_part_is_recorded_as_consent(engine: Engine) {
         .get(0);
     assert_eq!(method, "consultee_advice");
     let consent: Value = t
-        .api(
-            Method::GET,
-            &format!("{}/consent", base(&s)),
-            Some(&s.researcher),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&s.researcher, &format!("{}/consent", base(&s)))
+        .await;
     assert_eq!(consent["record_id"], record.as_str());
     assert!(consent["agreed"]
         .as_array()
@@ -279,12 +257,12 @@ async fn consultee_advice_to_take_part_is_recorded_as_consent(engine: Engine) {
     let p = fieldkit::participants::store::get(
         &t.app.db.pool,
         &fieldkit::ids::StudyId::parse(&s.study).unwrap(),
-        &s.participant,
+        &fieldkit::ids::ParticipantId::parse(&s.participant).unwrap(),
     )
     .await
     .unwrap();
     assert_eq!(p.status.as_str(), "consented");
-    fieldkit::consent::gate::may(&t.app, &s.participant, "take_part".to_owned().into())
+    t.may(&s.participant, "take_part".to_owned().into())
         .await
         .expect("the gate answers from the consultee's record");
 
@@ -330,20 +308,11 @@ async fn an_objection_withdraws_at_once(engine: Engine) {
     .await;
     assert_eq!(r.status(), 204);
     let consent: Value = t
-        .api(
-            Method::GET,
-            &format!("{}/consent", base(&s)),
-            Some(&s.researcher),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&s.researcher, &format!("{}/consent", base(&s)))
+        .await;
     assert_eq!(consent["withdrawn"]["no_collection"], true);
     assert!(
-        fieldkit::consent::gate::may(&t.app, &s.participant, "take_part".to_owned().into())
+        t.may(&s.participant, "take_part".to_owned().into())
             .await
             .is_err(),
         "no further data collection"
@@ -396,7 +365,7 @@ async fn the_register_lists_capacity_advice_and_objections_without_names(engine:
     let register = t
         .api(
             Method::GET,
-            &format!("/studies/{}/consent-register", s.study),
+            &format!("/studies/{}/consent-register/capacity", s.study),
             Some(&s.researcher),
         )
         .send()
@@ -406,19 +375,19 @@ async fn the_register_lists_capacity_advice_and_objections_without_names(engine:
         .await
         .unwrap();
     let parsed: Value = serde_json::from_str(&register).unwrap();
-    let kinds: Vec<&str> = parsed["capacity"]
+    let kinds: Vec<&str> = parsed["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["assessment", "consultee_advice", "objection"]);
-    assert!(parsed["capacity"]
+    assert!(parsed["items"]
         .as_array()
         .unwrap()
         .iter()
         .all(|c| c["study_code"] == "RC-0001"));
-    assert_eq!(parsed["capacity"][0]["detail"], "take_part: lacks capacity");
+    assert_eq!(parsed["items"][0]["detail"], "take_part: lacks capacity");
     for secret in [CONSULTEE, NAME, "camera", "retain the information"] {
         assert!(!register.contains(secret), "{secret} is in the register");
     }

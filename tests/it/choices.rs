@@ -3,13 +3,14 @@
 //! they change optional choices (a new record superseding the old) or withdraw,
 //! and reach nothing of anyone else's.
 
+use futures_util::future::join_all;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Row;
 
+use crate::races::{assert_linear, chain, seqs};
 use crate::support::{spawn, Engine, TestApp, PASSWORD};
 use fieldkit::consent::forms::model::DataUse;
-use fieldkit::consent::gate::may;
 
 struct Setup {
     study: String,
@@ -34,25 +35,7 @@ async fn setup(t: &TestApp) -> Setup {
     let (rid, remail) = t.person(&admin, "Rhea Researcher").await;
     t.member(&admin, &study, &rid, "researcher", &[]).await;
     let researcher = t.sign_in(&remail, PASSWORD).await;
-    let forms: Value = t
-        .api(
-            Method::GET,
-            &format!("/studies/{study}/consent-forms"),
-            Some(&researcher),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let form = forms
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["form_id"] == "participation")
-        .unwrap()
-        .clone();
+    let form = t.consent_form(&researcher, &study, "participation").await;
     let answers: serde_json::Map<String, Value> = form["clauses"]
         .as_array()
         .unwrap()
@@ -107,21 +90,6 @@ async fn setup(t: &TestApp) -> Setup {
     }
 }
 
-/// Publishes version 2 of the participation form, as the loader would from a new file.
-async fn publish_v2(t: &TestApp, s: &Setup) {
-    sqlx::query(
-        "INSERT INTO consent_form_versions (id, study_id, form_id, version, language, title, information_sheet_version, information_sheet_date,
-             rec_reference, rec_approval_date, easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path, loaded_at)
-         SELECT $1, study_id, form_id, 2, language, title, information_sheet_version, information_sheet_date, rec_reference, rec_approval_date,
-             easy_read, withdrawal_policy, body_markdown, clauses, 'v2', 'participation.v2.md', loaded_at FROM consent_form_versions WHERE id = $2",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(&s.form_version)
-    .execute(&t.app.db.pool)
-    .await
-    .unwrap();
-}
-
 async fn get_json(t: &TestApp, path: &str, session: &str) -> (u16, Value) {
     let r = t
         .api(Method::GET, path, Some(session))
@@ -161,12 +129,13 @@ async fn a_new_form_version_lists_those_due_and_invites_them_in_bulk(engine: Eng
     assert_eq!(status, 200);
     assert_eq!(
         due,
-        json!([]),
+        json!({ "items": [], "next": null }),
         "nobody is due while their version is current"
     );
 
-    publish_v2(&t, &s).await;
-    let (_, due) = get_json(&t, &due_path, &s.researcher).await;
+    t.publish_copy(&s.form_version, "participation", 2).await;
+    let (_, page) = get_json(&t, &due_path, &s.researcher).await;
+    let due = &page["items"];
     let ids: Vec<&str> = due
         .as_array()
         .unwrap()
@@ -187,7 +156,15 @@ async fn a_new_form_version_lists_those_due_and_invites_them_in_bulk(engine: Eng
         json!({ "participant_ids": ["nobody"] }),
     )
     .await;
-    assert_eq!(status, 422);
+    assert_eq!(status, 400, "not an id");
+    let (status, _) = post_json(
+        &t,
+        &invite_path,
+        &s.researcher,
+        json!({ "participant_ids": [uuid::Uuid::now_v7().to_string()] }),
+    )
+    .await;
+    assert_eq!(status, 422, "not due");
     let (status, links) = post_json(
         &t,
         &invite_path,
@@ -249,17 +226,20 @@ async fn a_new_form_version_lists_those_due_and_invites_them_in_bulk(engine: Eng
         "the old record is kept as it was"
     );
 
-    // The participants page lists B as due, nobody ticked; the page invites B.
+    // The participants page links to the re-consent page, which lists B as
+    // due, nobody ticked, and invites B.
     let mut page = t.pages();
     page.sign_in(&s.researcher_email, PASSWORD)
         .await
         .assert_status(303);
-    let html = page
+    let reconsent = format!("/studies/{}/reconsent", s.study);
+    assert!(page
         .get(&format!("/studies/{}/participants", s.study))
         .await
         .assert_status(200)
         .text
-        .clone();
+        .contains(&format!("href=\"{reconsent}\"")));
+    let html = page.get(&reconsent).await.assert_status(200).text.clone();
     assert!(html.contains("Due for re-consent"));
     assert!(
         html.contains(&format!("name=\"participant_id\" value=\"{}\">", s.b.0)),
@@ -285,7 +265,7 @@ async fn a_new_form_version_lists_those_due_and_invites_them_in_bulk(engine: Eng
     .await;
     assert_eq!(status, 204);
     let (_, due) = get_json(&t, &due_path, &s.researcher).await;
-    assert_eq!(due, json!([]));
+    assert_eq!(due, json!({ "items": [], "next": null }));
 }
 
 async fn a_participant_changes_an_optional_choice(engine: Engine) {
@@ -302,7 +282,7 @@ async fn a_participant_changes_an_optional_choice(engine: Engine) {
         .find(|c| c["key"] == "audio_recording")
         .unwrap();
     assert_eq!(audio["agreed"], true, "prefilled from the current answers");
-    assert!(may(&t.app, &s.a.0, DataUse::AudioRecording).await.is_ok());
+    assert!(t.may(&s.a.0, DataUse::AudioRecording).await.is_ok());
     let old = record_hash(&t, &s.a_record).await;
 
     // A mandatory clause cannot be dropped here (that is a withdrawal).
@@ -332,12 +312,12 @@ async fn a_participant_changes_an_optional_choice(engine: Engine) {
     assert_eq!(mine["records"][0]["method"], "online");
     assert_eq!(mine["records"][0]["supersedes_id"], s.a_record.as_str());
     assert!(
-        may(&t.app, &s.a.0, DataUse::AudioRecording).await.is_err(),
+        t.may(&s.a.0, DataUse::AudioRecording).await.is_err(),
         "the gate follows the new choice"
     );
-    assert!(may(&t.app, &s.a.0, DataUse::VideoRecording).await.is_ok());
+    assert!(t.may(&s.a.0, DataUse::VideoRecording).await.is_ok());
     assert!(
-        may(&t.app, &s.a.0, DataUse::TakePart).await.is_ok(),
+        t.may(&s.a.0, DataUse::TakePart).await.is_ok(),
         "mandatory clauses stay agreed"
     );
     assert_eq!(
@@ -378,7 +358,7 @@ async fn a_participant_changes_an_optional_choice(engine: Engine) {
         )
         .await;
     assert_eq!(r.status, 303, "{}", r.text);
-    assert!(may(&t.app, &s.a.0, DataUse::VideoRecording).await.is_err());
+    assert!(t.may(&s.a.0, DataUse::VideoRecording).await.is_err());
     let r = page
         .post(
             &format!("{base}/choices"),
@@ -386,7 +366,7 @@ async fn a_participant_changes_an_optional_choice(engine: Engine) {
         )
         .await;
     assert_eq!(r.status, 422, "no signature, no new record");
-    assert!(may(&t.app, &s.a.0, DataUse::VideoRecording).await.is_err());
+    assert!(t.may(&s.a.0, DataUse::VideoRecording).await.is_err());
 }
 
 async fn a_participant_reaches_only_their_own_records(engine: Engine) {
@@ -454,11 +434,11 @@ async fn a_participant_withdraws_themselves(engine: Engine) {
     .await;
     assert_eq!(status, 204);
     assert!(
-        may(&t.app, &s.a.0, DataUse::TakePart).await.is_err(),
+        t.may(&s.a.0, DataUse::TakePart).await.is_err(),
         "further collection refused at once"
     );
     assert!(
-        may(&t.app, &s.b.0, DataUse::TakePart).await.is_ok(),
+        t.may(&s.b.0, DataUse::TakePart).await.is_ok(),
         "nobody else's"
     );
     let (_, p) = get_json(
@@ -495,9 +475,65 @@ async fn a_participant_withdraws_themselves(engine: Engine) {
     );
 }
 
+/// Changes of mind sent together, and a withdrawal among them: one line of
+/// records, none recorded after the acknowledged withdrawal, and the
+/// withdrawal in force afterwards.
+async fn changes_of_mind_at_once_make_one_line_and_yield_to_a_withdrawal(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let base = format!("/my/studies/{}", s.study);
+    let choices = format!("{base}/choices");
+    let change = |audio: &str| {
+        post_json(
+            &t,
+            &choices,
+            &s.a.1,
+            json!({ "answers": { "audio_recording": audio }, "signature": "Pat Participant" }),
+        )
+    };
+    let before = seqs(&t, "consent.record").await.len();
+    let changes = join_all((0..10).map(|i| change(if i % 2 == 0 { "no" } else { "yes" })));
+    let withdrawal = async {
+        // Sent once a change has landed, so it meets the others in flight.
+        while seqs(&t, "consent.record").await.len() == before {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        post_json(
+            &t,
+            &format!("{base}/withdrawals"),
+            &s.a.1,
+            json!({ "no_collection": true }),
+        )
+        .await
+    };
+    let (changes, (withdrawn, _)) = tokio::join!(changes, withdrawal);
+    assert_eq!(withdrawn, 204);
+    let accepted = changes.iter().filter(|(status, _)| *status == 200).count();
+    assert!(accepted >= 1, "at least the change waited for landed");
+    assert!(
+        changes
+            .iter()
+            .all(|(status, _)| [200, 409].contains(status)),
+        "{changes:?}"
+    );
+    let records = chain(&t, &s.a.0).await;
+    assert_linear(&records);
+    assert_eq!(records.len(), 1 + accepted);
+    let withdrawal_at = seqs(&t, "consent.withdraw").await;
+    let recorded_at = seqs(&t, "consent.record").await;
+    assert!(
+        recorded_at.iter().all(|r| r < &withdrawal_at[0]),
+        "a change landed after the withdrawal: {recorded_at:?} {withdrawal_at:?}"
+    );
+    assert!(t.may(&s.a.0, DataUse::TakePart).await.is_err());
+    let (status, _) = change("yes").await;
+    assert_eq!(status, 409, "no change of mind after withdrawing");
+}
+
 on_both_engines!(
     a_new_form_version_lists_those_due_and_invites_them_in_bulk,
     a_participant_changes_an_optional_choice,
     a_participant_reaches_only_their_own_records,
-    a_participant_withdraws_themselves
+    a_participant_withdraws_themselves,
+    changes_of_mind_at_once_make_one_line_and_yield_to_a_withdrawal,
 );

@@ -284,20 +284,24 @@ async fn backup_copies_sqlite_and_points_postgres_to_pg_dump(engine: Engine) {
     }
 }
 
-async fn table_counts(storage: &fieldkit::config::Storage) -> Vec<i64> {
+/// One column of a query's rows, read on a connection of its own.
+async fn column<T>(storage: &fieldkit::config::Storage, sql: &str) -> Vec<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
     let db = fieldkit::db::Db::connect(&storage.database_url())
         .await
         .unwrap();
-    let mut counts = Vec::new();
-    for sql in [
-        "SELECT COUNT(*) FROM studies",
-        "SELECT COUNT(*) FROM sites",
-        "SELECT COUNT(*) FROM teams",
-        "SELECT COUNT(*) FROM audit_log",
-    ] {
-        counts.push(sqlx::query(sql).fetch_one(&db.pool).await.unwrap().get(0));
-    }
+    let rows = sqlx::query(sql).fetch_all(&db.pool).await.unwrap();
     db.pool.close().await;
+    rows.iter().map(|r| r.get(0)).collect()
+}
+
+async fn table_counts(storage: &fieldkit::config::Storage) -> Vec<i64> {
+    let mut counts = Vec::new();
+    for table in ["studies", "sites", "teams", "audit_log"] {
+        counts.extend(column::<i64>(storage, &format!("SELECT COUNT(*) FROM {table}")).await);
+    }
     counts
 }
 
@@ -308,27 +312,16 @@ async fn demo_adds_synthetic_studies_once_and_their_audit_entries_verify(engine:
     };
     let run = run_on(&storage, &["demo"], None).await;
     assert_eq!(run.code, Some(0), "{run:?}");
-    let db = fieldkit::db::Db::connect(&storage.database_url())
-        .await
-        .unwrap();
-    let titles: Vec<String> = sqlx::query("SELECT title FROM studies ORDER BY title")
-        .fetch_all(&db.pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let titles: Vec<String> = column(&storage, "SELECT title FROM studies ORDER BY title").await;
     assert_eq!(titles.len(), 2, "{titles:?}");
     for title in &titles {
         assert!(title.to_lowercase().contains("synthetic"), "{title}");
     }
-    let names: Vec<String> = sqlx::query("SELECT name FROM sites UNION ALL SELECT name FROM teams")
-        .fetch_all(&db.pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let names: Vec<String> = column(
+        &storage,
+        "SELECT name FROM sites UNION ALL SELECT name FROM teams",
+    )
+    .await;
     assert!(!names.is_empty());
     for name in &names {
         assert!(
@@ -336,7 +329,6 @@ async fn demo_adds_synthetic_studies_once_and_their_audit_entries_verify(engine:
             "every name says it is made up: {name}"
         );
     }
-    db.pool.close().await;
 
     let after_first = table_counts(&storage).await;
     let run = run_on(&storage, &["demo"], None).await;
@@ -348,11 +340,31 @@ async fn demo_adds_synthetic_studies_once_and_their_audit_entries_verify(engine:
         "a second run changes nothing"
     );
 
+    // Synthetic participants, through the one enrolment path: codes in
+    // sequence over both batches, names sealed, an audit entry each.
+    let run = run_on(&storage, &["demo", "--participants", "520"], None).await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(
+        run.stdout.contains("Enrolled 520 synthetic participants"),
+        "{run:?}"
+    );
+    let codes: Vec<String> =
+        column(&storage, "SELECT study_code FROM participants ORDER BY id").await;
+    let expected: Vec<String> = (1..=520).map(|n| format!("DRC-{n:04}")).collect();
+    assert_eq!(codes, expected);
+    let sealed: Vec<i64> = column(
+        &storage,
+        "SELECT COUNT(*) FROM identities WHERE name_ct LIKE 'v1:%' AND name_ct NOT LIKE '%Synthetic%'",
+    )
+    .await;
+    assert_eq!(sealed, [520]);
+
     let run = run_on(&storage, &["audit", "verify"], None).await;
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(run.stdout.contains("intact"), "{run:?}");
     assert!(
-        run.stdout.contains(&format!("{} entries", after_first[3])),
+        run.stdout
+            .contains(&format!("{} entries", after_first[3] + 520)),
         "{run:?}"
     );
     let db = fieldkit::db::Db::connect(&storage.database_url())
@@ -363,11 +375,12 @@ async fn demo_adds_synthetic_studies_once_and_their_audit_entries_verify(engine:
         &db,
         &fieldkit::keys::parse_public_key(&key).unwrap(),
         &storage.audit_dir(),
+        0,
     )
     .await
     .unwrap();
     assert!(report.valid, "{report:?}");
-    assert_eq!(report.entries, after_first[3]);
+    assert_eq!(report.entries, after_first[3] + 520);
 }
 
 /// The first run anyone does: `fieldkit serve` in an empty folder. (The port

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::support::{
-    fieldkit_command, fresh_postgres_url, run_fieldkit, Server, TempDir, PASSWORD,
+    created_id, fieldkit_command, fresh_postgres_url, run_fieldkit, Server, TempDir, PASSWORD,
 };
 
 /// One PostgreSQL schema and the keys every instance on it shares.
@@ -134,11 +134,7 @@ async fn create_study(http: &reqwest::Client, server: &Server, token: &str) -> S
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    created_id(r).await
 }
 
 fn public_key(data_dir: &Path) -> ed25519_dalek::VerifyingKey {
@@ -243,6 +239,7 @@ async fn concurrent_writes_on_two_instances_keep_one_gapless_chain() {
         &db,
         &public_key(&cluster.dirs[0].0),
         &cluster.dirs[0].0.join("audit"),
+        0,
     )
     .await
     .unwrap();
@@ -349,7 +346,7 @@ async fn simultaneous_failed_sign_ins_are_all_counted() {
     );
     let db = fieldkit::db::Db::connect(&cluster.url).await.unwrap();
     let counted: i32 =
-        sqlx::query("SELECT failures FROM login_throttle WHERE throttle_key LIKE 'account:%'")
+        sqlx::query("SELECT attempts FROM login_throttle WHERE throttle_key LIKE 'account:%'")
             .fetch_one(&db.pool)
             .await
             .unwrap()

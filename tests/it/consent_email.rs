@@ -126,9 +126,9 @@ async fn a_copy_asked_for_online_arrives_over_smtp_with_the_pdf(engine: Engine) 
     };
     let s = setup(&t).await;
     // The researcher's own account invitation goes out first.
-    assert_eq!(fieldkit::mail::send_due(&t.app).await.unwrap(), 1);
+    assert_eq!(t.send_mail().await, 1);
     invite(&t, &s, &s.participant).await;
-    assert_eq!(fieldkit::mail::send_due(&t.app).await.unwrap(), 1);
+    assert_eq!(t.send_mail().await, 1);
 
     // The participant follows the link in the email that arrived.
     let delivered = |smtp: &SmtpServer, subject: &str| {
@@ -144,7 +144,7 @@ async fn a_copy_asked_for_online_arrives_over_smtp_with_the_pdf(engine: Engine) 
     let at = text.find(&t.base).expect("a link in the invitation");
     let link = text[at..].split_whitespace().next().unwrap().to_owned();
     consent_online(&t, &s, &link, true).await;
-    assert_eq!(fieldkit::mail::send_due(&t.app).await.unwrap(), 1);
+    assert_eq!(t.send_mail().await, 1);
 
     let copy = delivered(&smtp, "Your copy of your consent form");
     assert_eq!(copy["content_type"], "multipart/mixed", "{copy:#}");
@@ -326,7 +326,7 @@ async fn withdrawal_is_confirmed_before_the_identity_is_erased(engine: Engine) {
     }
 
     // Sending erases the address from the outbox too.
-    assert!(fieldkit::mail::send_due(&t.app).await.unwrap() >= 1);
+    assert!(t.send_mail().await >= 1);
     let left = "SELECT COUNT(*) FROM outbox WHERE to_addr IS NOT NULL OR attachment IS NOT NULL";
     assert_eq!(count(&t, left).await, 0);
 }

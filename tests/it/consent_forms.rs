@@ -46,8 +46,11 @@ async fn storage_with_own_forms(engine: Engine, dir: &TempDir) -> Option<Storage
     Some(storage)
 }
 
+/// Opens the app and publishes the forms, as `fieldkit serve` does.
 async fn open(storage: &Storage) -> anyhow::Result<App> {
-    App::open(storage.clone(), ServerConfig::from_env(), Clock::system()).await
+    let app = App::open(storage.clone(), ServerConfig::from_env(), Clock::system()).await?;
+    service::load_all(&app.db, &storage.consent_forms, app.now()).await?;
+    Ok(app)
 }
 
 /// (form id, version, content hash, source path) of every published version.
@@ -249,7 +252,9 @@ async fn forms_are_published_once_their_study_exists_and_the_publishing_is_audit
         assert!(e.get("body_markdown").is_none(), "{e}");
     }
 
-    let again = service::load_all(&t.app).await.unwrap();
+    let again = service::load_all(&t.app.db, &t.storage.consent_forms, t.app.now())
+        .await
+        .unwrap();
     assert!(again.loaded.is_empty(), "{again:?}");
     assert_eq!(again.unchanged.len(), 2, "{again:?}");
     assert_eq!(
@@ -259,7 +264,7 @@ async fn forms_are_published_once_their_study_exists_and_the_publishing_is_audit
     );
     assert_eq!(publish_entries(&t.app).await.len(), 2, "and audits nothing");
 
-    let current = service::current_version(&t.app, &study, "participation-easy-read")
+    let current = service::current_version(&t.app.db, &study, "participation-easy-read")
         .await
         .unwrap()
         .unwrap();
@@ -267,7 +272,9 @@ async fn forms_are_published_once_their_study_exists_and_the_publishing_is_audit
     assert_eq!(current.form.study_slug, SLUG);
     assert_eq!(current.form.rec_reference, "24/NW/0123");
     assert_eq!(
-        service::get_version(&t.app, &current.id).await.unwrap(),
+        service::version_of(&t.app.db, &study, &current.id)
+            .await
+            .unwrap(),
         current
     );
     let uses: Vec<String> = current
@@ -292,21 +299,18 @@ async fn forms_are_published_once_their_study_exists_and_the_publishing_is_audit
         ]
     );
     assert_eq!(
-        service::list_for_study(&t.app, &study).await.unwrap().len(),
+        service::list_for_study(&t.app.db, &study)
+            .await
+            .unwrap()
+            .len(),
         2
     );
-    assert!(service::current_version(&t.app, &study, "no-such-form")
+    assert!(service::current_version(&t.app.db, &study, "no-such-form")
         .await
         .unwrap()
         .is_none());
 
-    let report = fieldkit::audit::verify_database(
-        &t.app.db,
-        &t.app.keys.verifying_key(),
-        &t.storage.audit_dir(),
-    )
-    .await
-    .unwrap();
+    let report = t.verify_chain().await;
     assert!(report.valid, "{report:?}");
 }
 
@@ -323,15 +327,13 @@ async fn an_edited_published_version_is_refused_and_a_new_version_is_published(e
     let input = StudyInput {
         title: "Designing Together".into(),
         slug: SLUG.into(),
-        lawful_basis: "public_task".into(),
         retention_years: 10,
-        status: "setup".into(),
         ..StudyInput::default()
     };
     let study = fieldkit::studies::service::create_study(&app, &Actor::command_line(), &input)
         .await
         .unwrap();
-    let study = StudyId::parse(&study.id).unwrap();
+    let study = study.id;
     let first = published(&app).await;
     assert_eq!(first.len(), 1);
     app.db.pool.close().await;
@@ -364,7 +366,7 @@ async fn an_edited_published_version_is_refused_and_a_new_version_is_published(e
     let rows = published(&app).await;
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0], first[0], "version 1 is unchanged");
-    let current = service::current_version(&app, &study, "participation")
+    let current = service::current_version(&app.db, &study, "participation")
         .await
         .unwrap()
         .unwrap();
@@ -374,12 +376,10 @@ async fn an_edited_published_version_is_refused_and_a_new_version_is_published(e
         .clauses
         .iter()
         .any(|c| c.text.ends_with("and its workshops.")));
-    let older = service::older_versions(&app, &study, "participation", 2)
-        .await
-        .unwrap();
+    let versions = service::list_for_study(&app.db, &study).await.unwrap();
     assert_eq!(
-        older.iter().map(|v| v.form.version).collect::<Vec<_>>(),
-        [1]
+        versions.iter().map(|v| v.form.version).collect::<Vec<_>>(),
+        [1, 2]
     );
     assert_eq!(publish_entries(&app).await.len(), 2);
 

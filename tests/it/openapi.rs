@@ -11,15 +11,7 @@ async fn the_openapi_document_matches_its_snapshot() {
     let Some(t) = spawn(Engine::Sqlite).await else {
         return;
     };
-    let served: serde_json::Value = t
-        .http
-        .get(t.url("/api/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let served: serde_json::Value = t.public_json("/api/openapi.json").await;
     let pretty = serde_json::to_string_pretty(&served).unwrap() + "\n";
     if std::env::var("FIELDKIT_UPDATE_SNAPSHOTS").is_ok_and(|v| v == "1") {
         std::fs::write(SNAPSHOT, &pretty).unwrap();

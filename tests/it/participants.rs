@@ -234,18 +234,9 @@ async fn researchers_limited_to_a_site_see_only_its_participants(engine: Engine)
     let r = enrol(&t, &s, &s.north_only, &s.south, "Not Allowed", None).await;
     assert_eq!(r.status(), 403);
     let list: Value = t
-        .api(
-            Method::GET,
-            &format!("/studies/{}/participants", s.study),
-            Some(&s.north_only),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sites: Vec<&str> = list
+        .get_json(&s.north_only, &format!("/studies/{}/participants", s.study))
+        .await;
+    let sites: Vec<&str> = list["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -274,6 +265,92 @@ async fn researchers_limited_to_a_site_see_only_its_participants(engine: Engine)
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+/// Each page's study codes, following `next` links from `first` to the end.
+async fn pages_of_codes(t: &TestApp, token: &str, first: &str) -> Vec<Vec<String>> {
+    t.pages_of(token, first)
+        .await
+        .iter()
+        .map(|page| {
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["study_code"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+async fn lists_come_in_pages_with_their_filters_and_sites(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    // Seven participants, North and South in turn: RC-0001 North, RC-0002 South...
+    for i in 0..7 {
+        let site = if i % 2 == 0 { &s.north } else { &s.south };
+        let r = enrol(&t, &s, &s.researcher, site, &format!("Person {i}"), None).await;
+        assert_eq!(r.status(), 200);
+    }
+    let base = format!("/studies/{}/participants", s.study);
+    let all = pages_of_codes(&t, &s.researcher, &format!("{base}?limit=3")).await;
+    let sizes: Vec<usize> = all.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [3, 3, 1]);
+    let codes: Vec<String> = all.concat();
+    let expected: Vec<String> = (1..=7).map(|n| format!("RC-{n:04}")).collect();
+    assert_eq!(codes, expected, "every participant once, oldest first");
+    // The filter travels in the next link: South only, two at a time.
+    let south = pages_of_codes(
+        &t,
+        &s.researcher,
+        &format!("{base}?site_id={}&limit=2", s.south),
+    )
+    .await;
+    assert_eq!(south, [vec!["RC-0002", "RC-0004"], vec!["RC-0006"]]);
+    // A researcher kept to North pages through North alone, and asking for
+    // South gets nothing rather than someone else's participants.
+    let north = pages_of_codes(&t, &s.north_only, &format!("{base}?limit=2")).await;
+    assert_eq!(
+        north,
+        [vec!["RC-0001", "RC-0003"], vec!["RC-0005", "RC-0007"]]
+    );
+    let none = pages_of_codes(&t, &s.north_only, &format!("{base}?site_id={}", s.south)).await;
+    assert_eq!(none, [Vec::<String>::new()]);
+    // Malformed page parameters are 400s that say which.
+    for q in ["limit=0", "limit=201", "limit=ten", "after=RC-0001"] {
+        let r = t
+            .api(Method::GET, &format!("{base}?{q}"), Some(&s.researcher))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{q}");
+        let name = q.split('=').next().unwrap();
+        assert!(r.text().await.unwrap().contains(name), "{q}");
+    }
+    // The page shows 50 at a time with a link on; seven fit on one page.
+    let admin = t.admin().await;
+    let (id, email) = t.person(&admin, "Page Reader").await;
+    t.member(&admin, &s.study, &id, "researcher", &[]).await;
+    let mut page = t.pages();
+    page.sign_in(&email, PASSWORD).await.assert_status(303);
+    let html = page.get(&base).await;
+    html.assert_status(200);
+    assert!(html.text.contains("RC-0001") && html.text.contains("RC-0007"));
+    let rest = page
+        .get(&format!("{base}?after={}", first_id(&t, &s).await))
+        .await;
+    rest.assert_status(200);
+    assert!(!rest.text.contains(">RC-0001<") && rest.text.contains("RC-0002"));
+}
+
+/// The id of the first participant enrolled.
+async fn first_id(t: &TestApp, s: &Setup) -> String {
+    sqlx::query("SELECT id FROM participants WHERE study_id = $1 ORDER BY id LIMIT 1")
+        .bind(&s.study)
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap()
+        .get(0)
 }
 
 async fn enrolment_through_the_pages_keeps_identities_out_of_urls(engine: Engine) {
@@ -338,5 +415,6 @@ on_both_engines!(
     identities_live_only_in_the_vault,
     a_researcher_reads_an_identity_only_with_a_reason_and_it_is_audited,
     researchers_limited_to_a_site_see_only_its_participants,
+    lists_come_in_pages_with_their_filters_and_sites,
     enrolment_through_the_pages_keeps_identities_out_of_urls,
 );

@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::consent::{answers, setup, take, Setup, NAME};
+use crate::consent::{answers, enrol, setup, site, take, take_on, NAME};
 use crate::support::{spawn, Engine, PageClient, TestApp, PASSWORD};
 
 /// The email address `setup` enrols the participant with.
@@ -14,81 +14,6 @@ const EMAIL: &str = "zoe@example.org";
 
 async fn get(t: &TestApp, token: &str, path: &str) -> reqwest::Response {
     t.api(Method::GET, path, Some(token)).send().await.unwrap()
-}
-
-async fn json_ok(t: &TestApp, token: &str, path: &str) -> Value {
-    let r = get(t, token, path).await;
-    assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap());
-    r.json().await.unwrap()
-}
-
-/// The first site of the study.
-async fn site(t: &TestApp, token: &str, study: &str) -> String {
-    json_ok(t, token, &format!("/studies/{study}/sites")).await[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-async fn enrol(t: &TestApp, s: &Setup, site: &str) -> String {
-    let r = t
-        .api(
-            Method::POST,
-            &format!("/studies/{}/participants", s.study),
-            Some(&s.researcher),
-        )
-        .json(&json!({ "site_id": site, "stakeholder_group": "student", "name": "Another Person" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// Consent for any participant on any form version; returns the record id.
-async fn take_on(t: &TestApp, s: &Setup, participant: &str, form_version: &str) -> String {
-    let r = t
-        .api(
-            Method::POST,
-            &format!("/studies/{}/participants/{participant}/consents", s.study),
-            Some(&s.researcher),
-        )
-        .json(
-            &json!({ "form_version_id": form_version, "method": "in_person_witnessed",
-                       "answers": answers(s, &[], "no"), "signature": "Someone Typed" }),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    r.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// Publishes a copy of the shipped form version as (form id, version), the
-/// way consent.rs does; returns the new version's id.
-async fn publish_copy(t: &TestApp, s: &Setup, form_id: &str, version: i32) -> String {
-    let id = uuid::Uuid::now_v7().to_string();
-    sqlx::query(
-        "INSERT INTO consent_form_versions (id, study_id, form_id, version, language, title, information_sheet_version, information_sheet_date,
-             rec_reference, rec_approval_date, easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path, loaded_at)
-         SELECT $1, study_id, $2, $3, language, title, information_sheet_version, information_sheet_date, rec_reference, rec_approval_date,
-             easy_read, withdrawal_policy, body_markdown, clauses, $4, 'copy.md', loaded_at FROM consent_form_versions WHERE id = $5",
-    )
-    .bind(&id)
-    .bind(form_id)
-    .bind(version)
-    .bind(format!("copy-{id}"))
-    .bind(&s.form_version)
-    .execute(&t.app.db.pool)
-    .await
-    .unwrap();
-    id
 }
 
 /// A signed-in member of the study in `role` (limited to `sites`): (API token, page client).
@@ -170,7 +95,7 @@ async fn statuses_follow_records_forms_and_withdrawals(engine: Engine) {
     let site = site(&t, &admin, &s.study).await;
     let first = take_on(&t, &s, &s.participant, &s.form_version).await;
     let latest = take_on(&t, &s, &s.participant, &s.form_version).await;
-    let leaver = enrol(&t, &s, &site).await;
+    let leaver = enrol(&t, &s, &site, None).await;
     let withdrawn = take_on(&t, &s, &leaver, &s.form_version).await;
     let r = t
         .api(
@@ -183,12 +108,20 @@ async fn statuses_follow_records_forms_and_withdrawals(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
-    let v2 = publish_copy(&t, &s, "participation", 2).await;
-    let newcomer = enrol(&t, &s, &site).await;
+    let v2 = t.publish_copy(&s.form_version, "participation", 2).await;
+    let newcomer = enrol(&t, &s, &site, None).await;
     let current = take_on(&t, &s, &newcomer, &v2).await;
 
     let base = format!("/studies/{}/consent-register", s.study);
-    let register = json_ok(&t, &reviewer, &base).await;
+    let register = t.get_json(&reviewer, &base).await;
+    // One record a page, following `next`: each once, in the order taken.
+    let paged: Vec<String> = t
+        .pages_of(&reviewer, &format!("{base}?limit=1"))
+        .await
+        .iter()
+        .flat_map(record_ids)
+        .collect();
+    assert_eq!(paged, [first.as_str(), &latest, &withdrawn, &current]);
     assert_eq!(status_of(&register, &first), "superseded");
     assert_eq!(status_of(&register, &latest), "reconsent_due");
     assert_eq!(status_of(&register, &withdrawn), "withdrawn");
@@ -214,40 +147,49 @@ async fn statuses_follow_records_forms_and_withdrawals(engine: Engine) {
     for k in &s.optional {
         assert_eq!(row["answers"][k], "no");
     }
-    assert_eq!(register["withdrawals"].as_array().unwrap().len(), 1);
-    assert_eq!(register["withdrawals"][0]["scope"]["no_collection"], true);
+    let withdrawals = t.get_json(&reviewer, &format!("{base}/withdrawals")).await;
+    assert_eq!(withdrawals["items"].as_array().unwrap().len(), 1);
+    assert_eq!(withdrawals["items"][0]["scope"]["no_collection"], true);
 
     // Filters, each alone and together.
     let only = |q: &str| format!("{base}?{q}");
-    let superseded = json_ok(&t, &reviewer, &only("status=superseded")).await;
+    let superseded = t.get_json(&reviewer, &only("status=superseded")).await;
     assert_eq!(record_ids(&superseded), [first.as_str()]);
-    let v2_only = json_ok(&t, &reviewer, &only("form_id=participation&status=current")).await;
+    let v2_only = t
+        .get_json(&reviewer, &only("form_id=participation&status=current"))
+        .await;
     assert_eq!(record_ids(&v2_only), [current.as_str()]);
-    assert!(record_ids(&json_ok(&t, &reviewer, &only("form_id=nothing")).await).is_empty());
-    assert!(record_ids(&json_ok(&t, &reviewer, &only("method=online")).await).is_empty());
+    assert!(record_ids(&t.get_json(&reviewer, &only("form_id=nothing")).await).is_empty());
+    assert!(record_ids(&t.get_json(&reviewer, &only("method=online")).await).is_empty());
     assert_eq!(
-        record_ids(&json_ok(&t, &reviewer, &only("method=in_person_witnessed")).await).len(),
+        record_ids(
+            &t.get_json(&reviewer, &only("method=in_person_witnessed"))
+                .await
+        )
+        .len(),
         4
     );
     let today = chrono::Utc::now().date_naive();
     let day = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
     let window = format!("from={}&to={}", day(today), day(today));
     assert_eq!(
-        record_ids(&json_ok(&t, &reviewer, &only(&window)).await).len(),
+        record_ids(&t.get_json(&reviewer, &only(&window)).await).len(),
         4
     );
     let before = format!("to={}", day(today.pred_opt().unwrap()));
-    assert!(record_ids(&json_ok(&t, &reviewer, &only(&before)).await).is_empty());
+    assert!(record_ids(&t.get_json(&reviewer, &only(&before)).await).is_empty());
 
-    // Bad filters: 400 naming the parameter in the API, a readable message on the page.
-    for (q, names) in [
-        ("status=lapsed", "status"),
-        ("from=2026-02-30", "from"),
-        ("method=pigeon", "method"),
-        ("from=2026-03-02&to=2026-03-01", "to"),
+    // Bad filters: a malformed one is a 400 naming the parameter; dates in
+    // the wrong order are well formed but refused by a rule: 422, with the
+    // parameter in `errors`.
+    for (q, names, status) in [
+        ("status=lapsed", "status", 400),
+        ("from=2026-02-30", "from", 400),
+        ("method=pigeon", "method", 400),
+        ("from=2026-03-02&to=2026-03-01", "\"field\":\"to\"", 422),
     ] {
         let r = get(&t, &reviewer, &only(q)).await;
-        assert_eq!(r.status(), 400, "{q}");
+        assert_eq!(r.status(), status, "{q}");
         assert!(r.headers()["content-type"]
             .to_str()
             .unwrap()
@@ -259,7 +201,7 @@ async fn statuses_follow_records_forms_and_withdrawals(engine: Engine) {
             &format!("/studies/{}/consent-register.csv?{q}", s.study),
         )
         .await;
-        assert_eq!(r.status(), 400, "{q}");
+        assert_eq!(r.status(), status, "{q}");
     }
     let (_, mut pages) = member(&t, &admin, &s.study, "Val Reviewer", "reviewer", &[]).await;
     let page = pages.get(&format!("{base}?from=27/03/2026")).await;
@@ -281,7 +223,7 @@ async fn the_csv_reads_back_defuses_formulas_and_is_audited(engine: Engine) {
         .unwrap()
         .to_owned();
     let evil = "=HYPERLINK(\"http://evil.example\",\"a, b\")";
-    let evil_version = publish_copy(&t, &s, evil, 1).await;
+    let evil_version = t.publish_copy(&s.form_version, evil, 1).await;
     let other = take_on(&t, &s, &s.participant, &evil_version).await;
 
     let r = get(
@@ -428,7 +370,11 @@ async fn reviewers_reach_the_register_and_copies_but_no_identity(engine: Engine)
         .get(&format!("/studies/{}/consent-register", s.study))
         .await;
     page.assert_status(200);
-    assert!(page.text.contains("Audit trail verified"));
+    assert!(
+        page.text.contains("Audit trail checked just now"),
+        "{}",
+        page.text
+    );
     assert!(page.text.contains(&format!(
         "/studies/{}/consent-records/{record}/pdf",
         s.study
@@ -480,7 +426,9 @@ async fn reviewers_reach_the_register_and_copies_but_no_identity(engine: Engine)
         &[&other_site],
     )
     .await;
-    let theirs = json_ok(&t, &away, &format!("/studies/{}/consent-register", s.study)).await;
+    let theirs = t
+        .get_json(&away, &format!("/studies/{}/consent-register", s.study))
+        .await;
     assert!(record_ids(&theirs).is_empty());
     away_pages
         .get(&format!("/studies/{}/consent-records/{record}", s.study))

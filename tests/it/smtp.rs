@@ -26,7 +26,7 @@ async fn reset_requested(t: &crate::support::TestApp) -> String {
 /// Runs the sender until it has sent one message (bounded).
 async fn send_one(t: &crate::support::TestApp) {
     for _ in 0..50 {
-        match fieldkit::mail::send_due(&t.app).await.unwrap() {
+        match t.send_mail().await {
             0 => tokio::time::sleep(Duration::from_millis(100)).await,
             1 => return,
             n => panic!("expected one message, sent {n}"),
@@ -127,7 +127,7 @@ async fn mail_waits_while_the_smtp_server_is_down_and_goes_later(engine: Engine)
     let email = reset_requested(&t).await;
 
     // Nothing listens: the attempt fails and the message waits, with backoff.
-    assert_eq!(fieldkit::mail::send_due(&t.app).await.unwrap(), 0);
+    assert_eq!(t.send_mail().await, 0);
     let (status, attempts, next_attempt_at, last_error) = outbox_row(&t).await;
     assert_eq!((status.as_str(), attempts), ("pending", 1));
     let now = t.app.now();
@@ -139,7 +139,7 @@ async fn mail_waits_while_the_smtp_server_is_down_and_goes_later(engine: Engine)
 
     // The server comes up, but the message is not due yet.
     let smtp = SmtpServer::start(port, &dir.0);
-    assert_eq!(fieldkit::mail::send_due(&t.app).await.unwrap(), 0);
+    assert_eq!(t.send_mail().await, 0);
     assert!(smtp.delivered().is_empty());
 
     // Once the backoff has passed, a later round delivers it.

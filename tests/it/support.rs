@@ -156,6 +156,15 @@ impl Drop for TestApp {
     }
 }
 
+/// The id in a 200 answer to a create request.
+pub async fn created_id(r: reqwest::Response) -> String {
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 /// Starts a server; None when the engine is unavailable (PostgreSQL outside CI).
 pub async fn spawn(engine: Engine) -> Option<TestApp> {
     spawn_with(engine, |_| {}).await
@@ -179,6 +188,9 @@ pub async fn spawn_with(
     let app = App::open(storage.clone(), server, Clock::system())
         .await
         .unwrap();
+    fieldkit::consent::forms::service::load_all(&app.db, &storage.consent_forms, app.now())
+        .await
+        .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(fieldkit::http::serve(app.clone(), acceptor, async move {
         let _ = stopped.await;
@@ -199,6 +211,36 @@ pub async fn spawn_with(
 }
 
 impl TestApp {
+    /// Sends the email that is due, as the background sender would.
+    pub async fn send_mail(&self) -> usize {
+        fieldkit::mail::send_due(&self.app.db, &self.app.mailer, &self.app.clock)
+            .await
+            .unwrap()
+    }
+
+    /// Asks the consent gate, in a transaction of its own (rolled back).
+    pub async fn may(
+        &self,
+        participant: &str,
+        use_: fieldkit::consent::forms::model::DataUse,
+    ) -> fieldkit::error::Result<fieldkit::consent::gate::Permit> {
+        let id = fieldkit::ids::ParticipantId::parse(participant).expect("a participant id");
+        let mut tx = self.app.db.begin().await.unwrap();
+        fieldkit::consent::gate::may(&mut tx, &id, use_).await
+    }
+
+    /// The whole audit chain verified, as `fieldkit audit verify` does.
+    pub async fn verify_chain(&self) -> fieldkit::audit::VerifyReport {
+        fieldkit::audit::verify_database(
+            &self.app.db,
+            &self.app.keys.verifying_key(),
+            &self.storage.audit_dir(),
+            self.app.now(),
+        )
+        .await
+        .unwrap()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -217,6 +259,100 @@ impl TestApp {
             Some(t) => rb.bearer_auth(t),
             None => rb,
         }
+    }
+
+    /// What an attacker with DDL rights does first: drops the triggers that
+    /// keep the audit trail append-only.
+    pub async fn drop_audit_triggers(&self) {
+        let statements = match self.engine {
+            Engine::Sqlite => [
+                "DROP TRIGGER audit_log_no_update",
+                "DROP TRIGGER audit_log_no_delete",
+            ],
+            Engine::Postgres => [
+                "DROP TRIGGER audit_log_no_update ON audit_log",
+                "DROP TRIGGER audit_log_no_delete ON audit_log",
+            ],
+        };
+        for sql in statements {
+            sqlx::query(sql).execute(&self.app.db.pool).await.unwrap();
+        }
+    }
+
+    /// A GET of a public path (no sign-in) that must answer 200; its JSON.
+    pub async fn public_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        r.json().await.unwrap()
+    }
+
+    /// A GET under /api/v1 that must answer 200; its JSON.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        let r = self
+            .api(reqwest::Method::GET, path, Some(token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{path}: {}", r.text().await.unwrap());
+        r.json().await.unwrap()
+    }
+
+    /// Publishes a copy of a published form version as `form_id` version
+    /// `version`, as the loader would from a new file; returns its id.
+    pub async fn publish_copy(&self, of_version: &str, form_id: &str, version: i32) -> String {
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query(
+            "INSERT INTO consent_form_versions (id, study_id, form_id, version, language, title, information_sheet_version, information_sheet_date,
+                 rec_reference, rec_approval_date, easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path, loaded_at)
+             SELECT $1, study_id, $2, $3, language, title, information_sheet_version, information_sheet_date, rec_reference, rec_approval_date,
+                 easy_read, withdrawal_policy, body_markdown, clauses, $4, 'copy.md', loaded_at FROM consent_form_versions WHERE id = $5",
+        )
+        .bind(&id)
+        .bind(form_id)
+        .bind(version)
+        .bind(format!("copy-{id}"))
+        .bind(of_version)
+        .execute(&self.app.db.pool)
+        .await
+        .unwrap();
+        id
+    }
+
+    /// The study's published consent form `form_id` (its first listed
+    /// version), as the API lists it.
+    pub async fn consent_form(&self, token: &str, study: &str, form_id: &str) -> Value {
+        let forms = self
+            .get_json(token, &format!("/studies/{study}/consent-forms"))
+            .await;
+        forms
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["form_id"] == form_id)
+            .unwrap_or_else(|| panic!("form {form_id} is published"))
+            .clone()
+    }
+
+    /// Follows a list's `next` links from `first` (a path under /api/v1) to
+    /// its last page; returns every page.
+    pub async fn pages_of(&self, token: &str, first: &str) -> Vec<Value> {
+        let mut pages = Vec::new();
+        let mut next = Some(format!("/api/v1{first}"));
+        while let Some(path) = next {
+            let r = self
+                .http
+                .get(self.url(&path))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            let page: Value = r.json().await.unwrap();
+            next = page["next"].as_str().map(str::to_owned);
+            pages.push(page);
+            assert!(pages.len() <= 100, "the next links do not end");
+        }
+        pages
     }
 
     /// Signs in through the API and returns the session token.
@@ -307,11 +443,7 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-        r.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        created_id(r).await
     }
 
     /// Adds a site to a study through the API and returns its id.
@@ -326,11 +458,7 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-        r.json::<Value>().await.unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        created_id(r).await
     }
 
     /// Gives an account a role in a study through the API.

@@ -12,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use fieldkit::audit::Entry;
 use fieldkit::auth::model::Actor;
 use fieldkit::error::AppError;
-use fieldkit::ids::{SiteId, StudyId};
+use fieldkit::ids::{ParticipantId, SiteId, StudyId};
 use fieldkit::vault::{self, Identity, IdentityInput};
 use serde_json::{json, Value};
 use sqlx::{Column, Row};
@@ -58,7 +58,7 @@ struct Fixture {
     study: StudyId,
     site: SiteId,
     other_site: SiteId,
-    participant: String,
+    participant: ParticipantId,
 }
 
 async fn fixture(engine: Engine) -> Option<Fixture> {
@@ -79,8 +79,8 @@ async fn fixture(engine: Engine) -> Option<Fixture> {
 }
 
 /// A participant row written directly, until the participants' routes exist.
-async fn add_participant(t: &TestApp, study: &StudyId, site: &SiteId, code: &str) -> String {
-    let id = uuid::Uuid::now_v7().to_string();
+async fn add_participant(t: &TestApp, study: &StudyId, site: &SiteId, code: &str) -> ParticipantId {
+    let id = ParticipantId::new();
     sqlx::query(
         "INSERT INTO participants (id, study_id, study_code, site_id, stakeholder_group, status, created_at, updated_at)
          VALUES ($1, $2, $3, $4, 'service_user', 'consented', $5, $5)",
@@ -97,7 +97,7 @@ async fn add_participant(t: &TestApp, study: &StudyId, site: &SiteId, code: &str
 }
 
 /// Stores an identity in its own transaction, as enrolment will.
-async fn store(t: &TestApp, participant: &str, identity: &Identity) {
+async fn store(t: &TestApp, participant: &ParticipantId, identity: &Identity) {
     let mut tx = t.app.db.begin().await.unwrap();
     vault::store_identity(&mut tx, &t.app, participant, identity)
         .await
@@ -188,7 +188,7 @@ async fn found_in_clear(t: &TestApp, texts: &[&str]) -> Vec<String> {
 /// key_version, the five sealed columns, email_index and erased_at.
 async fn identity_row(
     t: &TestApp,
-    participant: &str,
+    participant: &ParticipantId,
 ) -> (i32, Vec<Option<String>>, Option<String>, Option<i64>) {
     let row = sqlx::query(
         "SELECT key_version, name_ct, email_ct, phone_ct, date_of_birth_ct, notes_ct, email_index, erased_at
@@ -296,7 +296,7 @@ async fn a_researcher_at_the_site_sees_the_identity_and_one_audit_entry_records_
     assert_eq!(refused.len(), 2, "{refused:?}");
     assert!(refused
         .iter()
-        .all(|e| e.entity_id == f.participant && e.reason.is_none()));
+        .all(|e| e.entity_id == f.participant.as_str() && e.reason.is_none()));
 
     let shown = reveal(
         &f,
@@ -319,7 +319,7 @@ async fn a_researcher_at_the_site_sees_the_identity_and_one_audit_entry_records_
     assert_eq!(e.actor, format!("account:{}", researcher.account_id));
     assert_eq!(e.role, "researcher");
     assert_eq!(e.entity_type, "participant");
-    assert_eq!(e.entity_id, f.participant);
+    assert_eq!(e.entity_id, f.participant.as_str());
     assert_eq!(e.study_id.as_deref(), Some(f.study.as_str()));
     assert_eq!(
         e.reason.as_deref(),
@@ -333,13 +333,7 @@ async fn a_researcher_at_the_site_sees_the_identity_and_one_audit_entry_records_
     assert_eq!(details["site_id"], f.site.as_str());
 
     assert_eq!(found_in_clear(&f.t, &IN_CLEAR).await, Vec::<String>::new());
-    let report = fieldkit::audit::verify_database(
-        &f.t.app.db,
-        &f.t.app.keys.verifying_key(),
-        &f.t.storage.audit_dir(),
-    )
-    .await
-    .unwrap();
+    let report = f.t.verify_chain().await;
     assert!(report.valid, "{report:?}");
 }
 
@@ -532,7 +526,7 @@ async fn with_keys_from_the_environment_rotation_uses_the_highest_listed_key(eng
         .open(
             "identities",
             "name_ct",
-            &f.participant,
+            f.participant.as_str(),
             sealed[0].as_deref().unwrap(),
         )
         .unwrap();
