@@ -301,6 +301,9 @@ pub enum Action {
         study_code: StudyCode,
         scope: Scope,
         reason_given: bool,
+        /// request, objection or consultee_advice.
+        basis: &'static str,
+        confirmation_emailed: bool,
         erasure: Erasure,
         invitations_cancelled: u64,
         /// Typed-name signatures and paper scans erased from consent records.
@@ -330,6 +333,9 @@ pub enum Action {
         consultee_kind: &'static str,
         advice: &'static str,
         form_version_id: Option<FormVersionId>,
+        /// What the advice did: consent_recorded, kept_from_taking_part,
+        /// withdrawn or already_withdrawn.
+        effect: &'static str,
     },
     #[serde(rename = "audit.export")]
     AuditExport { entries: i64 },

@@ -66,7 +66,10 @@ fn capacity_ctx(c: &CapacitySummary, current_forms: &[ConsentFormVersion]) -> se
         .collect();
     json!({
         "assessments": c.assessments,
-        "advice": c.advice,
+        "advice": c.advice.iter().map(|a| json!({
+            "recorded_at": a.recorded_at, "consultee_kind": a.consultee_kind, "advice": a.advice,
+            "recorded_by": a.recorded_by, "effect": a.effect.map(|e| e.label()),
+        })).collect::<Vec<_>>(),
         "objections": c.objections,
         "mca_approved": c.mca_approved,
         "lacks_capacity": c.lacks_capacity,

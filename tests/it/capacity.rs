@@ -225,14 +225,6 @@ async fn consultee_advice_to_take_part_is_recorded_as_consent(engine: Engine) {
     assert_eq!(r.status(), 422);
     assert_eq!(count(&t, "SELECT COUNT(*) FROM consultee_advice").await, 0);
 
-    let r = post(&t, &s, "consultee-advice", advice(&s, "not_take_part")).await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.json::<Value>().await.unwrap()["consent_record_id"],
-        Value::Null
-    );
-    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
-
     let r = post(&t, &s, "consultee-advice", advice(&s, "take_part")).await;
     assert_eq!(r.status(), 200);
     let record = r.json::<Value>().await.unwrap()["consent_record_id"]
@@ -268,8 +260,9 @@ async fn consultee_advice_to_take_part_is_recorded_as_consent(engine: Engine) {
 
     let c = capacity(&t, &s).await;
     let given = c["consultee_advice"].as_array().unwrap();
-    assert_eq!(given.len(), 2);
+    assert_eq!(given.len(), 1);
     assert_eq!(given[0]["advice"], "take_part");
+    assert_eq!(given[0]["effect"], "consent_recorded");
     assert_eq!(given[0]["form_version_id"], s.form_version.as_str());
     assert!(!c.to_string().contains("Priya"));
     let sealed: Vec<String> = sqlx::query("SELECT consultee_name_sealed FROM consultee_advice")
@@ -283,7 +276,7 @@ async fn consultee_advice_to_take_part_is_recorded_as_consent(engine: Engine) {
         .iter()
         .all(|v| v.starts_with('v') && !v.contains("Priya")));
     let entries = audit_details(&t, "consultee.advice").await;
-    assert_eq!(entries.len(), 2);
+    assert_eq!(entries.len(), 1);
     assert!(entries
         .iter()
         .all(|e| e.contains("RC-0001") && !e.contains("Priya")));
@@ -393,6 +386,291 @@ async fn the_register_lists_capacity_advice_and_objections_without_names(engine:
     }
 }
 
+/// The participant's status, as the store reads it.
+async fn status(t: &TestApp, s: &Setup) -> String {
+    sqlx::query("SELECT status FROM participants WHERE id = $1")
+        .bind(&s.participant)
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The withdrawal rows' bases and whether a confirmation was emailed.
+async fn withdrawals(t: &TestApp) -> Vec<(String, Option<i16>)> {
+    sqlx::query("SELECT basis, confirmation_emailed FROM withdrawals ORDER BY recorded_at, id")
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// Makes every insert into `table` fail, as a fault between two writes of
+/// one transaction would; `heal` takes it away again.
+async fn inject_fault(t: &TestApp, table: &str) {
+    let statements = match t.engine {
+        Engine::Sqlite => vec![format!(
+            "CREATE TRIGGER inject_fault BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'injected fault'); END"
+        )],
+        Engine::Postgres => vec![
+            "CREATE FUNCTION inject_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$".into(),
+            format!("CREATE TRIGGER inject_fault BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION inject_fault()"),
+        ],
+    };
+    for sql in statements {
+        sqlx::query(&sql).execute(&t.app.db.pool).await.unwrap();
+    }
+}
+
+async fn heal(t: &TestApp, table: &str) {
+    let sql = match t.engine {
+        Engine::Sqlite => "DROP TRIGGER inject_fault".to_owned(),
+        Engine::Postgres => format!("DROP TRIGGER inject_fault ON {table}"),
+    };
+    sqlx::query(&sql).execute(&t.app.db.pool).await.unwrap();
+}
+
+/// s.32(5), before any consent: advice against keeps them out of every
+/// consent path (online, in person, a consultee's advice to take part), even
+/// after they regain capacity, and cancels the open link; no email goes to
+/// someone who lacks capacity and did not ask.
+async fn advice_against_before_consent_blocks_every_consent_path(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    approve(&t, &s).await;
+    let link: Value = post(
+        &t,
+        &s,
+        "consent-invitations",
+        json!({ "form_id": "participation" }),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let path = link["link"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(&t.base)
+        .to_owned();
+    assess(&t, &s, "take_part", "2026-01-10", "lacks_capacity").await;
+    let emails_before = count(&t, "SELECT COUNT(*) FROM outbox").await;
+
+    let r = post(&t, &s, "consultee-advice", advice(&s, "not_take_part")).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["consent_record_id"],
+        Value::Null
+    );
+    assert_eq!(status(&t, &s).await, "withdrawn");
+    assert_eq!(
+        withdrawals(&t).await,
+        [("consultee_advice".to_owned(), Some(0))]
+    );
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM outbox").await,
+        emails_before,
+        "no email"
+    );
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM consent_invitations WHERE cancelled_at IS NULL AND used_at IS NULL").await,
+        0,
+        "the open link is cancelled"
+    );
+
+    // Online: the link no longer opens, and posting it anyway records nothing.
+    let mut page = t.pages();
+    page.get(&path).await.assert_status(403);
+    let token = path.split_once("token=").unwrap().1;
+    let mut fields = vec![
+        ("token".to_owned(), token.to_owned()),
+        ("signature".into(), NAME.into()),
+    ];
+    fields.extend(
+        answers(&s, &[], "no")
+            .into_iter()
+            .map(|(k, v)| (format!("answer.{k}"), v)),
+    );
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let refused = page.post("/consent", &fields).await;
+    assert!(refused.status >= 400, "{}", refused.status);
+    // A new link is refused too.
+    let r = post(
+        &t,
+        &s,
+        "consent-invitations",
+        json!({ "form_id": "participation" }),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    // A consultee's advice to take part, later, does not bring them in.
+    let r = post(&t, &s, "consultee-advice", advice(&s, "take_part")).await;
+    assert_eq!(r.status(), 409);
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("withdrawn from further data collection"));
+    // Nor does consent in person after they regain capacity.
+    assess(&t, &s, "take_part", "2026-02-01", "has_capacity").await;
+    let r = take(&t, &s, &answers(&s, &[], "no")).await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
+    assert!(t
+        .may(&s.participant, "take_part".to_owned().into())
+        .await
+        .is_err());
+
+    // The register shows the advice and what it did; the trail says why.
+    let c = capacity(&t, &s).await;
+    assert_eq!(c["consultee_advice"][0]["effect"], "kept_from_taking_part");
+    let register: Value = t
+        .get_json(
+            &s.researcher,
+            &format!("/studies/{}/consent-register/capacity", s.study),
+        )
+        .await;
+    let advice_row = register["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "consultee_advice")
+        .unwrap()
+        .clone();
+    assert!(
+        advice_row["detail"]
+            .as_str()
+            .unwrap()
+            .contains("kept from taking part"),
+        "{advice_row}"
+    );
+    let listed: Value = t
+        .get_json(
+            &s.researcher,
+            &format!("/studies/{}/consent-register/withdrawals", s.study),
+        )
+        .await;
+    assert_eq!(listed["items"][0]["basis"], "consultee_advice");
+    assert_eq!(listed["items"][0]["confirmation_emailed"], false);
+    let withdraw = audit_details(&t, "consent.withdraw").await;
+    assert_eq!(withdraw.len(), 1);
+    assert!(
+        withdraw[0].contains("\"basis\":\"consultee_advice\""),
+        "{}",
+        withdraw[0]
+    );
+    assert!(audit_details(&t, "consultee.advice").await[0].contains("kept_from_taking_part"));
+}
+
+/// s.32(5), while taking part (after their capacity changed): advice against
+/// withdraws them at once, in the advice's own transaction; later collection
+/// is refused; a second advice against changes nothing more.
+async fn advice_against_while_taking_part_withdraws_at_once(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    approve(&t, &s).await;
+    assert_eq!(
+        take(&t, &s, &answers(&s, &["audio_recording"], "no"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        post(&t, &s, "capacity-changed", json!({})).await.status(),
+        204
+    );
+    assess(&t, &s, "take_part", "2026-03-01", "lacks_capacity").await;
+
+    // A fault between the advice and the withdrawal leaves neither.
+    inject_fault(&t, "withdrawals").await;
+    let r = post(&t, &s, "consultee-advice", advice(&s, "not_take_part")).await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consultee_advice").await, 0);
+    assert_eq!(status(&t, &s).await, "consented");
+    heal(&t, "withdrawals").await;
+
+    let r = post(&t, &s, "consultee-advice", advice(&s, "not_take_part")).await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(status(&t, &s).await, "withdrawn");
+    assert!(t
+        .may(&s.participant, "audio_recording".to_owned().into())
+        .await
+        .is_err());
+    assert_eq!(take(&t, &s, &answers(&s, &[], "no")).await.status(), 409);
+    assert_eq!(
+        withdrawals(&t).await,
+        [("consultee_advice".to_owned(), Some(0))]
+    );
+    assert_eq!(
+        capacity(&t, &s).await["consultee_advice"][0]["effect"],
+        "withdrawn"
+    );
+
+    // One transaction: the advice and the withdrawal are neighbours in the trail.
+    let seq = |action: &'static str| {
+        let pool = t.app.db.pool.clone();
+        async move {
+            sqlx::query("SELECT seq FROM audit_log WHERE action = $1")
+                .bind(action)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<i64, _>(0))
+                .collect::<Vec<_>>()
+        }
+    };
+    let (advised, withdrawn) = (seq("consultee.advice").await, seq("consent.withdraw").await);
+    assert_eq!(withdrawn, [advised[0] + 1], "{advised:?} {withdrawn:?}");
+
+    let r = post(&t, &s, "consultee-advice", advice(&s, "not_take_part")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(withdrawals(&t).await.len(), 1, "no second withdrawal");
+    assert_eq!(
+        capacity(&t, &s).await["consultee_advice"][0]["effect"],
+        "already_withdrawn"
+    );
+}
+
+/// s.33: an objection and its withdrawal are one transaction; a fault between
+/// them leaves neither, and nothing queued.
+async fn an_objection_and_its_withdrawal_land_together_or_not_at_all(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    assert_eq!(take(&t, &s, &answers(&s, &[], "no")).await.status(), 200);
+    let emails_before = count(&t, "SELECT COUNT(*) FROM outbox").await;
+    let object = || {
+        post(
+            &t,
+            &s,
+            "objections",
+            json!({ "description": "Turned away and said no more." }),
+        )
+    };
+
+    inject_fault(&t, "objections").await;
+    assert_eq!(object().await.status(), 500);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM withdrawals").await, 0);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM objections").await, 0);
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM outbox").await,
+        emails_before
+    );
+    assert_eq!(status(&t, &s).await, "consented");
+    assert!(audit_details(&t, "consent.withdraw").await.is_empty());
+    heal(&t, "objections").await;
+
+    assert_eq!(object().await.status(), 204);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM objections").await, 1);
+    assert_eq!(withdrawals(&t).await, [("objection".to_owned(), Some(1))]);
+    assert_eq!(status(&t, &s).await, "withdrawn");
+}
+
 on_both_engines!(
     the_register_lists_capacity_advice_and_objections_without_names,
     an_assessment_is_per_decision_and_clears_the_capacity_flag,
@@ -401,4 +679,7 @@ on_both_engines!(
     consultee_advice_needs_an_assessment_finding_a_lack_of_capacity,
     consultee_advice_to_take_part_is_recorded_as_consent,
     an_objection_withdraws_at_once,
+    advice_against_before_consent_blocks_every_consent_path,
+    advice_against_while_taking_part_withdraws_at_once,
+    an_objection_and_its_withdrawal_land_together_or_not_at_all,
 );

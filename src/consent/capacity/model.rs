@@ -93,6 +93,53 @@ impl Advice {
     }
 }
 
+/// What a consultee's advice did (MCA 2005 s.32(5)): advice against keeps
+/// someone not yet consented from taking part, and withdraws someone taking
+/// part, at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, poem_openapi::Enum)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum AdviceEffect {
+    ConsentRecorded,
+    KeptFromTakingPart,
+    Withdrawn,
+    AlreadyWithdrawn,
+}
+
+impl AdviceEffect {
+    pub const ALL: [AdviceEffect; 4] = [
+        AdviceEffect::ConsentRecorded,
+        AdviceEffect::KeptFromTakingPart,
+        AdviceEffect::Withdrawn,
+        AdviceEffect::AlreadyWithdrawn,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdviceEffect::ConsentRecorded => "consent_recorded",
+            AdviceEffect::KeptFromTakingPart => "kept_from_taking_part",
+            AdviceEffect::Withdrawn => "withdrawn",
+            AdviceEffect::AlreadyWithdrawn => "already_withdrawn",
+        }
+    }
+
+    /// In words, for the register and the participant's page.
+    pub fn label(self) -> &'static str {
+        match self {
+            AdviceEffect::ConsentRecorded => "recorded as their consent",
+            AdviceEffect::KeptFromTakingPart => {
+                "kept from taking part; open invitations cancelled (s.32(5))"
+            }
+            AdviceEffect::Withdrawn => "withdrawn from further data collection at once (s.32(5))",
+            AdviceEffect::AlreadyWithdrawn => "already withdrawn from further data collection",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AdviceEffect> {
+        Self::ALL.into_iter().find(|e| e.as_str() == s)
+    }
+}
+
 /// A decision key: `take_part` or a data use key (lowercase letters, digits, underscores).
 pub fn parse_decision(raw: &str) -> Result<Key, AppError> {
     let d = raw.trim();

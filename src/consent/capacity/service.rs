@@ -7,14 +7,16 @@
 
 use std::collections::BTreeMap;
 
-use super::model::{parse_day, parse_decision, parse_text, Advice, ConsulteeKind, Outcome};
+use super::model::{
+    parse_day, parse_decision, parse_text, Advice, AdviceEffect, ConsulteeKind, Outcome,
+};
 use super::store::{self, AdviceSummary, AssessmentSummary, ObjectionSummary};
 use crate::app::App;
 use crate::audit::{self, Action, Entity, NewEntry};
 use crate::auth::model::{Actor, Permission};
 use crate::auth::policy::require_site;
 use crate::consent::forms::model::ConsentFormVersion;
-use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalScope};
+use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalBasis, WithdrawalScope};
 use crate::consent::kernel::{self, Consent, Withdrawal};
 use crate::consent::records::service::participant_for_consent;
 use crate::db::Tx;
@@ -137,20 +139,24 @@ pub struct AdviceInput<'a> {
     pub answers: BTreeMap<String, Submitted>,
 }
 
-/// Stores the advice and its audit entry in the caller's transaction.
+/// Stores the advice (with the consultee's name as checked), what it did and
+/// its audit entry in the caller's transaction.
 async fn store_advice(
     tx: &mut Tx,
     app: &App,
     actor: &Actor,
     p: &Participant,
     input: &AdviceInput<'_>,
-    name: &str,
     form: Option<&FormVersionId>,
+    effect: AdviceEffect,
 ) -> Result<()> {
     let id = AdviceId::new();
-    let sealed = app
-        .vault
-        .seal("consultee_advice", "consultee_name", id.as_str(), name);
+    let sealed = app.vault.seal(
+        "consultee_advice",
+        "consultee_name",
+        id.as_str(),
+        input.consultee_name,
+    );
     let row = store::NewAdvice {
         id: &id,
         study_id: &p.study_id,
@@ -160,6 +166,7 @@ async fn store_advice(
         consultee_name_sealed: &sealed,
         recorded_by: &actor.account_id,
         form_version_id: form,
+        effect,
     };
     let now = app.now();
     store::insert_advice(tx, &row, now).await?;
@@ -168,6 +175,7 @@ async fn store_advice(
         consultee_kind: input.kind.as_str(),
         advice: input.advice.as_str(),
         form_version_id: form.cloned(),
+        effect: effect.as_str(),
     };
     let entry = NewEntry::by_in_study(
         actor,
@@ -201,11 +209,31 @@ async fn advised_form(
         .map_err(|_| unknown())
 }
 
+/// A withdrawal from further data collection on a consultee's advice
+/// against taking part (s.32(5)): no reason of the participant's, nothing
+/// erased, no email to someone who lacks capacity and did not ask.
+fn on_advice_against<'a>() -> Withdrawal<'a> {
+    Withdrawal {
+        scope: WithdrawalScope {
+            no_collection: true,
+            ..WithdrawalScope::default()
+        },
+        reason: None,
+        erasure_refused_because: None,
+        basis: WithdrawalBasis::ConsulteeAdvice,
+        email_asked: false,
+    }
+}
+
 /// Records a consultee's advice (s.32), only in a study approved under the
 /// Act and only for someone whose latest assessment about taking part found
 /// they lack capacity, both read after locking them. Advice to take part,
 /// with the consultee's answers, is recorded as their consent in the same
-/// transaction: returns that record's id.
+/// transaction: returns that record's id. Advice against (s.32(5)) withdraws
+/// them from further data collection through the one withdrawal path, in the
+/// same transaction: someone not yet consented can then never be enrolled
+/// into collection and their open invitations are cancelled; someone taking
+/// part stops at once.
 pub async fn advise(
     app: &App,
     actor: &Actor,
@@ -216,6 +244,10 @@ pub async fn advise(
     participant_for_consent(app, actor, study, participant_id).await?;
     let name = crate::auth::model::parse_display_name(input.consultee_name)
         .map_err(|_| AppError::invalid("consultee_name", "Enter the consultee's name."))?;
+    let input = AdviceInput {
+        consultee_name: &name,
+        ..input
+    };
     let form = advised_form(app, study, &input).await?;
     let prepared = form
         .as_ref()
@@ -252,6 +284,12 @@ pub async fn advise(
             locked.participant.study_code
         )));
     }
+    let effect = match input.advice {
+        Advice::TakePart => AdviceEffect::ConsentRecorded,
+        Advice::NotTakePart if locked.stopped_collection() => AdviceEffect::AlreadyWithdrawn,
+        Advice::NotTakePart if locked.latest.is_some() => AdviceEffect::Withdrawn,
+        Advice::NotTakePart => AdviceEffect::KeptFromTakingPart,
+    };
     let form_id = form.as_ref().map(|f| &f.id);
     store_advice(
         &mut tx,
@@ -259,13 +297,17 @@ pub async fn advise(
         actor,
         &locked.participant,
         &input,
-        &name,
         form_id,
+        effect,
     )
     .await?;
-    let record = match prepared {
-        Some(prepared) => Some(kernel::record(&mut tx, app, &locked, prepared).await?),
-        None => None,
+    let record = match (prepared, effect) {
+        (Some(prepared), _) => Some(kernel::record(&mut tx, app, &locked, prepared).await?),
+        (None, AdviceEffect::Withdrawn | AdviceEffect::KeptFromTakingPart) => {
+            kernel::withdraw(&mut tx, app, &locked, actor, &on_advice_against()).await?;
+            None
+        }
+        (None, _) => None,
     };
     tx.commit().await?;
     Ok(record)
@@ -295,6 +337,8 @@ pub async fn object(
         },
         reason: None,
         erasure_refused_because: None,
+        basis: WithdrawalBasis::Objection,
+        email_asked: false,
     };
     let id = ObjectionId::new();
     let sealed = app

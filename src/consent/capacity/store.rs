@@ -3,6 +3,7 @@
 
 use sqlx::{AnyPool, Row};
 
+use super::model::AdviceEffect;
 use crate::db::Tx;
 use crate::ids::{
     AccountId, AdviceId, AssessmentId, FormVersionId, ObjectionId, ParticipantId, StudyId,
@@ -47,12 +48,13 @@ pub struct NewAdvice<'a> {
     pub consultee_name_sealed: &'a str,
     pub recorded_by: &'a AccountId,
     pub form_version_id: Option<&'a FormVersionId>,
+    pub effect: AdviceEffect,
 }
 
 pub async fn insert_advice(tx: &mut Tx, a: &NewAdvice<'_>, now: i64) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO consultee_advice (id, study_id, participant_id, consultee_kind, advice, consultee_name_sealed, recorded_by, recorded_at, form_version_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO consultee_advice (id, study_id, participant_id, consultee_kind, advice, consultee_name_sealed, recorded_by, recorded_at, form_version_id, effect)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(a.id)
     .bind(a.study_id)
@@ -63,6 +65,7 @@ pub async fn insert_advice(tx: &mut Tx, a: &NewAdvice<'_>, now: i64) -> sqlx::Re
     .bind(a.recorded_by)
     .bind(now)
     .bind(a.form_version_id)
+    .bind(a.effect.as_str())
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -114,6 +117,9 @@ pub struct AdviceSummary {
     /// The form the consultee answered, if they advised taking part.
     #[oai(nullable)]
     pub form_version_id: Option<FormVersionId>,
+    /// What the advice did; absent for advice recorded before this was kept.
+    #[oai(nullable)]
+    pub effect: Option<AdviceEffect>,
     pub recorded_by: String,
     pub recorded_at: i64,
 }
@@ -160,7 +166,7 @@ pub async fn advice_of(
     participant: &ParticipantId,
 ) -> sqlx::Result<Vec<AdviceSummary>> {
     sqlx::query(
-        "SELECT c.id, c.consultee_kind, c.advice, c.form_version_id, a.display_name, c.recorded_at
+        "SELECT c.id, c.consultee_kind, c.advice, c.form_version_id, a.display_name, c.recorded_at, c.effect
          FROM consultee_advice c JOIN accounts a ON a.id = c.recorded_by
          WHERE c.participant_id = $1 ORDER BY c.recorded_at DESC, c.id DESC",
     )
@@ -174,6 +180,10 @@ pub async fn advice_of(
             consultee_kind: r.try_get(1)?,
             advice: r.try_get(2)?,
             form_version_id: r.try_get(3)?,
+            effect: r
+                .try_get::<Option<String>, _>(6)?
+                .as_deref()
+                .and_then(AdviceEffect::parse),
             recorded_by: r.try_get(4)?,
             recorded_at: r.try_get(5)?,
         })

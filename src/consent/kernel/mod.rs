@@ -24,7 +24,7 @@ use sqlx::AnyConnection;
 
 use self::model::{
     check_answers, parse_signature, ClauseAnswer, ConsentMethod, EffectiveConsent, RecordContent,
-    Submitted, WithdrawalScope,
+    Submitted, WithdrawalBasis, WithdrawalScope,
 };
 use self::pdf::{document, CopyOf};
 use crate::app::App;
@@ -177,7 +177,7 @@ pub async fn record(
     let c = &p.c;
     if locked.stopped_collection() {
         return Err(AppError::Conflict(format!(
-            "{} has withdrawn; no new consent can be recorded.",
+            "{} has been withdrawn from further data collection; no new consent can be recorded.",
             participant.study_code
         )));
     }
@@ -304,6 +304,9 @@ pub struct Withdrawal<'a> {
     /// When removal of identifiable data was asked for but cannot be done
     /// (for example, it would seriously impair analysis already under way): why.
     pub erasure_refused_because: Option<&'a str>,
+    pub basis: WithdrawalBasis,
+    /// The participant asked for the confirmation by email (never assumed).
+    pub email_asked: bool,
 }
 
 impl Withdrawal<'_> {
@@ -318,6 +321,20 @@ impl Withdrawal<'_> {
         Ok(())
     }
 
+    /// Is the confirmation emailed, given what they had withdrawn before?
+    /// Once they have asked for no further contact (now or earlier), only
+    /// when they asked for it. Never for a withdrawal on a consultee's
+    /// advice: the person lacks capacity and did not ask; the researcher
+    /// tells the consultee. Otherwise always (when there is an address).
+    pub fn emails_confirmation(&self, before: WithdrawalScope) -> bool {
+        match self.basis {
+            WithdrawalBasis::ConsulteeAdvice => false,
+            WithdrawalBasis::Request | WithdrawalBasis::Objection => {
+                !before.union(self.scope).no_contact || self.email_asked
+            }
+        }
+    }
+
     fn refusal(&self) -> Option<&str> {
         self.erasure_refused_because
             .map(str::trim)
@@ -325,18 +342,27 @@ impl Withdrawal<'_> {
     }
 }
 
+/// A withdrawal as recorded.
+#[derive(Clone, Debug, serde::Serialize, poem_openapi::Object)]
+pub struct Withdrawn {
+    pub id: WithdrawalId,
+    /// A confirmation was queued for the participant's email address.
+    pub confirmation_emailed: bool,
+}
+
 /// Records a withdrawal by `by` (a researcher, or the participant themselves)
 /// inside the caller's transaction. Its effects are immediate: invitations
 /// cancelled, further collection refused, the confirmation queued before any
 /// erasure, and the identity and the sealed signatures erased where asked and
-/// not refused. Wake the mailer after commit.
+/// not refused; the confirmation is emailed only as `emails_confirmation`
+/// says. Wake the mailer after commit.
 pub async fn withdraw(
     tx: &mut Tx,
     app: &App,
     locked: &Locked,
     by: &Actor,
     w: &Withdrawal<'_>,
-) -> Result<()> {
+) -> Result<Withdrawn> {
     w.check()?;
     let p = &locked.participant;
     let refusal = w.refusal();
@@ -351,6 +377,22 @@ pub async fn withdraw(
     let now = app.now();
     let confirmation = withdrawal_confirmation(tx, locked, w.scope, erasure, refusal).await?;
     let cancelled = store::cancel_invitations(tx, &p.id, now).await?;
+    if w.scope.no_collection {
+        crate::participants::store::set_status(tx, &p.id, ParticipantStatus::Withdrawn, now)
+            .await?;
+    }
+    // Before any erasure: the outbox forgets the address once the confirmation is sent.
+    let emailed = w.emails_confirmation(locked.withdrawn)
+        && email_participant(
+            tx,
+            app,
+            p,
+            Template::WithdrawalConfirmation,
+            "Your withdrawal from the study is recorded",
+            confirmation,
+            None,
+        )
+        .await?;
     let record = store::NewWithdrawal {
         id: &id,
         study_id: &p.study_id,
@@ -360,23 +402,10 @@ pub async fn withdraw(
         recorded_by: &by.account_id,
         erasure: erasure.as_str(),
         erasure_refusal_reason: refusal,
+        basis: w.basis,
+        confirmation_emailed: emailed,
     };
     store::insert_withdrawal(tx, &record, now).await?;
-    if w.scope.no_collection {
-        crate::participants::store::set_status(tx, &p.id, ParticipantStatus::Withdrawn, now)
-            .await?;
-    }
-    // Before any erasure: the outbox forgets the address once the confirmation is sent.
-    email_participant(
-        tx,
-        app,
-        p,
-        Template::WithdrawalConfirmation,
-        "Your withdrawal from the study is recorded",
-        confirmation,
-        None,
-    )
-    .await?;
     let mut signatures_erased = 0;
     if erasure == Erasure::Erased {
         crate::vault::service::erase(tx, app, &p.id).await?;
@@ -390,6 +419,8 @@ pub async fn withdraw(
             remove_identifiable: w.scope.remove_identifiable,
         },
         reason_given: reason.is_some(),
+        basis: w.basis.as_str(),
+        confirmation_emailed: emailed,
         erasure,
         invitations_cancelled: cancelled,
         signatures_erased,
@@ -397,7 +428,10 @@ pub async fn withdraw(
     let entry = NewEntry::by_in_study(by, &p.study_id, action, Entity::Participant(p.id.clone()))
         .reason(refusal);
     audit::append(tx, now, entry).await?;
-    Ok(())
+    Ok(Withdrawn {
+        id,
+        confirmation_emailed: emailed,
+    })
 }
 
 /// What the withdrawal confirmation says: what was withdrawn, what happens to
@@ -422,23 +456,7 @@ async fn withdrawal_confirmation(
     let study_title = crate::studies::store::get_study(tx.conn(), &locked.participant.study_id)
         .await?
         .title;
-    let withdrawn: Vec<&str> = [
-        (
-            scope.no_contact,
-            "No further contact from the research team.",
-        ),
-        (
-            scope.no_collection,
-            "No further information to be collected about you.",
-        ),
-        (
-            scope.remove_identifiable,
-            "Your identifiable information that has not yet been analysed to be removed.",
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(asked, what)| asked.then_some(what))
-    .collect();
+    let withdrawn = scope.in_words();
     Ok(serde_json::json!({
         "study_title": study_title, "withdrawn": withdrawn, "withdrawal_policy": policy,
         "erasure": erasure.as_str(), "erasure_refusal_reason": refusal,
@@ -495,4 +513,51 @@ async fn email_copy(
         Some(&attachment),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn withdrawal(
+        scope: WithdrawalScope,
+        basis: WithdrawalBasis,
+        asked: bool,
+    ) -> Withdrawal<'static> {
+        Withdrawal {
+            scope,
+            reason: None,
+            erasure_refused_because: None,
+            basis,
+            email_asked: asked,
+        }
+    }
+
+    const CONTACT: WithdrawalScope = WithdrawalScope {
+        no_contact: true,
+        no_collection: false,
+        remove_identifiable: false,
+    };
+    const COLLECTION: WithdrawalScope = WithdrawalScope {
+        no_contact: false,
+        no_collection: true,
+        remove_identifiable: false,
+    };
+
+    #[test]
+    fn no_further_contact_is_emailed_only_when_asked() {
+        let none = WithdrawalScope::default();
+        let request = WithdrawalBasis::Request;
+        assert!(!withdrawal(CONTACT, request, false).emails_confirmation(none));
+        assert!(withdrawal(CONTACT, request, true).emails_confirmation(none));
+        assert!(withdrawal(COLLECTION, request, false).emails_confirmation(none));
+        // Asked earlier for no contact: a later withdrawal is not emailed either.
+        assert!(!withdrawal(COLLECTION, request, false).emails_confirmation(CONTACT));
+        assert!(withdrawal(COLLECTION, request, true).emails_confirmation(CONTACT));
+        assert!(withdrawal(COLLECTION, WithdrawalBasis::Objection, false).emails_confirmation(none));
+        assert!(
+            !withdrawal(COLLECTION, WithdrawalBasis::ConsulteeAdvice, true)
+                .emails_confirmation(none)
+        );
+    }
 }

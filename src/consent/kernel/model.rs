@@ -179,6 +179,27 @@ impl WithdrawalScope {
         !(self.no_contact || self.no_collection || self.remove_identifiable)
     }
 
+    /// What was withdrawn, one sentence each, addressed to the participant.
+    pub fn in_words(&self) -> Vec<&'static str> {
+        [
+            (
+                self.no_contact,
+                "No further contact from the research team.",
+            ),
+            (
+                self.no_collection,
+                "No further information to be collected about you.",
+            ),
+            (
+                self.remove_identifiable,
+                "Your identifiable information that has not yet been analysed to be removed.",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(asked, what)| asked.then_some(what))
+        .collect()
+    }
+
     /// Scopes only ever widen: a later withdrawal adds to an earlier one.
     pub fn union(self, other: WithdrawalScope) -> WithdrawalScope {
         WithdrawalScope {
@@ -186,6 +207,50 @@ impl WithdrawalScope {
             no_collection: self.no_collection || other.no_collection,
             remove_identifiable: self.remove_identifiable || other.remove_identifiable,
         }
+    }
+}
+
+/// Why a withdrawal was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, poem_openapi::Enum)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum WithdrawalBasis {
+    /// The participant asked, themselves or through a researcher.
+    Request,
+    /// A sign of objection (Mental Capacity Act 2005 s.33).
+    Objection,
+    /// A consultee advised that they would not want to take part (s.32(5)).
+    ConsulteeAdvice,
+}
+
+impl WithdrawalBasis {
+    pub const ALL: [WithdrawalBasis; 3] = [
+        WithdrawalBasis::Request,
+        WithdrawalBasis::Objection,
+        WithdrawalBasis::ConsulteeAdvice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WithdrawalBasis::Request => "request",
+            WithdrawalBasis::Objection => "objection",
+            WithdrawalBasis::ConsulteeAdvice => "consultee_advice",
+        }
+    }
+
+    /// In words, for the register and the participant's copy.
+    pub fn label(self) -> &'static str {
+        match self {
+            WithdrawalBasis::Request => "At the participant's request",
+            WithdrawalBasis::Objection => "On a sign of objection (Mental Capacity Act s.33)",
+            WithdrawalBasis::ConsulteeAdvice => {
+                "On a consultee's advice (Mental Capacity Act s.32(5))"
+            }
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<WithdrawalBasis> {
+        Self::ALL.into_iter().find(|b| b.as_str() == s)
     }
 }
 

@@ -2,6 +2,7 @@
 //! its answer, how and when it was signed, and the record's hash. It holds no
 //! identity: the typed-name signature is sealed in the vault and the copy
 //! shows its SHA-256, so reviewers can read copies without seeing who signed.
+//! And the participant's record of a withdrawal, made the same way.
 
 use crate::clock::rfc3339;
 use crate::consent::forms::model::ConsentFormVersion;
@@ -9,6 +10,7 @@ use crate::pdf::{Block, Clause, Document, KeyValue, Metadata, Signature};
 use crate::studies::model::Study;
 
 use super::model::{ClauseAnswer, ConsentMethod};
+use super::store::WithdrawalEntry;
 
 pub struct CopyOf<'a> {
     pub study: &'a Study,
@@ -92,6 +94,79 @@ pub fn document(c: &CopyOf<'_>) -> Document {
             created_unix_ms: c.signed_at,
         },
         footer: format!("Consent record {} · {}", c.study_code, c.record_hash),
+        blocks,
+    }
+}
+
+/// A withdrawal, as its record for the participant shows it.
+pub struct WithdrawalCopy<'a> {
+    pub study: &'a Study,
+    pub study_code: &'a str,
+    pub withdrawal: &'a WithdrawalEntry,
+    /// The withdrawal policy of the form they last consented on, if any.
+    pub policy: Option<&'a str>,
+}
+
+pub fn withdrawal_document(c: &WithdrawalCopy<'_>) -> Document {
+    let w = c.withdrawal;
+    let recorded_by = match (&w.recorded_by, w.by_participant) {
+        (_, true) => "You, online".to_owned(),
+        (Some(name), false) => format!("The research team ({name})"),
+        (None, false) => "The research team".to_owned(),
+    };
+    let mut blocks = vec![
+        Block::Heading(format!("Your withdrawal from {}", c.study.title)),
+        Block::KeyValues(vec![
+            KeyValue::new("Study", &c.study.title),
+            KeyValue::new("IRAS ID", c.study.iras_id.as_deref().unwrap_or("—")),
+            KeyValue::new("Participant", c.study_code),
+            KeyValue::new("Recorded", format!("{} UTC", rfc3339(w.recorded_at))),
+            KeyValue::new("Recorded by", recorded_by),
+            KeyValue::new("Why", w.basis.label()),
+        ]),
+        Block::Heading("What stops".into()),
+    ];
+    blocks.extend(
+        w.scope
+            .in_words()
+            .into_iter()
+            .map(|line| Block::Paragraph(line.into())),
+    );
+    blocks.push(Block::Heading("Information already collected".into()));
+    blocks.push(Block::Paragraph(match w.erasure.as_str() {
+        "erased" => {
+            "Your identifiable information that had not been analysed has been removed.".into()
+        }
+        "refused" => format!(
+            "Your identifiable information could not be removed: {}",
+            w.erasure_refusal_reason
+                .as_deref()
+                .unwrap_or("no reason was recorded.")
+        ),
+        _ => "You did not ask for your identifiable information to be removed.".into(),
+    }));
+    if let Some(policy) = c.policy {
+        blocks.push(Block::Heading(
+            "What the consent form says about withdrawing".into(),
+        ));
+        blocks.push(Block::Paragraph(policy.into()));
+    }
+    blocks.push(Block::Paragraph(
+        match w.confirmation_emailed {
+            Some(true) => "A confirmation was also emailed to you.",
+            Some(false) => "No confirmation was emailed to you.",
+            None => "Whether a confirmation was emailed was not recorded.",
+        }
+        .into(),
+    ));
+    Document {
+        metadata: Metadata {
+            title: format!("Withdrawal – {}", c.study_code),
+            author: "fieldkit".into(),
+            producer: "fieldkit".into(),
+            created_unix_ms: w.recorded_at,
+        },
+        footer: format!("Withdrawal record {} · {}", c.study_code, w.id),
         blocks,
     }
 }

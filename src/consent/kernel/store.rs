@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use sqlx::{AnyConnection, Row};
 
-use super::model::{ClauseAnswer, ConsentMethod, WithdrawalScope};
+use super::model::{ClauseAnswer, ConsentMethod, WithdrawalBasis, WithdrawalScope};
 use crate::db::{flag, Tx};
 use crate::ids::{AccountId, ConsentRecordId, FormVersionId, ParticipantId, StudyId, WithdrawalId};
 
@@ -157,13 +157,15 @@ pub struct NewWithdrawal<'a> {
     pub recorded_by: &'a AccountId,
     pub erasure: &'a str,
     pub erasure_refusal_reason: Option<&'a str>,
+    pub basis: WithdrawalBasis,
+    pub confirmation_emailed: bool,
 }
 
 pub async fn insert_withdrawal(tx: &mut Tx, w: &NewWithdrawal<'_>, now: i64) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO withdrawals (id, study_id, participant_id, no_contact, no_collection, remove_identifiable, reason_sealed,
-             recorded_by, recorded_at, erasure, erasure_refusal_reason)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             recorded_by, recorded_at, erasure, erasure_refusal_reason, basis, confirmation_emailed)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
     .bind(w.id)
     .bind(w.study_id)
@@ -176,6 +178,8 @@ pub async fn insert_withdrawal(tx: &mut Tx, w: &NewWithdrawal<'_>, now: i64) -> 
     .bind(now)
     .bind(w.erasure)
     .bind(w.erasure_refusal_reason)
+    .bind(w.basis.as_str())
+    .bind(w.confirmation_emailed as i16)
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -214,4 +218,90 @@ pub async fn erase_signatures(
     .execute(tx.conn())
     .await?
     .rows_affected())
+}
+
+/// A participant's withdrawal as kept, for their own page and its PDF record.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct WithdrawalEntry {
+    pub id: WithdrawalId,
+    pub participant_id: ParticipantId,
+    pub scope: WithdrawalScope,
+    pub basis: WithdrawalBasis,
+    pub recorded_at: i64,
+    /// Who recorded it, by display name; None if the account is gone.
+    pub recorded_by: Option<String>,
+    /// The participant recorded it themselves.
+    pub by_participant: bool,
+    /// not_asked, erased or refused.
+    pub erasure: String,
+    pub erasure_refusal_reason: Option<String>,
+    /// None for withdrawals recorded before this was kept.
+    pub confirmation_emailed: Option<bool>,
+}
+
+const WITHDRAWAL_ENTRY: &str =
+    "SELECT w.id, w.participant_id, w.no_contact, w.no_collection, w.remove_identifiable, w.basis, w.recorded_at,
+            a.display_name, w.recorded_by, p.account_id, w.erasure,
+            w.erasure_refusal_reason, w.confirmation_emailed
+     FROM withdrawals w JOIN participants p ON p.id = w.participant_id
+     LEFT JOIN accounts a ON a.id = w.recorded_by";
+
+fn withdrawal_entry(r: &sqlx::any::AnyRow) -> sqlx::Result<WithdrawalEntry> {
+    let basis: String = r.try_get(5)?;
+    Ok(WithdrawalEntry {
+        id: r.try_get(0)?,
+        participant_id: r.try_get(1)?,
+        scope: WithdrawalScope {
+            no_contact: flag(r.try_get(2)?),
+            no_collection: flag(r.try_get(3)?),
+            remove_identifiable: flag(r.try_get(4)?),
+        },
+        basis: WithdrawalBasis::parse(&basis).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "basis".into(),
+            source: format!("unknown withdrawal basis {basis:?}").into(),
+        })?,
+        recorded_at: r.try_get(6)?,
+        recorded_by: r.try_get(7)?,
+        by_participant: {
+            let (by, own): (Option<String>, Option<String>) = (r.try_get(8)?, r.try_get(9)?);
+            by.is_some() && by == own
+        },
+        erasure: r.try_get(10)?,
+        erasure_refusal_reason: r.try_get(11)?,
+        confirmation_emailed: r.try_get::<Option<i16>, _>(12)?.map(flag),
+    })
+}
+
+/// A participant's withdrawals, oldest first.
+pub async fn withdrawals_of(
+    conn: &mut AnyConnection,
+    participant: &ParticipantId,
+) -> sqlx::Result<Vec<WithdrawalEntry>> {
+    sqlx::query(&format!(
+        "{WITHDRAWAL_ENTRY} WHERE w.participant_id = $1 ORDER BY w.recorded_at, w.id"
+    ))
+    .bind(participant)
+    .fetch_all(conn)
+    .await?
+    .iter()
+    .map(withdrawal_entry)
+    .collect()
+}
+
+/// One withdrawal in a study, if there is one with that id.
+pub async fn withdrawal(
+    conn: &mut AnyConnection,
+    study: &StudyId,
+    id: &WithdrawalId,
+) -> sqlx::Result<Option<WithdrawalEntry>> {
+    sqlx::query(&format!(
+        "{WITHDRAWAL_ENTRY} WHERE w.id = $1 AND w.study_id = $2"
+    ))
+    .bind(id)
+    .bind(study)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(withdrawal_entry)
+    .transpose()
 }

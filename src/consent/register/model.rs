@@ -128,6 +128,13 @@ pub struct WithdrawalRow {
     pub recorded_at: String,
     /// not_asked, erased or refused.
     pub erasure: String,
+    /// request (the participant asked), objection (MCA s.33) or
+    /// consultee_advice (s.32(5)).
+    pub basis: String,
+    /// A confirmation was emailed to the participant; absent for withdrawals
+    /// recorded before this was kept.
+    #[oai(nullable)]
+    pub confirmation_emailed: Option<bool>,
 }
 
 /// A capacity assessment, a consultee's advice or an objection (MCA 2005
@@ -144,7 +151,8 @@ pub struct CapacityRow {
     /// The date assessed (YYYY-MM-DD), or the time recorded (ISO 8601, UTC).
     pub date: String,
     /// For an assessment: the decision and its outcome; for advice: the
-    /// consultee's kind and their advice; for an objection: empty.
+    /// consultee's kind, their advice and what it did; for an objection: its
+    /// effect.
     pub detail: String,
 }
 

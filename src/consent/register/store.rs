@@ -13,6 +13,7 @@ use super::model::{
     WithdrawalRow,
 };
 use crate::clock::{rfc3339, DAY};
+use crate::consent::capacity::model::AdviceEffect;
 use crate::consent::kernel::model::{ConsentMethod, WithdrawalScope};
 use crate::db::flag;
 use crate::db::list::{ListQuery, Order, Page, PageRequest, SiteScope};
@@ -163,7 +164,8 @@ pub async fn withdrawals(
     page: &PageRequest<WithdrawalId>,
 ) -> sqlx::Result<Page<WithdrawalRow, WithdrawalId>> {
     let mut q = ListQuery::new(
-        "SELECT w.id, p.study_code, w.no_contact, w.no_collection, w.remove_identifiable, w.recorded_at, w.erasure
+        "SELECT w.id, p.study_code, w.no_contact, w.no_collection, w.remove_identifiable, w.recorded_at, w.erasure,
+                w.basis, w.confirmation_emailed
          FROM withdrawals w JOIN participants p ON p.id = w.participant_id
          WHERE w.study_id = ",
     );
@@ -184,6 +186,8 @@ pub async fn withdrawals(
                 },
                 recorded_at: rfc3339(r.try_get(5)?),
                 erasure: r.try_get(6)?,
+                basis: r.try_get(7)?,
+                confirmation_emailed: r.try_get::<Option<i16>, _>(8)?.map(flag),
             })
         },
         |w| w.id.clone().expect("read with its id"),
@@ -200,16 +204,16 @@ pub async fn capacity(
     page: &PageRequest<String>,
 ) -> sqlx::Result<Page<CapacityRow, String>> {
     let mut q = ListQuery::new(
-        "SELECT id, study_code, kind, day, at, a, b FROM (
+        "SELECT id, study_code, kind, day, at, a, b, effect FROM (
              SELECT c.id, c.study_id, p.site_id, p.study_code, 'assessment' AS kind, c.assessed_on AS day,
-                    NULL AS at, c.decision AS a, c.outcome AS b
+                    NULL AS at, c.decision AS a, c.outcome AS b, NULL AS effect
              FROM capacity_assessments c JOIN participants p ON p.id = c.participant_id
              UNION ALL
              SELECT c.id, c.study_id, p.site_id, p.study_code, 'consultee_advice', NULL, c.recorded_at,
-                    c.consultee_kind, c.advice
+                    c.consultee_kind, c.advice, c.effect
              FROM consultee_advice c JOIN participants p ON p.id = c.participant_id
              UNION ALL
-             SELECT o.id, o.study_id, p.site_id, p.study_code, 'objection', NULL, o.recorded_at, NULL, NULL
+             SELECT o.id, o.study_id, p.site_id, p.study_code, 'objection', NULL, o.recorded_at, NULL, NULL, NULL
              FROM objections o JOIN participants p ON p.id = o.participant_id) x
          WHERE study_id = ",
     );
@@ -228,13 +232,25 @@ pub async fn capacity(
                     r.try_get::<Option<String>, _>(3)?.unwrap_or_default(),
                     format!("{}: {}", a.unwrap_or_default(), words(b)),
                 ),
-                "consultee_advice" => (
-                    rfc3339(r.try_get::<Option<i64>, _>(4)?.unwrap_or_default()),
-                    format!("{} consultee: {}", a.unwrap_or_default(), words(b)),
-                ),
+                "consultee_advice" => {
+                    let effect: Option<String> = r.try_get(7)?;
+                    let effect = effect.as_deref().and_then(AdviceEffect::parse);
+                    (
+                        rfc3339(r.try_get::<Option<i64>, _>(4)?.unwrap_or_default()),
+                        match effect {
+                            Some(e) => format!(
+                                "{} consultee: {}; {}",
+                                a.unwrap_or_default(),
+                                words(b),
+                                e.label()
+                            ),
+                            None => format!("{} consultee: {}", a.unwrap_or_default(), words(b)),
+                        },
+                    )
+                }
                 _ => (
                     rfc3339(r.try_get::<Option<i64>, _>(4)?.unwrap_or_default()),
-                    String::new(),
+                    "withdrawn from further data collection".into(),
                 ),
             };
             Ok(CapacityRow {
