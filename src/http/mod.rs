@@ -72,6 +72,7 @@ pages! {
     "/my/studies/:study_id/choices" => { POST consent::choices::pages::change_choices },
     "/my/studies/:study_id/withdrawals" => { POST consent::choices::pages::withdraw },
     "/my/studies/:study_id/consent-records/:record_id/pdf" => { GET consent::choices::pages::pdf },
+    "/my/studies/:study_id/withdrawals/:withdrawal_id/pdf" => { GET consent::choices::pages::withdrawal_pdf },
 }
 
 /// Every API, in the order the documentation lists them.

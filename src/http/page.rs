@@ -31,13 +31,15 @@ pub enum Notice {
     ParticipantEnrolled,
     ConsentRecorded,
     WithdrawalRecorded,
+    WithdrawalRecordedNotEmailed,
     CapacityRecorded,
     ChoicesChanged,
     WithdrawnSelf,
+    WithdrawnSelfNotEmailed,
 }
 
 impl Notice {
-    const ALL: [Notice; 18] = [
+    const ALL: [Notice; 20] = [
         Notice::SignedOut,
         Notice::PasswordChanged,
         Notice::PasswordSet,
@@ -53,9 +55,11 @@ impl Notice {
         Notice::ParticipantEnrolled,
         Notice::ConsentRecorded,
         Notice::WithdrawalRecorded,
+        Notice::WithdrawalRecordedNotEmailed,
         Notice::CapacityRecorded,
         Notice::ChoicesChanged,
         Notice::WithdrawnSelf,
+        Notice::WithdrawnSelfNotEmailed,
     ];
 
     fn key(self) -> &'static str {
@@ -75,9 +79,11 @@ impl Notice {
             Notice::ParticipantEnrolled => "participant-enrolled",
             Notice::ConsentRecorded => "consent-recorded",
             Notice::WithdrawalRecorded => "withdrawal-recorded",
+            Notice::WithdrawalRecordedNotEmailed => "withdrawal-recorded-not-emailed",
             Notice::CapacityRecorded => "capacity-recorded",
             Notice::ChoicesChanged => "choices-changed",
             Notice::WithdrawnSelf => "withdrawn-self",
+            Notice::WithdrawnSelfNotEmailed => "withdrawn-self-not-emailed",
         }
     }
 
@@ -104,11 +110,19 @@ impl Notice {
             }
             Notice::ConsentRecorded => "The consent has been recorded and its PDF copy made.",
             Notice::WithdrawalRecorded => {
-                "The withdrawal has been recorded. It applies from now on."
+                "The withdrawal has been recorded. It applies from now on. A confirmation was emailed to the participant."
+            }
+            Notice::WithdrawalRecordedNotEmailed => {
+                "The withdrawal has been recorded. It applies from now on. No confirmation was emailed."
             }
             Notice::CapacityRecorded => "The capacity record has been saved.",
             Notice::ChoicesChanged => "Your choices have been saved as a new consent form.",
-            Notice::WithdrawnSelf => "Your withdrawal has been recorded and takes effect now.",
+            Notice::WithdrawnSelf => {
+                "Your withdrawal has been recorded and takes effect now. We have emailed you a confirmation, and your withdrawal record is below."
+            }
+            Notice::WithdrawnSelfNotEmailed => {
+                "Your withdrawal has been recorded and takes effect now. We have not emailed you. Your withdrawal record is below, to download and keep."
+            }
         }
     }
 
@@ -233,12 +247,13 @@ pub fn see_other(path: &str, notice: Option<Notice>) -> Response {
 }
 
 /// A consent record's PDF copy as a download named after the record.
-pub fn pdf_response(record: &crate::ids::ConsentRecordId, bytes: Vec<u8>) -> Response {
+/// A PDF as a download named `<what>-<id>.pdf`.
+pub fn pdf_response(what: &str, id: &impl std::fmt::Display, bytes: Vec<u8>) -> Response {
     Response::builder()
         .content_type("application/pdf")
         .header(
             "content-disposition",
-            format!("attachment; filename=\"consent-{record}.pdf\""),
+            format!("attachment; filename=\"{what}-{id}.pdf\""),
         )
         .body(bytes)
 }

@@ -188,6 +188,11 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/api/v1/my/studies/{study_id}/consent-records/{record_id}/pdf",
         "P",
     ),
+    (
+        "GET",
+        "/api/v1/my/studies/{study_id}/withdrawals/{withdrawal_id}/pdf",
+        "P",
+    ),
     ("GET", "/api/v1/audit/public-key", "public"),
     ("GET", "/api/v1/audit/checkpoints", "public"),
     ("POST", "/api/v1/audit/checkpoints", "A"),
@@ -275,6 +280,11 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/my/studies/:study_id/consent-records/:record_id/pdf",
         "P",
     ),
+    (
+        "GET",
+        "/my/studies/:study_id/withdrawals/:withdrawal_id/pdf",
+        "P",
+    ),
     ("GET", "/studies/:study_id/consent-register", "RSV"),
     ("GET", "/studies/:study_id/consent-register.csv", "RSV"),
     (
@@ -316,6 +326,8 @@ struct Fixture {
     participant: String,
     /// A consent record of that participant.
     record: String,
+    /// A withdrawal of theirs (erasure asked for and refused).
+    withdrawal: String,
     /// The published consent form version it was taken on.
     form_version: String,
     /// A throwaway account to unlock.
@@ -461,11 +473,31 @@ async fn fixture(t: &TestApp) -> Fixture {
         .to_owned();
     let (record, form_version) =
         take_consent(t, &api[&Who::Researcher], &study, &participant).await;
+    // A withdrawal that changes nothing the other routes rely on: erasure
+    // asked for and refused, so the participant has a withdrawal record.
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{study}/participants/{participant}/withdrawals"),
+            Some(&api[&Who::Researcher]),
+        )
+        .json(
+            &json!({ "remove_identifiable": true, "erasure_refused_because": "already analysed" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let withdrawal = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     Fixture {
         study,
         site,
         participant,
         record,
+        withdrawal,
         form_version,
         spare_account,
         spare_memberships,
@@ -536,6 +568,8 @@ fn fill(route: &str, f: &Fixture, who: Who, page: bool) -> String {
         .replace("{participant_id}", &f.participant)
         .replace(":participant_id", &f.participant)
         .replace(":record_id", &f.record)
+        .replace("{withdrawal_id}", &f.withdrawal)
+        .replace(":withdrawal_id", &f.withdrawal)
         .replace("{token_id}", &own_token)
         .replace(":token_id", &own_token)
         + &query

@@ -906,7 +906,8 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
 async fn the_study_pages_pass_axe_at_phone_size() {
     with_browser(|b, axe| async move {
         let (t, _, study) = server_with_study("recovery-college-codesign").await;
-        let (researcher, participant, _) = recovery_college_participant(&t, &study).await;
+        let (researcher, participant, participant_email) =
+            recovery_college_participant(&t, &study).await;
         let admin = t.admin().await;
         let (account, email) = t.person(&admin, "Phoebe Phone").await;
         t.member(&admin, &study, &account, "researcher", &[]).await;
@@ -994,6 +995,26 @@ async fn the_study_pages_pass_axe_at_phone_size() {
             .await;
         wait_for_heading(&b, "Re-consent invitations").await;
         problems.extend(check_page(&b, "phone-reconsent-sent", &axe).await);
+
+        // The participant withdraws from contact on their own page: the
+        // confirmation is on screen, with their record to download.
+        b.find("//button[normalize-space()=\"Sign out\"]")
+            .await
+            .unwrap()
+            .click()
+            .await;
+        wait_for_heading(&b, "Sign in").await;
+        sign_in(&b, &base, &participant_email).await;
+        b.goto(&format!("{base}/my/studies/{study}")).await;
+        b.wait_for("#scope-contact").await.click().await;
+        b.find("form[action$=\"/withdrawals\"] button[type=\"submit\"]")
+            .await
+            .unwrap()
+            .click()
+            .await;
+        b.wait_for("//h2[normalize-space()=\"Your withdrawals\"]").await;
+        assert!(b.source().await.contains("We have not emailed you"));
+        problems.extend(check_page(&b, "phone-my-study-withdrawn", &axe).await);
 
         assert_no_problems(&problems);
     })

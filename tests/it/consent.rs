@@ -421,7 +421,7 @@ async fn withdrawal_takes_effect_at_once(engine: Engine) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(r.status(), 200);
     use fieldkit::consent::forms::model::DataUse;
     let refused = t
         .may(&s.participant, DataUse::AudioRecording)
@@ -470,7 +470,7 @@ async fn erasure_can_be_refused_with_a_reason(engine: Engine) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 204);
+    assert_eq!(r.status(), 200);
     let row = sqlx::query("SELECT erasure, erasure_refusal_reason FROM withdrawals")
         .fetch_one(&t.app.db.pool)
         .await

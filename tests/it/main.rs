@@ -29,3 +29,4 @@ mod schemathesis;
 mod smoke;
 mod smtp;
 mod vault;
+mod withdrawal;

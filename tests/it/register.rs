@@ -107,7 +107,7 @@ async fn statuses_follow_records_forms_and_withdrawals(engine: Engine) {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     let v2 = t.publish_copy(&s.form_version, "participation", 2).await;
     let newcomer = enrol(&t, &s, &site, None).await;
     let current = take_on(&t, &s, &newcomer, &v2).await;

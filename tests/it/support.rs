@@ -538,7 +538,7 @@ pub struct PageClient {
 }
 
 impl PageClient {
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))

@@ -9,12 +9,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 use super::service;
-use crate::consent::kernel::model::WithdrawalScope;
+use crate::consent::kernel::model::{WithdrawalBasis, WithdrawalScope};
+use crate::consent::kernel::Withdrawn;
 use crate::consent::records::api::{answers, AnswerInput, PdfFile};
 use crate::db::list::{Limit, PageRequest};
-use crate::http::api::{ApiResult, BearerAuth, Created, NoContent, Paged, Tag, Text};
+use crate::http::api::{ApiResult, BearerAuth, Created, Paged, Tag, Text};
 use crate::http::viewer::app_of;
-use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, StudyCode, StudyId};
+use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, StudyCode, StudyId, WithdrawalId};
 
 pub struct ChoicesApi;
 
@@ -94,6 +95,23 @@ struct OwnView {
     #[oai(nullable)]
     choices_form_version_id: Option<FormVersionId>,
     choices: Vec<ChoiceView>,
+    /// Your withdrawals, oldest first, each with its PDF record.
+    withdrawals: Vec<OwnWithdrawalView>,
+}
+
+/// One of your withdrawals.
+#[derive(Object)]
+struct OwnWithdrawalView {
+    id: WithdrawalId,
+    withdrawn: WithdrawalScope,
+    /// request, objection or consultee_advice.
+    basis: WithdrawalBasis,
+    recorded_at: i64,
+    /// You recorded it yourself (otherwise the research team did).
+    by_you: bool,
+    /// A confirmation was emailed; absent for withdrawals from before this was kept.
+    #[oai(nullable)]
+    confirmation_emailed: Option<bool>,
 }
 
 #[derive(Object)]
@@ -122,6 +140,10 @@ struct OwnWithdrawalRequest {
     /// Your reason, if you want to give one (kept encrypted).
     #[oai(nullable, validator(max_length = 5000))]
     reason: Option<Text>,
+    /// Email me a confirmation. After "no further contact" none is sent
+    /// unless you ask; otherwise one is sent when we have your address.
+    #[oai(nullable, default)]
+    email_confirmation: bool,
 }
 
 #[OpenApi(tag = "Tag::Consent")]
@@ -235,6 +257,18 @@ impl ChoicesApi {
             withdrawn: own.withdrawn,
             choices_form_version_id: own.choices_form.map(|f| f.id),
             choices,
+            withdrawals: own
+                .withdrawals
+                .into_iter()
+                .map(|w| OwnWithdrawalView {
+                    id: w.id,
+                    withdrawn: w.scope,
+                    basis: w.basis,
+                    recorded_at: w.recorded_at,
+                    by_you: w.by_participant,
+                    confirmation_emailed: w.confirmation_emailed,
+                })
+                .collect(),
         }))
     }
 
@@ -258,7 +292,9 @@ impl ChoicesApi {
         Ok(Json(Created { id }))
     }
 
-    /// Withdraw from the study, in whole or in part; the effects are immediate.
+    /// Withdraw from the study, in whole or in part; the effects are
+    /// immediate. Answers with the withdrawal's id (for its PDF record) and
+    /// whether a confirmation was emailed.
     #[oai(path = "/my/studies/:study_id/withdrawals", method = "post")]
     async fn withdraw(
         &self,
@@ -266,21 +302,22 @@ impl ChoicesApi {
         auth: BearerAuth,
         study_id: Path<StudyId>,
         body: Json<OwnWithdrawalRequest>,
-    ) -> ApiResult<NoContent> {
+    ) -> ApiResult<Json<Withdrawn>> {
         let scope = WithdrawalScope {
             no_contact: body.no_contact,
             no_collection: body.no_collection,
             remove_identifiable: body.remove_identifiable,
         };
-        service::withdraw_own(
+        let done = service::withdraw_own(
             app_of(req),
             &auth.0,
             &study_id,
             scope,
             body.reason.as_deref(),
+            body.email_confirmation,
         )
         .await?;
-        Ok(NoContent::Done)
+        Ok(Json(done))
     }
 
     /// The PDF copy of one of your consent records.
@@ -296,6 +333,23 @@ impl ChoicesApi {
         record_id: Path<ConsentRecordId>,
     ) -> ApiResult<PdfFile> {
         let bytes = service::own_pdf(app_of(req), &auth.0, &study_id, &record_id).await?;
-        Ok(PdfFile::of(bytes, &record_id))
+        Ok(PdfFile::of(bytes, "consent", &*record_id))
+    }
+
+    /// Your record of one of your withdrawals, as a PDF to keep.
+    #[oai(
+        path = "/my/studies/:study_id/withdrawals/:withdrawal_id/pdf",
+        method = "get"
+    )]
+    async fn withdrawal_pdf(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        study_id: Path<StudyId>,
+        withdrawal_id: Path<WithdrawalId>,
+    ) -> ApiResult<PdfFile> {
+        let bytes =
+            service::own_withdrawal_pdf(app_of(req), &auth.0, &study_id, &withdrawal_id).await?;
+        Ok(PdfFile::of(bytes, "withdrawal", &*withdrawal_id))
     }
 }

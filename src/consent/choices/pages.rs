@@ -16,7 +16,7 @@ use crate::error::AppError;
 use crate::http::api::next_link;
 use crate::http::page::{pdf_response, see_other, Notice, Page, PageQuery};
 use crate::http::viewer::{app_of, CsrfForm, Viewer};
-use crate::ids::{ConsentRecordId, ParticipantId, StudyId};
+use crate::ids::{ConsentRecordId, ParticipantId, StudyId, WithdrawalId};
 
 type PageResult = poem::Result<Response>;
 
@@ -136,6 +136,10 @@ async fn own_page(
         "form": own.choices_form.as_ref().map(|f| json!({ "title": f.form.title, "version": f.form.version, "easy_read": f.form.easy_read })),
         "choices": choices,
         "signature": typed.as_ref().map_or("", |t| t.signature),
+        "withdrawals": own.withdrawals.iter().map(|w| json!({
+            "id": w.id, "recorded_at": w.recorded_at, "what": w.scope.in_words(),
+            "by_you": w.by_participant, "emailed": w.confirmation_emailed,
+        })).collect::<Vec<_>>(),
     });
     let page = Page::new(
         "my_study.html",
@@ -200,10 +204,15 @@ pub async fn withdraw(req: &Request, form: CsrfForm, Path(study): Path<StudyId>)
         remove_identifiable: form.checked("remove_identifiable"),
     };
     let reason = Some(form.get("withdrawal_reason"));
-    match service::withdraw_own(app_of(req), actor, &study, scope, reason).await {
-        Ok(()) => Ok(see_other(
+    let email_asked = form.checked("email_confirmation");
+    match service::withdraw_own(app_of(req), actor, &study, scope, reason, email_asked).await {
+        Ok(done) => Ok(see_other(
             &format!("/my/studies/{study}"),
-            Some(Notice::WithdrawnSelf),
+            Some(if done.confirmation_emailed {
+                Notice::WithdrawnSelf
+            } else {
+                Notice::WithdrawnSelfNotEmailed
+            }),
         )),
         Err(e) => own_page(req, &form.viewer, &study, None, None, Some(e)).await,
     }
@@ -217,5 +226,16 @@ pub async fn pdf(
 ) -> PageResult {
     let actor = viewer.require()?;
     let bytes = service::own_pdf(app_of(req), actor, &study, &record).await?;
-    Ok(pdf_response(&record, bytes))
+    Ok(pdf_response("consent", &record, bytes))
+}
+
+#[handler]
+pub async fn withdrawal_pdf(
+    req: &Request,
+    viewer: Viewer,
+    Path((study, withdrawal)): Path<(StudyId, WithdrawalId)>,
+) -> PageResult {
+    let actor = viewer.require()?;
+    let bytes = service::own_withdrawal_pdf(app_of(req), actor, &study, &withdrawal).await?;
+    Ok(pdf_response("withdrawal", &withdrawal, bytes))
 }

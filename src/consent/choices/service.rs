@@ -9,12 +9,16 @@ use crate::app::App;
 use crate::auth::model::{Actor, Permission};
 use crate::auth::policy::{require_study, site_scope};
 use crate::consent::forms::model::ConsentFormVersion;
-use crate::consent::kernel::model::{ConsentMethod, EffectiveConsent, Submitted, WithdrawalScope};
-use crate::consent::kernel::{self, Consent, Withdrawal};
+use crate::consent::kernel::model::{
+    ConsentMethod, EffectiveConsent, Submitted, WithdrawalBasis, WithdrawalScope,
+};
+use crate::consent::kernel::pdf::{withdrawal_document, WithdrawalCopy};
+use crate::consent::kernel::store::WithdrawalEntry;
+use crate::consent::kernel::{self, Consent, Withdrawal, Withdrawn};
 use crate::consent::records::store::{self as records_store, RecordSummary};
 use crate::db::list::{Page, PageRequest};
 use crate::error::{AppError, Result};
-use crate::ids::{ConsentRecordId, ParticipantId, StudyId};
+use crate::ids::{ConsentRecordId, ParticipantId, StudyId, WithdrawalId};
 use crate::participants::model::Participant;
 
 use super::store::{self, Due};
@@ -127,6 +131,8 @@ pub struct Own {
     /// one and they have not withdrawn from collection: the form on which
     /// they can change their optional choices.
     pub choices_form: Option<ConsentFormVersion>,
+    /// Their withdrawals, oldest first.
+    pub withdrawals: Vec<WithdrawalEntry>,
 }
 
 pub async fn own(app: &App, actor: &Actor, study: &StudyId) -> Result<Own> {
@@ -135,7 +141,10 @@ pub async fn own(app: &App, actor: &Actor, study: &StudyId) -> Result<Own> {
         .await?
         .title;
     let records = records_store::records_of(&app.db.pool, &participant.id).await?;
-    let standing = kernel::standing(&mut *app.db.pool.acquire().await?, &participant.id).await?;
+    let mut conn = app.db.pool.acquire().await?;
+    let standing = kernel::standing(&mut conn, &participant.id).await?;
+    let withdrawals = kernel::store::withdrawals_of(&mut conn, &participant.id).await?;
+    drop(conn);
     let withdrawn = standing.withdrawn;
     let choices_form = match standing.latest {
         Some((_, version_id)) if !withdrawn.no_collection => {
@@ -154,6 +163,7 @@ pub async fn own(app: &App, actor: &Actor, study: &StudyId) -> Result<Own> {
         effective,
         withdrawn,
         choices_form,
+        withdrawals,
     })
 }
 
@@ -204,27 +214,31 @@ pub async fn change_choices(
 
 /// A participant withdraws, themselves (C6): the kernel's withdrawal with the
 /// participant's account as the one recording it, and no refusal of erasure
-/// (only the study team can refuse it).
+/// (only the study team can refuse it). After "no further contact" the
+/// confirmation is emailed only when they asked for it (`email_asked`).
 pub async fn withdraw_own(
     app: &App,
     actor: &Actor,
     study: &StudyId,
     scope: WithdrawalScope,
     reason: Option<&str>,
-) -> Result<()> {
+    email_asked: bool,
+) -> Result<Withdrawn> {
     let participant = crate::participants::service::own(app, actor, study).await?;
     let w = Withdrawal {
         scope,
         reason,
         erasure_refused_because: None,
+        basis: WithdrawalBasis::Request,
+        email_asked,
     };
     w.check()?;
     let mut tx = app.db.begin().await?;
     let locked = kernel::lock(&mut tx, &participant.id).await?;
-    kernel::withdraw(&mut tx, app, &locked, actor, &w).await?;
+    let done = kernel::withdraw(&mut tx, app, &locked, actor, &w).await?;
     tx.commit().await?;
     app.mailer.wake();
-    Ok(())
+    Ok(done)
 }
 
 /// The PDF copy of one of the participant's own records; anyone else's is "not found".
@@ -240,4 +254,39 @@ pub async fn own_pdf(
         return Err(AppError::NotFound);
     }
     Ok(pdf)
+}
+
+/// The participant's record of one of their own withdrawals, as a PDF made
+/// from the withdrawal as kept; anyone else's is "not found".
+pub async fn own_withdrawal_pdf(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    withdrawal: &WithdrawalId,
+) -> Result<Vec<u8>> {
+    let p = crate::participants::service::own(app, actor, study).await?;
+    let mut conn = app.db.pool.acquire().await?;
+    let w = kernel::store::withdrawal(&mut conn, study, withdrawal)
+        .await?
+        .filter(|w| w.participant_id == p.id)
+        .ok_or(AppError::NotFound)?;
+    let study = crate::studies::store::get_study(&mut *conn, study).await?;
+    let policy = match kernel::store::latest_record(&mut conn, &p.id).await? {
+        Some((_, version)) => Some(
+            crate::consent::forms::store::get(&mut *conn, &version)
+                .await?
+                .form
+                .withdrawal_policy,
+        ),
+        None => None,
+    };
+    let copy = WithdrawalCopy {
+        study: &study,
+        study_code: p.study_code.as_str(),
+        withdrawal: &w,
+        policy: policy.as_deref(),
+    };
+    withdrawal_document(&copy)
+        .render()
+        .map_err(AppError::internal)
 }

@@ -9,10 +9,10 @@ use poem_openapi::payload::{Binary, Json};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::service::{self, Taken};
-use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalScope};
-use crate::consent::kernel::Withdrawal;
+use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalBasis, WithdrawalScope};
+use crate::consent::kernel::{Withdrawal, Withdrawn};
 use crate::error::AppError;
-use crate::http::api::{ApiResult, BearerAuth, Created, NoContent, Tag, Text};
+use crate::http::api::{ApiResult, BearerAuth, Created, Tag, Text};
 use crate::http::viewer::app_of;
 use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, StudyId};
 
@@ -99,6 +99,11 @@ struct WithdrawalRequest {
     /// If removal of identifiable data was asked for but cannot be done: why.
     #[oai(nullable, validator(max_length = 5000))]
     erasure_refused_because: Option<Text>,
+    /// The participant asked for a confirmation by email. After "no further
+    /// contact" none is sent unless they did; for other scopes it is sent
+    /// whenever there is an address.
+    #[oai(nullable, default)]
+    email_confirmation: bool,
 }
 
 /// A published version of a consent form.
@@ -145,11 +150,11 @@ pub enum PdfFile {
 }
 
 impl PdfFile {
-    /// A record's PDF as a download named after the record.
-    pub fn of(bytes: Vec<u8>, record: &ConsentRecordId) -> PdfFile {
+    /// A PDF as a download named `<what>-<id>.pdf`.
+    pub fn of(bytes: Vec<u8>, what: &str, id: &impl std::fmt::Display) -> PdfFile {
         PdfFile::Pdf(
             Binary(bytes),
-            format!("attachment; filename=\"consent-{record}.pdf\""),
+            format!("attachment; filename=\"{what}-{id}.pdf\""),
         )
     }
 }
@@ -256,7 +261,8 @@ impl ConsentApi {
         }))
     }
 
-    /// Record a withdrawal; its effects are immediate.
+    /// Record a withdrawal; its effects are immediate. Answers with its id and
+    /// whether a confirmation was emailed.
     #[oai(
         path = "/studies/:study_id/participants/:participant_id/withdrawals",
         method = "post"
@@ -268,7 +274,7 @@ impl ConsentApi {
         study_id: Path<StudyId>,
         participant_id: Path<ParticipantId>,
         body: Json<WithdrawalRequest>,
-    ) -> ApiResult<NoContent> {
+    ) -> ApiResult<Json<Withdrawn>> {
         let w = Withdrawal {
             scope: WithdrawalScope {
                 no_contact: body.no_contact,
@@ -277,9 +283,11 @@ impl ConsentApi {
             },
             reason: body.reason.as_deref(),
             erasure_refused_because: body.erasure_refused_because.as_deref(),
+            basis: WithdrawalBasis::Request,
+            email_asked: body.email_confirmation,
         };
-        service::withdraw(app_of(req), &auth.0, &study_id, &participant_id, w).await?;
-        Ok(NoContent::Done)
+        let done = service::withdraw(app_of(req), &auth.0, &study_id, &participant_id, w).await?;
+        Ok(Json(done))
     }
 
     /// The participant's consent as it stands: the uses of their current
@@ -319,6 +327,6 @@ impl ConsentApi {
         record_id: Path<ConsentRecordId>,
     ) -> ApiResult<PdfFile> {
         let bytes = service::pdf(app_of(req), &auth.0, &study_id, &record_id).await?;
-        Ok(PdfFile::of(bytes, &record_id))
+        Ok(PdfFile::of(bytes, "consent", &*record_id))
     }
 }

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::service;
 use crate::consent::forms::model::ConsentFormVersion;
-use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalScope};
+use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalBasis, WithdrawalScope};
 use crate::consent::kernel::Withdrawal;
 use crate::error::AppError;
 use crate::http::page::{pdf_response, see_other, Notice, Page, PageQuery};
@@ -271,11 +271,17 @@ pub async fn withdraw(
         },
         reason: Some(form.get("withdrawal_reason")),
         erasure_refused_because: Some(form.get("erasure_refused_because")),
+        basis: WithdrawalBasis::Request,
+        email_asked: form.checked("email_confirmation"),
     };
     match service::withdraw(app_of(req), actor, &study, &pid, w).await {
-        Ok(()) => Ok(see_other(
+        Ok(done) => Ok(see_other(
             &format!("/studies/{study}/participants/{pid}"),
-            Some(Notice::WithdrawalRecorded),
+            Some(if done.confirmation_emailed {
+                Notice::WithdrawalRecorded
+            } else {
+                Notice::WithdrawalRecordedNotEmailed
+            }),
         )),
         Err(e) => {
             let extra = Extra {
@@ -295,5 +301,5 @@ pub async fn pdf(
 ) -> PageResult {
     let actor = viewer.require()?;
     let bytes = service::pdf(app_of(req), actor, &study, &record).await?;
-    Ok(pdf_response(&record, bytes))
+    Ok(pdf_response("consent", &record, bytes))
 }

@@ -15,7 +15,7 @@ use crate::auth::service::{new_secret, secret_hash};
 use crate::clock::DAY;
 use crate::consent::forms::model::ConsentFormVersion;
 use crate::consent::kernel::model::{ConsentMethod, EffectiveConsent, Submitted, WithdrawalScope};
-use crate::consent::kernel::{self, Consent, Withdrawal};
+use crate::consent::kernel::{self, Consent, Withdrawal, Withdrawn};
 use crate::error::{AppError, Result};
 use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, StudyId};
 use crate::mail::Template;
@@ -273,15 +273,15 @@ pub async fn withdraw(
     study: &StudyId,
     participant: &ParticipantId,
     w: Withdrawal<'_>,
-) -> Result<()> {
+) -> Result<Withdrawn> {
     participant_for_consent(app, actor, study, participant).await?;
     w.check()?;
     let mut tx = app.db.begin().await?;
     let locked = kernel::lock(&mut tx, participant).await?;
-    kernel::withdraw(&mut tx, app, &locked, actor, &w).await?;
+    let done = kernel::withdraw(&mut tx, app, &locked, actor, &w).await?;
     tx.commit().await?;
     app.mailer.wake();
-    Ok(())
+    Ok(done)
 }
 
 /// The participant's consent as it stands, for researchers at their site.
