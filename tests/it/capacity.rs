@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::consent::{answers, count, setup, take, Setup, NAME};
+use crate::races::{assert_linear, chain, seqs};
 use crate::support::{spawn, Engine, TestApp};
 
 const CONSULTEE: &str = "Priya Okonkwo";
@@ -671,6 +672,44 @@ async fn an_objection_and_its_withdrawal_land_together_or_not_at_all(engine: Eng
     assert_eq!(status(&t, &s).await, "withdrawn");
 }
 
+/// Twenty consultees' advice to take part and one advice against, at once:
+/// no consent lands after the withdrawal the advice against makes, the chain
+/// of those that landed before it stays linear, and the withdrawal holds.
+async fn advice_against_racing_advice_to_take_part_holds(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    approve(&t, &s).await;
+    assess(&t, &s, "take_part", "2026-01-10", "lacks_capacity").await;
+    let yes = (0..20).map(|_| post(&t, &s, "consultee-advice", advice(&s, "take_part")));
+    let no = post(&t, &s, "consultee-advice", advice(&s, "not_take_part"));
+    let (yes, no) = tokio::join!(futures_util::future::join_all(yes), no);
+    assert_eq!(no.status(), 200);
+    for r in &yes {
+        assert!([200, 409].contains(&r.status().as_u16()), "{}", r.status());
+    }
+    let withdrawn = seqs(&t, "consent.withdraw").await;
+    assert_eq!(withdrawn.len(), 1);
+    let recorded = seqs(&t, "consent.record").await;
+    assert!(
+        recorded.iter().all(|seq| *seq < withdrawn[0]),
+        "a consent landed after the withdrawal: {recorded:?} then {withdrawn:?}"
+    );
+    let accepted = yes.iter().filter(|r| r.status() == 200).count();
+    assert_eq!(
+        recorded.len(),
+        accepted,
+        "every acknowledged advice is a record"
+    );
+    if accepted > 0 {
+        assert_linear(&chain(&t, &s.participant).await);
+    }
+    assert_eq!(status(&t, &s).await, "withdrawn");
+    assert!(t
+        .may(&s.participant, "take_part".to_owned().into())
+        .await
+        .is_err());
+}
+
 on_both_engines!(
     the_register_lists_capacity_advice_and_objections_without_names,
     an_assessment_is_per_decision_and_clears_the_capacity_flag,
@@ -682,4 +721,5 @@ on_both_engines!(
     advice_against_before_consent_blocks_every_consent_path,
     advice_against_while_taking_part_withdraws_at_once,
     an_objection_and_its_withdrawal_land_together_or_not_at_all,
+    advice_against_racing_advice_to_take_part_holds,
 );
