@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::consent::{answers, count, setup, take, Setup, NAME};
+use crate::consent::{answers, count, invitation_path, setup, submit_online, take, Setup, NAME};
 use crate::races::{assert_linear, chain, seqs};
 use crate::support::{spawn, Engine, TestApp};
 
@@ -137,16 +137,7 @@ async fn an_assessment_is_per_decision_and_clears_the_capacity_flag(engine: Engi
 async fn lacking_capacity_to_take_part_refuses_ordinary_consent(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
     let s = setup(&t).await;
-    let link: Value = post(
-        &t,
-        &s,
-        "consent-invitations",
-        json!({ "form_id": "participation" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let path = invitation_path(&t, &s).await;
     assess(&t, &s, "take_part", "2026-01-10", "lacks_capacity").await;
 
     let r = take(&t, &s, &answers(&s, &[], "no")).await;
@@ -157,22 +148,9 @@ async fn lacking_capacity_to_take_part_refuses_ordinary_consent(engine: Engine) 
         "{problem}"
     );
 
-    let path = link["link"].as_str().unwrap().trim_start_matches(&t.base);
-    let token = path.split_once("token=").unwrap().1;
-    let mut fields = vec![
-        ("token".to_owned(), token.to_owned()),
-        ("signature".into(), NAME.into()),
-    ];
-    for k in &s.mandatory {
-        fields.push((format!("answer.{k}"), "yes".into()));
-    }
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     let mut page = t.pages();
-    page.get(path).await.assert_status(200);
-    let refused = page.post("/consent", &fields).await;
+    page.get(&path).await.assert_status(200);
+    let refused = submit_online(&mut page, &s, &path, false).await;
     // The page shows a refusal as a problem with the form.
     refused.assert_status(422);
     assert!(refused.text.contains("consultee"));
@@ -441,21 +419,10 @@ async fn advice_against_before_consent_blocks_every_consent_path(engine: Engine)
     let Some(t) = spawn(engine).await else { return };
     let s = setup(&t).await;
     approve(&t, &s).await;
-    let link: Value = post(
-        &t,
-        &s,
-        "consent-invitations",
-        json!({ "form_id": "participation" }),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
-    let path = link["link"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches(&t.base)
-        .to_owned();
+    let path = invitation_path(&t, &s).await;
+    // The link is open in their browser when the advice is recorded.
+    let mut page = t.pages();
+    page.get(&path).await.assert_status(200);
     assess(&t, &s, "take_part", "2026-01-10", "lacks_capacity").await;
     let emails_before = count(&t, "SELECT COUNT(*) FROM outbox").await;
 
@@ -481,25 +448,11 @@ async fn advice_against_before_consent_blocks_every_consent_path(engine: Engine)
         "the open link is cancelled"
     );
 
-    // Online: the link no longer opens, and posting it anyway records nothing.
-    let mut page = t.pages();
-    page.get(&path).await.assert_status(403);
-    let token = path.split_once("token=").unwrap().1;
-    let mut fields = vec![
-        ("token".to_owned(), token.to_owned()),
-        ("signature".into(), NAME.into()),
-    ];
-    fields.extend(
-        answers(&s, &[], "no")
-            .into_iter()
-            .map(|(k, v)| (format!("answer.{k}"), v)),
-    );
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let refused = page.post("/consent", &fields).await;
-    assert!(refused.status >= 400, "{}", refused.status);
+    // Online: the form already open is refused when sent, and the link no
+    // longer opens.
+    let refused = submit_online(&mut page, &s, &path, false).await;
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    t.pages().get(&path).await.assert_status(403);
     // A new link is refused too.
     let r = post(
         &t,
@@ -613,20 +566,10 @@ async fn advice_against_while_taking_part_withdraws_at_once(engine: Engine) {
     );
 
     // One transaction: the advice and the withdrawal are neighbours in the trail.
-    let seq = |action: &'static str| {
-        let pool = t.app.db.pool.clone();
-        async move {
-            sqlx::query("SELECT seq FROM audit_log WHERE action = $1")
-                .bind(action)
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<i64, _>(0))
-                .collect::<Vec<_>>()
-        }
-    };
-    let (advised, withdrawn) = (seq("consultee.advice").await, seq("consent.withdraw").await);
+    let (advised, withdrawn) = (
+        seqs(&t, "consultee.advice").await,
+        seqs(&t, "consent.withdraw").await,
+    );
     assert_eq!(withdrawn, [advised[0] + 1], "{advised:?} {withdrawn:?}");
 
     let r = post(&t, &s, "consultee-advice", advice(&s, "not_take_part")).await;

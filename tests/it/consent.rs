@@ -7,7 +7,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::support::{created_id, spawn, Engine, TestApp, PASSWORD};
+use crate::support::{created_id, spawn, Engine, Page, PageClient, TestApp, PASSWORD};
 
 pub const NAME: &str = "Zoë Okonkwo-Price";
 
@@ -154,7 +154,7 @@ pub async fn take_on(t: &TestApp, s: &Setup, participant: &str, form_version: &s
 }
 
 /// A one-time consent link for the participant, as a path on this server.
-async fn invitation_path(t: &TestApp, s: &Setup) -> String {
+pub async fn invitation_path(t: &TestApp, s: &Setup) -> String {
     let r = t
         .api(
             Method::POST,
@@ -175,6 +175,63 @@ async fn invitation_path(t: &TestApp, s: &Setup) -> String {
         .unwrap()
         .trim_start_matches(&t.base)
         .to_owned()
+}
+
+/// The consent page's fields for a link (path or URL): every mandatory
+/// clause yes, the rest no, signed.
+pub fn consent_fields(s: &Setup, link: &str, send_copy: bool) -> Vec<(String, String)> {
+    let token = link.split_once("token=").unwrap().1;
+    let mut fields = vec![
+        ("token".to_owned(), token.to_owned()),
+        ("signature".to_owned(), NAME.to_owned()),
+    ];
+    fields.extend(
+        answers(s, &[], "no")
+            .into_iter()
+            .map(|(k, v)| (format!("answer.{k}"), v)),
+    );
+    if send_copy {
+        fields.push(("send_copy".into(), "on".into()));
+    }
+    fields
+}
+
+/// Posts the consent page for a link with `consent_fields`, after the page
+/// was opened in `page`.
+pub async fn submit_online(page: &mut PageClient, s: &Setup, link: &str, send_copy: bool) -> Page {
+    let fields = consent_fields(s, link, send_copy);
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    page.post("/consent", &fields).await
+}
+
+/// A researcher records a withdrawal for the participant.
+pub async fn withdraw(t: &TestApp, s: &Setup, body: Value) -> reqwest::Response {
+    t.api(
+        Method::POST,
+        &format!(
+            "/studies/{}/participants/{}/withdrawals",
+            s.study, s.participant
+        ),
+        Some(&s.researcher),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+/// A PDF's text as lopdf extracts it, with runs of white space made one space.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let doc = lopdf::Document::load_mem(pdf).unwrap();
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    doc.extract_text(&pages)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A number the database answers, e.g. a COUNT(*).
@@ -323,14 +380,7 @@ async fn the_pdf_copy_shows_the_answers_and_no_identity(engine: Engine) {
     };
     use sha2::Digest;
     assert_eq!(hex::encode(sha2::Sha256::digest(&pdf)), stored_sha);
-    let doc = lopdf::Document::load_mem(&pdf).unwrap();
-    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
-    let text = doc
-        .extract_text(&pages)
-        .unwrap()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = pdf_text(&pdf);
     assert!(
         text.contains("RC-0001") && text.contains("24/NW/0123"),
         "{text}"

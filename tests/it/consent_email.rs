@@ -8,7 +8,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::consent::{answers, count, setup, take, Setup, NAME};
+use crate::consent::{answers, count, setup, submit_online, take, withdraw, Setup, NAME};
 use crate::support::{
     aiosmtpd_available, free_port, parse_message, spawn, spawn_with, Engine, SmtpServer, TempDir,
     TestApp,
@@ -34,36 +34,15 @@ async fn invite(t: &TestApp, s: &Setup, participant: &str) -> Value {
     r.json().await.unwrap()
 }
 
-/// The consent page's fields for the link: every mandatory clause yes, signed.
-fn consent_fields(s: &Setup, link: &str, send_copy: bool) -> Vec<(String, String)> {
-    let token = link.split_once("token=").unwrap().1;
-    let mut fields = vec![
-        ("token".to_owned(), token.to_owned()),
-        ("signature".to_owned(), NAME.to_owned()),
-    ];
-    fields.extend(
-        answers(s, &[], "no")
-            .into_iter()
-            .map(|(k, v)| (format!("answer.{k}"), v)),
-    );
-    if send_copy {
-        fields.push(("send_copy".into(), "on".into()));
-    }
-    fields
-}
-
 async fn consent_online(t: &TestApp, s: &Setup, link: &str, send_copy: bool) {
-    let fields = consent_fields(s, link, send_copy);
-    let fields: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
     let mut page = t.pages();
     let path = link.strip_prefix(&t.base).unwrap();
     let form = page.get(path).await;
     form.assert_status(200);
     assert!(form.text.contains("Email me a copy of this form"));
-    page.post("/consent", &fields).await.assert_status(200);
+    submit_online(&mut page, s, link, send_copy)
+        .await
+        .assert_status(200);
 }
 
 async fn an_invitation_is_emailed_only_when_there_is_an_address(engine: Engine) {
@@ -251,19 +230,12 @@ async fn withdrawal_is_confirmed_before_the_identity_is_erased(engine: Engine) {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let r = t
-        .api(
-            Method::POST,
-            &format!(
-                "/studies/{}/participants/{}/withdrawals",
-                s.study, s.participant
-            ),
-            Some(&s.researcher),
-        )
-        .json(&json!({ "no_collection": true, "remove_identifiable": true }))
-        .send()
-        .await
-        .unwrap();
+    let r = withdraw(
+        &t,
+        &s,
+        json!({ "no_collection": true, "remove_identifiable": true }),
+    )
+    .await;
     assert_eq!(r.status(), 200);
 
     // The identity is gone, but the confirmation was queued first.

@@ -4,11 +4,10 @@
 //! record cannot otherwise be changed; and on SQLite, erased values do not
 //! stay readable in the freed space of the database file (secure_delete).
 
-use reqwest::Method;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::consent::{answers, setup, take, Setup};
+use crate::consent::{answers, setup, take, withdraw, Setup};
 use crate::support::{
     fieldkit_command, run_fieldkit, serve_command, spawn, Engine, Server, TestApp,
 };
@@ -31,20 +30,9 @@ async fn records(
     .collect()
 }
 
-async fn withdraw(t: &TestApp, s: &Setup, body: serde_json::Value) {
-    let r = t
-        .api(
-            Method::POST,
-            &format!(
-                "/studies/{}/participants/{}/withdrawals",
-                s.study, s.participant
-            ),
-            Some(&s.researcher),
-        )
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+/// A withdrawal recorded by the researcher, which must succeed.
+async fn withdrawn(t: &TestApp, s: &Setup, body: serde_json::Value) {
+    let r = withdraw(t, s, body).await;
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
 }
 
@@ -58,10 +46,10 @@ async fn erasure_reaches_the_signatures_and_keeps_the_hashes(engine: Engine) {
     assert!(before.iter().all(|r| r.0.is_some() && r.3.is_none()));
 
     // Withdrawing from contact only keeps the signatures.
-    withdraw(&t, &s, json!({ "no_contact": true })).await;
+    withdrawn(&t, &s, json!({ "no_contact": true })).await;
     assert_eq!(records(&t, &s.participant).await, before);
 
-    withdraw(&t, &s, json!({ "remove_identifiable": true })).await;
+    withdrawn(&t, &s, json!({ "remove_identifiable": true })).await;
     let after = records(&t, &s.participant).await;
     for (old, new) in before.iter().zip(&after) {
         assert_eq!(new.0, None, "the sealed signature is gone");
@@ -135,7 +123,7 @@ async fn erased_values_do_not_stay_readable_in_the_sqlite_file() {
         "stored before erasure"
     );
 
-    withdraw(&t, &s, json!({ "remove_identifiable": true })).await;
+    withdrawn(&t, &s, json!({ "remove_identifiable": true })).await;
     let file = sqlite_file(&t).await;
     for value in &sealed {
         assert!(

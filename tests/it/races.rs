@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use sqlx::Row;
 
-use crate::consent::{answers, setup, take, Setup};
+use crate::consent::{answers, setup, take, withdraw, Setup};
 use crate::support::{spawn, Engine, TestApp};
 
 const PARALLEL: usize = 20;
@@ -43,21 +43,6 @@ pub fn assert_linear(records: &[(String, Option<String>)]) {
         .filter(|(id, _)| !superseded.contains(&id))
         .count();
     assert_eq!(current, 1, "current records: {records:?}");
-}
-
-async fn withdraw(t: &TestApp, s: &Setup, scope: Value) -> reqwest::Response {
-    t.api(
-        Method::POST,
-        &format!(
-            "/studies/{}/participants/{}/withdrawals",
-            s.study, s.participant
-        ),
-        Some(&s.researcher),
-    )
-    .json(&scope)
-    .send()
-    .await
-    .unwrap()
 }
 
 async fn current(t: &TestApp, s: &Setup) -> Value {

@@ -6,26 +6,15 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::consent::{count, setup, site, Setup};
+use crate::consent::{count, pdf_text, setup, site, withdraw, Setup};
 use crate::support::{spawn, Engine, TestApp, PASSWORD};
 
 const CONFIRMATIONS: &str =
     "SELECT COUNT(*) FROM outbox WHERE template = 'withdrawal_confirmation'";
 
-async fn withdraw(t: &TestApp, s: &Setup, body: Value) -> Value {
-    let r = t
-        .api(
-            Method::POST,
-            &format!(
-                "/studies/{}/participants/{}/withdrawals",
-                s.study, s.participant
-            ),
-            Some(&s.researcher),
-        )
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+/// A researcher's withdrawal, which must succeed: what the API answered.
+async fn withdrawn(t: &TestApp, s: &Setup, body: Value) -> Value {
+    let r = withdraw(t, s, body).await;
     assert_eq!(r.status(), 200);
     r.json().await.unwrap()
 }
@@ -36,11 +25,11 @@ async fn withdraw(t: &TestApp, s: &Setup, body: Value) -> Value {
 async fn no_further_contact_queues_no_email_unless_asked(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
     let s = setup(&t).await;
-    let done = withdraw(&t, &s, json!({ "no_contact": true })).await;
+    let done = withdrawn(&t, &s, json!({ "no_contact": true })).await;
     assert_eq!(done["confirmation_emailed"], false);
     assert_eq!(count(&t, CONFIRMATIONS).await, 0);
 
-    let done = withdraw(
+    let done = withdrawn(
         &t,
         &s,
         json!({ "no_contact": true, "email_confirmation": true }),
@@ -49,7 +38,7 @@ async fn no_further_contact_queues_no_email_unless_asked(engine: Engine) {
     assert_eq!(done["confirmation_emailed"], true);
     assert_eq!(count(&t, CONFIRMATIONS).await, 1);
 
-    let done = withdraw(
+    let done = withdrawn(
         &t,
         &s,
         json!({ "remove_identifiable": true, "erasure_refused_because": "already analysed" }),
@@ -90,7 +79,7 @@ async fn no_further_contact_queues_no_email_unless_asked(engine: Engine) {
 async fn other_scopes_are_confirmed_as_before(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
     let s = setup(&t).await;
-    let done = withdraw(&t, &s, json!({ "no_collection": true })).await;
+    let done = withdrawn(&t, &s, json!({ "no_collection": true })).await;
     assert_eq!(done["confirmation_emailed"], true);
     assert_eq!(count(&t, CONFIRMATIONS).await, 1);
 }
@@ -172,14 +161,7 @@ async fn a_participant_sees_their_withdrawal_and_keeps_its_record(engine: Engine
         .bytes()
         .await
         .unwrap();
-    let doc = lopdf::Document::load_mem(&bytes).unwrap();
-    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
-    let text = doc
-        .extract_text(&pages)
-        .unwrap()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let text = pdf_text(&bytes);
     for expected in [
         "RC-0002",
         "No further contact from the research team.",
