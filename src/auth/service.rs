@@ -178,7 +178,18 @@ pub async fn login(
     };
     let now = app.now();
     let mut tx = app.db.begin().await?;
-    let Some(account) = usable.filter(|_| verified.ok) else {
+    // The password was checked outside the transaction: it counts only if,
+    // with the account locked, it is still the account's and the account is
+    // still enabled. Otherwise a sign-in racing a password change or reset
+    // could start a session after the change ended them all.
+    let account = match usable.filter(|_| verified.ok) {
+        Some(c) => store::lock_credentials(&mut tx, &c.id)
+            .await?
+            .filter(|now| !now.disabled && now.password_hash == c.password_hash)
+            .map(|_| c),
+        None => None,
+    };
+    let Some(account) = account else {
         let entity = match &creds {
             Some(c) => Entity::Account(c.id.clone()),
             None => Entity::UnknownSignIn(email_ref(app, &email)),

@@ -105,6 +105,23 @@ pub async fn list_accounts(pool: &AnyPool) -> sqlx::Result<Vec<Account>> {
     .collect()
 }
 
+/// An account's credentials, its row locked until the transaction ends, so a
+/// sign-in checked outside the transaction can confirm the password it
+/// checked is still the account's.
+pub async fn lock_credentials(tx: &mut Tx, id: &AccountId) -> sqlx::Result<Option<Credentials>> {
+    let sql = crate::for_update!(
+        tx,
+        "SELECT id, display_name, password_hash, is_admin, disabled_at, email FROM accounts WHERE id = $1"
+    );
+    sqlx::query(sql)
+        .bind(id.as_str())
+        .fetch_optional(tx.conn())
+        .await?
+        .as_ref()
+        .map(credentials)
+        .transpose()
+}
+
 /// An account, its row locked until the transaction ends (PostgreSQL; SQLite
 /// holds the write lock already), for a change decided on its current state.
 pub async fn lock_account(tx: &mut Tx, id: &AccountId) -> sqlx::Result<Account> {

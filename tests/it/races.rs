@@ -423,7 +423,53 @@ async fn enrolments_racing_a_prefix_change_take_the_prefix_in_force(engine: Engi
     }
 }
 
+/// Signing in with a password while it is being changed: a sign-in checked
+/// against the old password never leaves a session alive after the change
+/// (which ends every session), whichever commits first.
+async fn a_sign_in_racing_a_password_change_leaves_no_session_behind(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let admin = t.admin().await;
+    for round in 0..12u64 {
+        let (id, email) = t.person(&admin, &format!("Changing Person {round}")).await;
+        let session = t.sign_in(&email, crate::support::PASSWORD).await;
+        let change = t
+            .api(Method::POST, "/me/password", Some(&session))
+            .json(&json!({ "current_password": crate::support::PASSWORD, "new_password": "a brand new passphrase 42" }))
+            .send();
+        // Sign-ins started a little later each round, so some check the old
+        // password before the change commits and write after it.
+        let sign_ins = async {
+            tokio::time::sleep(std::time::Duration::from_millis(round * 8)).await;
+            join_all((0..2).map(|_| {
+                t.api(Method::POST, "/sessions", None)
+                    .json(&json!({ "email": email, "password": crate::support::PASSWORD }))
+                    .send()
+            }))
+            .await
+        };
+        let (changed, signed_in) = tokio::join!(change, sign_ins);
+        assert_eq!(changed.unwrap().status(), 204);
+        for r in signed_in {
+            let status = r.unwrap().status().as_u16();
+            assert!([200, 201, 401].contains(&status), "{status}");
+        }
+        let alive: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(&id)
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap()
+        .get(0);
+        assert_eq!(
+            alive, 0,
+            "round {round}: a session from the old password outlived the change"
+        );
+    }
+}
+
 on_both_engines!(
+    a_sign_in_racing_a_password_change_leaves_no_session_behind,
     concurrent_consents_for_one_participant_make_one_line,
     a_consent_racing_a_withdrawal_never_lands_after_it,
     consents_racing_a_withdrawal_from_contact_keep_it_in_force,
