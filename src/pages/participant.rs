@@ -73,6 +73,7 @@ fn capacity_ctx(c: &CapacitySummary, current_forms: &[ConsentFormVersion]) -> se
         "objections": c.objections,
         "mca_approved": c.mca_approved,
         "lacks_capacity": c.lacks_capacity,
+        "withdrawn": c.withdrawn,
         "outcomes": Outcome::ALL.iter().map(|o| json!({ "value": o.as_str(), "label": o.label() })).collect::<Vec<_>>(),
         "kinds": ConsulteeKind::ALL.iter().map(|k| json!({ "value": k.as_str(), "label": k.label() })).collect::<Vec<_>>(),
         "forms": forms,

@@ -946,6 +946,43 @@ async fn the_study_pages_pass_axe_at_phone_size() {
             .await
             .unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        // A withdrawal whose erasure is refused, so the register lists one
+        // and they stay due for re-consent.
+        let r = t
+            .api(reqwest::Method::POST, &format!("/studies/{study}/participants/{participant}/withdrawals"), Some(&researcher))
+            .json(&json!({ "remove_identifiable": true, "erasure_refused_because": "already analysed" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        // Another participant, in a study approved under the Mental Capacity
+        // Act (set directly: the study form is not what this test is about),
+        // assessed as lacking capacity, whose consultee advised against.
+        sqlx::query("UPDATE studies SET mca_approved = 1 WHERE id = $1")
+            .bind(&study)
+            .execute(&t.app.db.pool)
+            .await
+            .unwrap();
+        let advised: String = sqlx::query_scalar(
+            "SELECT id FROM participants WHERE study_id = $1 AND id <> $2 ORDER BY id LIMIT 1",
+        )
+        .bind(&study)
+        .bind(&participant)
+        .fetch_one(&t.app.db.pool)
+        .await
+        .unwrap();
+        for (what, body) in [
+            ("capacity-assessments", json!({ "decision": "take_part", "assessed_on": "2026-01-10", "outcome": "lacks_capacity" })),
+            ("consultee-advice", json!({ "consultee_kind": "personal", "advice": "not_take_part", "consultee_name": "Priya Okonkwo" })),
+        ] {
+            let r = t
+                .api(reqwest::Method::POST, &format!("/studies/{study}/participants/{advised}/{what}"), Some(&researcher))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{what}: {}", r.text().await.unwrap());
+        }
         // A newer version of the form, so they are due for re-consent.
         t.publish_copy(form["id"].as_str().unwrap(), "participation", 2)
             .await;
@@ -974,6 +1011,23 @@ async fn the_study_pages_pass_axe_at_phone_size() {
         .await;
         b.wait_for("main h1").await;
         problems.extend(check_page(&b, "phone-participant", &axe).await);
+
+        b.goto(&format!("{base}/studies/{study}/participants/{advised}"))
+            .await;
+        b.wait_for("main h1").await;
+        assert!(b
+            .source()
+            .await
+            .contains("kept from taking part"));
+        assert!(
+            !b.source().await.contains("Record a consultee's advice"),
+            "no advice form for someone advice can no longer bring in"
+        );
+        assert!(b
+            .source()
+            .await
+            .contains("no consultee's advice can be recorded"));
+        problems.extend(check_page(&b, "phone-participant-consultee", &axe).await);
 
         b.goto(&format!("{base}/studies/{study}/consent-register"))
             .await;
@@ -1012,8 +1066,15 @@ async fn the_study_pages_pass_axe_at_phone_size() {
             .unwrap()
             .click()
             .await;
-        b.wait_for("//h2[normalize-space()=\"Your withdrawals\"]").await;
-        assert!(b.source().await.contains("We have not emailed you"));
+        // The notice after the redirect: the page already listed a withdrawal.
+        b.wait_for("//*[contains(text(), \"We have not emailed you\")]")
+            .await;
+        assert!(
+            b.source()
+                .await
+                .contains("could not be removed: already analysed"),
+            "the refused erasure is shown as refused"
+        );
         problems.extend(check_page(&b, "phone-my-study-withdrawn", &axe).await);
 
         assert_no_problems(&problems);

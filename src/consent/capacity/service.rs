@@ -24,7 +24,7 @@ use crate::error::{AppError, Result};
 use crate::ids::{
     AdviceId, AssessmentId, ConsentRecordId, FormVersionId, ObjectionId, ParticipantId, StudyId,
 };
-use crate::participants::model::Participant;
+use crate::participants::model::{Participant, ParticipantStatus};
 use crate::studies::model::Study;
 
 /// An assessment of capacity to make one decision, by the acting researcher.
@@ -371,13 +371,16 @@ pub struct CapacitySummary {
     pub objections: Vec<ObjectionSummary>,
     pub mca_approved: bool,
     pub lacks_capacity: bool,
+    /// Withdrawn from further data collection (by anyone, or on advice).
+    pub withdrawn: bool,
 }
 
 impl CapacitySummary {
     /// Whether a consultee may be asked now (MCA s.32): in a study approved
-    /// under the Act, for someone assessed as lacking capacity to take part.
+    /// under the Act, for someone assessed as lacking capacity to take part
+    /// who has not been withdrawn (after which no advice can bring them in).
     pub fn consultee_may_advise(&self) -> bool {
-        self.mca_approved && self.lacks_capacity
+        self.mca_approved && self.lacks_capacity && !self.withdrawn
     }
 }
 
@@ -409,5 +412,6 @@ pub async fn summary(
         objections: store::objections_of(pool, &p.id).await?,
         mca_approved: study.mca_approved,
         lacks_capacity: kernel::store::lacks_capacity(&mut *pool.acquire().await?, &p.id).await?,
+        withdrawn: p.status == ParticipantStatus::Withdrawn,
     })
 }

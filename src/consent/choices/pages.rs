@@ -139,6 +139,7 @@ async fn own_page(
         "withdrawals": own.withdrawals.iter().map(|w| json!({
             "id": w.id, "recorded_at": w.recorded_at, "what": w.scope.in_words(),
             "by_you": w.by_participant, "emailed": w.confirmation_emailed,
+            "erasure": (w.erasure != "not_asked").then(|| w.erasure_in_words()),
         })).collect::<Vec<_>>(),
     });
     let page = Page::new(

@@ -271,15 +271,9 @@ pub async fn own_withdrawal_pdf(
         .filter(|w| w.participant_id == p.id)
         .ok_or(AppError::NotFound)?;
     let study = crate::studies::store::get_study(&mut *conn, study).await?;
-    let policy = match kernel::store::latest_record(&mut conn, &p.id).await? {
-        Some((_, version)) => Some(
-            crate::consent::forms::store::get(&mut *conn, &version)
-                .await?
-                .form
-                .withdrawal_policy,
-        ),
-        None => None,
-    };
+    // The form they had consented on when they withdrew, not a later one.
+    let version = kernel::store::version_current_at(&mut conn, &p.id, w.recorded_at).await?;
+    let policy = kernel::withdrawal_policy(&mut conn, version.as_ref()).await?;
     let copy = WithdrawalCopy {
         study: &study,
         study_code: p.study_code.as_str(),

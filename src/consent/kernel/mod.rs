@@ -375,15 +375,15 @@ pub async fn withdraw(
     let reason = w.reason.map(str::trim).filter(|r| !r.is_empty());
     let reason_sealed = reason.map(|r| app.vault.seal("withdrawals", "reason", id.as_str(), r));
     let now = app.now();
-    let confirmation = withdrawal_confirmation(tx, locked, w.scope, erasure, refusal).await?;
     let cancelled = store::cancel_invitations(tx, &p.id, now).await?;
     if w.scope.no_collection {
         crate::participants::store::set_status(tx, &p.id, ParticipantStatus::Withdrawn, now)
             .await?;
     }
     // Before any erasure: the outbox forgets the address once the confirmation is sent.
-    let emailed = w.emails_confirmation(locked.withdrawn)
-        && email_participant(
+    let emailed = if w.emails_confirmation(locked.withdrawn) {
+        let confirmation = withdrawal_confirmation(tx, locked, w.scope, erasure, refusal).await?;
+        email_participant(
             tx,
             app,
             p,
@@ -392,7 +392,10 @@ pub async fn withdraw(
             confirmation,
             None,
         )
-        .await?;
+        .await?
+    } else {
+        false
+    };
     let record = store::NewWithdrawal {
         id: &id,
         study_id: &p.study_id,
@@ -434,6 +437,23 @@ pub async fn withdraw(
     })
 }
 
+/// What the form of a consent record says happens on withdrawal, if there
+/// is a record.
+pub async fn withdrawal_policy(
+    conn: &mut AnyConnection,
+    version: Option<&FormVersionId>,
+) -> Result<Option<String>> {
+    Ok(match version {
+        Some(version) => Some(
+            crate::consent::forms::store::get(conn, version)
+                .await?
+                .form
+                .withdrawal_policy,
+        ),
+        None => None,
+    })
+}
+
 /// What the withdrawal confirmation says: what was withdrawn, what happens to
 /// the data already collected (the withdrawal policy of the form of their
 /// current record, if any), and whether their details were erased.
@@ -444,15 +464,8 @@ async fn withdrawal_confirmation(
     erasure: Erasure,
     refusal: Option<&str>,
 ) -> Result<serde_json::Value> {
-    let policy = match &locked.latest {
-        Some((_, version)) => Some(
-            crate::consent::forms::store::get(tx.conn(), version)
-                .await?
-                .form
-                .withdrawal_policy,
-        ),
-        None => None,
-    };
+    let version = locked.latest.as_ref().map(|(_, version)| version);
+    let policy = withdrawal_policy(tx.conn(), version).await?;
     let study_title = crate::studies::store::get_study(tx.conn(), &locked.participant.study_id)
         .await?
         .title;

@@ -133,18 +133,7 @@ pub fn withdrawal_document(c: &WithdrawalCopy<'_>) -> Document {
             .map(|line| Block::Paragraph(line.into())),
     );
     blocks.push(Block::Heading("Information already collected".into()));
-    blocks.push(Block::Paragraph(match w.erasure.as_str() {
-        "erased" => {
-            "Your identifiable information that had not been analysed has been removed.".into()
-        }
-        "refused" => format!(
-            "Your identifiable information could not be removed: {}",
-            w.erasure_refusal_reason
-                .as_deref()
-                .unwrap_or("no reason was recorded.")
-        ),
-        _ => "You did not ask for your identifiable information to be removed.".into(),
-    }));
+    blocks.push(Block::Paragraph(w.erasure_in_words()));
     if let Some(policy) = c.policy {
         blocks.push(Block::Heading(
             "What the consent form says about withdrawing".into(),

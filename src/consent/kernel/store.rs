@@ -98,6 +98,25 @@ pub async fn latest_record(
     .transpose()
 }
 
+/// The form version of the record that was their current one at `at` (ms):
+/// created by then and not yet superseded by then.
+pub async fn version_current_at(
+    conn: &mut AnyConnection,
+    participant: &ParticipantId,
+    at: i64,
+) -> sqlx::Result<Option<FormVersionId>> {
+    sqlx::query_scalar(
+        "SELECT r.form_version_id FROM consent_records r
+         WHERE r.participant_id = $1 AND r.created_at <= $2
+           AND NOT EXISTS (SELECT 1 FROM consent_records n WHERE n.supersedes_id = r.id AND n.created_at <= $2)
+         ORDER BY r.created_at DESC, r.id DESC LIMIT 1",
+    )
+    .bind(participant)
+    .bind(at)
+    .fetch_optional(conn)
+    .await
+}
+
 /// The uses a record agreed to.
 pub async fn agreed_uses(
     conn: &mut AnyConnection,
@@ -239,6 +258,30 @@ pub struct WithdrawalEntry {
     pub confirmation_emailed: Option<bool>,
 }
 
+impl WithdrawalEntry {
+    /// What became of their identifiable information, addressed to them.
+    pub fn erasure_in_words(&self) -> String {
+        match self.erasure.as_str() {
+            "erased" => {
+                "Your identifiable information that had not been analysed has been removed.".into()
+            }
+            "refused" => format!(
+                "Your identifiable information could not be removed: {}",
+                self.erasure_refusal_reason
+                    .as_deref()
+                    .unwrap_or("no reason was recorded.")
+            ),
+            _ => "You did not ask for your identifiable information to be removed.".into(),
+        }
+    }
+}
+
+/// A withdrawal's basis as stored.
+pub fn basis_of(raw: &str) -> sqlx::Result<WithdrawalBasis> {
+    WithdrawalBasis::parse(raw)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown withdrawal basis {raw}").into()))
+}
+
 const WITHDRAWAL_ENTRY: &str =
     "SELECT w.id, w.participant_id, w.no_contact, w.no_collection, w.remove_identifiable, w.basis, w.recorded_at,
             a.display_name, w.recorded_by, p.account_id, w.erasure,
@@ -256,10 +299,7 @@ fn withdrawal_entry(r: &sqlx::any::AnyRow) -> sqlx::Result<WithdrawalEntry> {
             no_collection: flag(r.try_get(3)?),
             remove_identifiable: flag(r.try_get(4)?),
         },
-        basis: WithdrawalBasis::parse(&basis).ok_or_else(|| sqlx::Error::ColumnDecode {
-            index: "basis".into(),
-            source: format!("unknown withdrawal basis {basis:?}").into(),
-        })?,
+        basis: basis_of(&basis)?,
         recorded_at: r.try_get(6)?,
         recorded_by: r.try_get(7)?,
         by_participant: {

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::audit::action::{Key, RegisterFilter};
-use crate::consent::kernel::model::{ConsentMethod, WithdrawalScope};
+use crate::consent::kernel::model::{ConsentMethod, WithdrawalBasis, WithdrawalScope};
 use crate::error::{AppError, FieldProblem};
 use crate::ids::{ConsentRecordId, ParticipantId, StudyCode, WithdrawalId};
 
@@ -128,9 +128,9 @@ pub struct WithdrawalRow {
     pub recorded_at: String,
     /// not_asked, erased or refused.
     pub erasure: String,
-    /// request (the participant asked), objection (MCA s.33) or
-    /// consultee_advice (s.32(5)).
-    pub basis: String,
+    /// Why it was made: the participant's request, an objection (MCA s.33)
+    /// or a consultee's advice (s.32(5)).
+    pub basis: WithdrawalBasis,
     /// A confirmation was emailed to the participant; absent for withdrawals
     /// recorded before this was kept.
     #[oai(nullable)]

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::model::{scope_words, FilterInput, RegisterRow, RegisterStatus};
 use super::service;
-use crate::consent::kernel::model::{ConsentMethod, WithdrawalBasis};
+use crate::consent::kernel::model::ConsentMethod;
 use crate::db::list::PageRequest;
 use crate::http::api::link_with;
 use crate::http::page::Page;
@@ -103,7 +103,7 @@ pub async fn register(
         .items
         .iter()
         .map(|w| json!({ "study_code": w.study_code, "scope": scope_words(&w.scope), "at": w.recorded_at, "erasure": w.erasure.replace('_', " "),
-                         "basis": WithdrawalBasis::parse(&w.basis).map(WithdrawalBasis::label), "emailed": w.confirmation_emailed }))
+                         "basis": w.basis.label(), "emailed": w.confirmation_emailed }))
         .collect();
     ctx["register"] = json!({
         "clause_keys": r.clause_keys,

@@ -186,7 +186,7 @@ pub async fn withdrawals(
                 },
                 recorded_at: rfc3339(r.try_get(5)?),
                 erasure: r.try_get(6)?,
-                basis: r.try_get(7)?,
+                basis: crate::consent::kernel::store::basis_of(&r.try_get::<String, _>(7)?)?,
                 confirmation_emailed: r.try_get::<Option<i16>, _>(8)?.map(flag),
             })
         },
