@@ -309,6 +309,15 @@ impl Browser {
         Ok(self.element(&v))
     }
 
+    /// Clicks the element matching `selector`, which must be on the page.
+    async fn click_on(&self, selector: &str) {
+        self.find(selector)
+            .await
+            .unwrap_or_else(|e| panic!("{selector}: {e}"))
+            .click()
+            .await;
+    }
+
     /// Waits (generously) until the page has an element matching `selector`.
     async fn wait_for(&self, selector: &str) -> Element<'_> {
         let deadline = Instant::now() + WAIT;
@@ -491,10 +500,7 @@ async fn sign_in(b: &Browser, base: &str, email: &str) {
 async fn submit_sign_in(b: &Browser, email: &str, password: &str) {
     fill(b, "#field-email", email).await;
     fill(b, "#field-password", password).await;
-    b.find("form[action=\"/login\"] button[type=\"submit\"]")
-        .await
-        .unwrap()
-        .click()
+    b.click_on("form[action=\"/login\"] button[type=\"submit\"]")
         .await;
 }
 
@@ -531,11 +537,7 @@ async fn a_person_signs_in_sees_their_study_and_signs_out() {
         wait_for_heading(&b, "Study journey").await;
         assert_eq!(b.path().await, format!("/studies/{study}"));
 
-        b.find("//button[normalize-space()=\"Sign out\"]")
-            .await
-            .unwrap()
-            .click()
-            .await;
+        b.click_on("//button[normalize-space()=\"Sign out\"]").await;
         wait_for_heading(&b, "Sign in").await;
         assert_eq!(b.path().await, "/login");
         assert!(
@@ -842,11 +844,7 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
             if form_id == "participation" {
                 // Signing without answering: refused, every problem listed and linked.
                 fill(&b, "#field-signature", "Pat Participant").await;
-                b.find("form[action=\"/consent\"] button[type=\"submit\"]")
-                    .await
-                    .unwrap()
-                    .click()
-                    .await;
+                b.click_on("form[action=\"/consent\"] button[type=\"submit\"]").await;
                 b.wait_for(".error-summary").await;
                 problems.extend(check_page(&b, "consent-error", &axe).await);
             }
@@ -865,11 +863,7 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
                 .await;
             b.press(" ").await;
             for id in &yes[1..] {
-                b.find(&format!("label[for=\"{id}\"]"))
-                    .await
-                    .unwrap()
-                    .click()
-                    .await;
+                b.click_on(&format!("label[for=\"{id}\"]")).await;
             }
             let answered = b
                 .execute(
@@ -879,11 +873,7 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
                 .await;
             assert_eq!(answered, yes.len(), "{name}: every clause is answered");
             fill(&b, "#field-signature", "Pat Participant").await;
-            b.find("form[action=\"/consent\"] button[type=\"submit\"]")
-                .await
-                .unwrap()
-                .click()
-                .await;
+            b.click_on("form[action=\"/consent\"] button[type=\"submit\"]").await;
             wait_for_heading(&b, "Thank you").await;
             problems.extend(check_page(&b, &format!("{name}-thank-you"), &axe).await);
         }
@@ -1037,35 +1027,19 @@ async fn the_study_pages_pass_axe_at_phone_size() {
         b.goto(&format!("{base}/studies/{study}/reconsent")).await;
         b.wait_for("input[name=\"participant_id\"]").await;
         problems.extend(check_page(&b, "phone-reconsent", &axe).await);
-        b.find("label[for^=\"reconsent-\"]")
-            .await
-            .unwrap()
-            .click()
-            .await;
-        b.find("main form button[type=\"submit\"]")
-            .await
-            .unwrap()
-            .click()
-            .await;
+        b.click_on("label[for^=\"reconsent-\"]").await;
+        b.click_on("main form button[type=\"submit\"]").await;
         wait_for_heading(&b, "Re-consent invitations").await;
         problems.extend(check_page(&b, "phone-reconsent-sent", &axe).await);
 
         // The participant withdraws from contact on their own page: the
         // confirmation is on screen, with their record to download.
-        b.find("//button[normalize-space()=\"Sign out\"]")
-            .await
-            .unwrap()
-            .click()
-            .await;
+        b.click_on("//button[normalize-space()=\"Sign out\"]").await;
         wait_for_heading(&b, "Sign in").await;
         sign_in(&b, &base, &participant_email).await;
         b.goto(&format!("{base}/my/studies/{study}")).await;
         b.wait_for("#scope-contact").await.click().await;
-        b.find("form[action$=\"/withdrawals\"] button[type=\"submit\"]")
-            .await
-            .unwrap()
-            .click()
-            .await;
+        b.click_on("form[action$=\"/withdrawals\"] button[type=\"submit\"]").await;
         // The notice after the redirect: the page already listed a withdrawal.
         b.wait_for("//*[contains(text(), \"We have not emailed you\")]")
             .await;
