@@ -149,6 +149,8 @@ typed_id!(
     ConsentRecordId,
     /// A published version of a consent form.
     FormVersionId,
+    /// A published translation of a form version.
+    FormTranslationId,
     WithdrawalId,
     /// A capacity assessment (Mental Capacity Act).
     AssessmentId,

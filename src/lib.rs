@@ -16,6 +16,7 @@ pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod mail;
+pub mod markdown;
 pub mod pages;
 pub mod participants;
 pub mod pdf;

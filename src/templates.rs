@@ -57,6 +57,10 @@ impl Templates {
             env.add_template(name, source)?;
         }
         env.add_filter("datetime", |ms: i64| crate::clock::rfc3339(ms));
+        // Form text written as Markdown, as escaped HTML (raw HTML shown as text).
+        env.add_filter("markdown", |text: &str| {
+            Value::from_safe_string(crate::markdown::to_html(text))
+        });
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         Ok(Templates { env })
     }

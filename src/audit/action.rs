@@ -274,6 +274,9 @@ pub enum Action {
     FormPublish {
         form_id: Key,
         version: i32,
+        /// A translation's language; absent for the form itself.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        language: Option<Key>,
         content_hash: Sha256Hex,
     },
     #[serde(rename = "consent.record")]
@@ -281,6 +284,9 @@ pub enum Action {
         study_code: StudyCode,
         form_id: Key,
         form_version: i32,
+        /// The translation read; absent when the form's own language was.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        language: Option<Key>,
         method: &'static str,
         /// Clause key to whether it was agreed.
         answers: BTreeMap<Key, bool>,

@@ -133,11 +133,12 @@ impl Notice {
 }
 
 /// What a page may read from its query string: a notice key, a one-time link's
-/// token, and where to go after signing in.
+/// token, the language a form is read in, and where to go after signing in.
 #[derive(Deserialize, Default)]
 pub struct PageQuery {
     done: Option<String>,
     token: Option<String>,
+    language: Option<String>,
     pub next: Option<String>,
 }
 
@@ -149,6 +150,11 @@ impl PageQuery {
     /// A one-time link's token, when the link carried one.
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref().filter(|t| !t.is_empty())
+    }
+
+    /// The language a form was asked for in, when one was.
+    pub fn language(&self) -> Option<&str> {
+        self.language.as_deref().filter(|l| !l.is_empty())
     }
 }
 

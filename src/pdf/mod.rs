@@ -25,3 +25,9 @@ pub enum PdfError {
     #[error("compressing a PDF stream failed: {0}")]
     Compress(#[from] std::io::Error),
 }
+
+/// Whether text in this language (a BCP 47 tag) is written right to left.
+pub fn is_right_to_left(language: &str) -> bool {
+    let primary = language.split('-').next().unwrap_or_default();
+    ["ar", "ckb", "dv", "fa", "he", "ps", "sd", "ug", "ur", "yi"].contains(&primary)
+}

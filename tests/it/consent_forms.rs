@@ -93,7 +93,7 @@ async fn the_shipped_forms_pass_the_check() {
     )
     .await;
     assert_eq!(run.code, Some(0), "{run:?}");
-    assert_eq!(run.stdout.trim(), "2 forms checked, all correct");
+    assert_eq!(run.stdout.trim(), "3 forms checked, all correct");
 
     let help = run_fieldkit(
         fieldkit_command(&["consent-forms", "check", "--help"]),
@@ -223,6 +223,7 @@ async fn forms_are_published_once_their_study_exists_and_the_publishing_is_audit
     let study = StudyId::parse(&t.study(&admin, SLUG).await).unwrap();
     let standard = sha256_of(&shipped("participation.v1.md"));
     let easy_read = sha256_of(&shipped("participation-easy-read.v1.md"));
+    let urdu = sha256_of(&shipped("participation.v1.ur.md"));
     let rows = published(&t.app).await;
     assert_eq!(
         rows,
@@ -242,13 +243,21 @@ async fn forms_are_published_once_their_study_exists_and_the_publishing_is_audit
         ]
     );
     let entries = publish_entries(&t.app).await;
-    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(entries.len(), 3, "{entries:?}");
     for e in &entries {
         assert_eq!(e["version"], 1);
-        assert!(
-            e["content_hash"] == standard || e["content_hash"] == easy_read,
-            "{e}"
-        );
+        if e["content_hash"] == urdu {
+            assert_eq!(
+                e["language"], "ur",
+                "a translation is audited with its language: {e}"
+            );
+        } else {
+            assert!(
+                e["content_hash"] == standard || e["content_hash"] == easy_read,
+                "{e}"
+            );
+            assert!(e.get("language").is_none(), "{e}");
+        }
         assert!(e.get("body_markdown").is_none(), "{e}");
     }
 
@@ -256,13 +265,13 @@ async fn forms_are_published_once_their_study_exists_and_the_publishing_is_audit
         .await
         .unwrap();
     assert!(again.loaded.is_empty(), "{again:?}");
-    assert_eq!(again.unchanged.len(), 2, "{again:?}");
+    assert_eq!(again.unchanged.len(), 3, "{again:?}");
     assert_eq!(
         published(&t.app).await,
         rows,
         "loading twice changes nothing"
     );
-    assert_eq!(publish_entries(&t.app).await.len(), 2, "and audits nothing");
+    assert_eq!(publish_entries(&t.app).await.len(), 3, "and audits nothing");
 
     let current = service::current_version(&t.app.db, &study, "participation-easy-read")
         .await

@@ -28,5 +28,6 @@ mod register;
 mod schemathesis;
 mod smoke;
 mod smtp;
+mod translations;
 mod vault;
 mod withdrawal;

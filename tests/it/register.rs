@@ -245,12 +245,13 @@ async fn the_csv_reads_back_defuses_formulas_and_is_audited(engine: Engine) {
     let rows = read_csv(&text);
     let header = &rows[0];
     assert_eq!(
-        &header[..7],
+        &header[..8],
         [
             "study_code",
             "record_id",
             "form_id",
             "form_version",
+            "language",
             "method",
             "consented_at",
             "status"
@@ -272,6 +273,7 @@ async fn the_csv_reads_back_defuses_formulas_and_is_audited(engine: Engine) {
     let first = rows.iter().find(|r| r[col("record_id")] == record).unwrap();
     assert!(first[col("study_code")].starts_with("RC-"));
     assert_eq!(first[col("status")], "superseded");
+    assert_eq!(first[col("language")], "en-GB");
     assert_eq!(
         first[col("consented_at")].len(),
         "2026-03-27T10:00:00Z".len()

@@ -115,24 +115,98 @@ pub struct ConsentForm {
     pub clauses: Vec<Clause>,
     /// Hex SHA-256 of the file's bytes.
     pub content_hash: String,
+    /// For a translation, the language of the form it translates (the file
+    /// without a language in its name); None for that source form.
+    pub translated_from: Option<String>,
+    /// A note for the research team (an example form, a translation still to
+    /// be checked); never shown to participants nor printed on their copy.
+    pub staff_note: Option<String>,
 }
 
 impl ConsentForm {
-    /// The body as plain paragraphs, for pages and PDF copies: the Markdown
-    /// heading and emphasis marks dropped, the words exactly as written.
-    pub fn body_paragraphs(&self) -> Vec<String> {
-        self.body_markdown
-            .split("\n\n")
-            .map(|p| {
-                p.lines()
-                    .map(|l| l.trim_start_matches(['#', '>']).trim())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .map(|p| p.replace(['*', '`'], ""))
-            .filter(|p| !p.trim().is_empty())
-            .collect()
+    /// Whether the form's language is written right to left, for `dir` on
+    /// pages (the PDF decides the same from the language).
+    pub fn right_to_left(&self) -> bool {
+        crate::pdf::is_right_to_left(&self.language)
     }
+
+    /// What a translation must share with its source: the clauses (keys,
+    /// order, whether needed, what each governs) and whether it is easy read.
+    /// Wording, title, information sheet and policy are the translation's own.
+    pub fn differs_from_source(&self, source: &ConsentForm) -> Option<String> {
+        if self.easy_read != source.easy_read {
+            return Some(format!(
+                "easy_read is {} here but {} in the source form: an easy-read form is a form of its own, with its own translations",
+                self.easy_read, source.easy_read
+            ));
+        }
+        if self.rec_reference != source.rec_reference {
+            return Some(format!(
+                "rec_reference \"{}\" differs from the source form's \"{}\": a translation is approved with the form it translates",
+                self.rec_reference, source.rec_reference
+            ));
+        }
+        let shape = |f: &ConsentForm| -> Vec<(String, bool, DataUse)> {
+            f.clauses
+                .iter()
+                .map(|c| (c.key.clone(), c.mandatory, c.governs.clone()))
+                .collect()
+        };
+        let (mine, theirs) = (shape(self), shape(source));
+        if mine == theirs {
+            return None;
+        }
+        let at = mine.iter().zip(&theirs).position(|(a, b)| a != b);
+        Some(match at {
+            Some(i) => {
+                let ((key, mandatory, governs), (skey, smandatory, sgoverns)) = (&mine[i], &theirs[i]);
+                format!(
+                    "clause {} differs from the source form's: here \"{key}\" (mandatory = {mandatory}, governs {governs}), there \"{skey}\" (mandatory = {smandatory}, governs {sgoverns}); a translation has the same clauses in the same order",
+                    i + 1
+                )
+            }
+            None => format!(
+                "this translation has {} clauses and the source form {}; a translation has the same clauses in the same order",
+                mine.len(),
+                theirs.len()
+            ),
+        })
+    }
+}
+
+/// A language's name in its own words, for choosing a form's language:
+/// the languages most spoken in England and Wales after English (Census
+/// 2021), then the tag itself for any other.
+pub fn language_name(tag: &str) -> String {
+    let primary = tag.split('-').next().unwrap_or_default();
+    let name = match primary {
+        "en" => "English",
+        "cy" => "Cymraeg",
+        "gd" => "Gàidhlig",
+        "ur" => "اردو",
+        "ar" => "العربية",
+        "pa" => "ਪੰਜਾਬੀ",
+        "bn" => "বাংলা",
+        "gu" => "ગુજરાતી",
+        "pl" => "Polski",
+        "ro" => "Română",
+        "pt" => "Português",
+        "es" => "Español",
+        "it" => "Italiano",
+        "lt" => "Lietuvių",
+        "so" => "Soomaali",
+        "ta" => "தமிழ்",
+        "tr" => "Türkçe",
+        "fa" => "فارسی",
+        "ps" => "پښتو",
+        "zh" => "中文",
+        "uk" => "Українська",
+        "ru" => "Русский",
+        "fr" => "Français",
+        "de" => "Deutsch",
+        _ => return tag.to_owned(),
+    };
+    name.to_owned()
 }
 
 /// A form version as published in the database.
@@ -165,11 +239,13 @@ impl fmt::Display for FormProblem {
     }
 }
 
-/// What a form's file name says: `<form-id>.v<N>.md`.
+/// What a form's file name says: `<form-id>.v<N>.md`, or for a translation
+/// `<form-id>.v<N>.<language>.md`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct FormFileName {
     form_id: String,
     version: i32,
+    language: Option<String>,
 }
 
 /// Lowercase letters, digits and hyphens, starting with a letter.
@@ -200,15 +276,21 @@ fn is_language_tag(s: &str) -> bool {
 
 impl FormFileName {
     fn parse(name: &str) -> Option<FormFileName> {
-        let (form_id, version) = name.strip_suffix(".md")?.rsplit_once(".v")?;
-        let version_ok = version.chars().all(|c| c.is_ascii_digit())
+        // A form id holds no dot, so the parts are unambiguous.
+        let mut parts = name.strip_suffix(".md")?.split('.');
+        let (form_id, version) = (parts.next()?, parts.next()?.strip_prefix('v')?);
+        let language = parts.next().map(str::to_owned);
+        let version_ok = !version.is_empty()
+            && version.chars().all(|c| c.is_ascii_digit())
             && (version == "0" || !version.starts_with('0'));
-        if !is_form_id(form_id) || !version_ok {
+        let language_ok = language.as_deref().is_none_or(is_language_tag);
+        if !is_form_id(form_id) || !version_ok || !language_ok || parts.next().is_some() {
             return None;
         }
         Some(FormFileName {
             form_id: form_id.to_owned(),
             version: version.parse().ok()?,
+            language,
         })
     }
 }
@@ -228,6 +310,8 @@ struct FrontMatter {
     rec_approval_date: Option<Spanned<toml::Value>>,
     easy_read: Option<Spanned<bool>>,
     withdrawal_policy: Option<Spanned<String>>,
+    translated_from: Option<Spanned<String>>,
+    staff_note: Option<Spanned<String>>,
     #[serde(default)]
     custom_uses: Vec<Spanned<String>>,
     #[serde(default)]
@@ -323,6 +407,15 @@ impl Checker<'_> {
         String::new()
     }
 
+    /// What Markdown in a form may not hold (raw HTML, images, unsafe
+    /// links), at its line; `first_line` is the line the text starts on.
+    fn markdown(&mut self, text: &str, first_line: usize, what: &str) {
+        for refused in crate::markdown::refused(text) {
+            let line = first_line + line_at(text.as_bytes(), refused.offset) - 1;
+            self.at(Some(line), format!("{what}: {}", refused.message));
+        }
+    }
+
     /// A calendar date, written "YYYY-MM-DD" or as a bare TOML date.
     fn date(&mut self, field: Option<&Spanned<toml::Value>>, name: &str) -> NaiveDate {
         let Some(v) = field else {
@@ -375,7 +468,7 @@ pub fn parse_form(
     };
     let name = FormFileName::parse(file_name);
     if name.is_none() {
-        c.at(None, "the file name must be <form-id>.v<N>.md, e.g. participation.v1.md (form id: lowercase letters, digits and hyphens)");
+        c.at(None, "the file name must be <form-id>.v<N>.md, e.g. participation.v1.md (form id: lowercase letters, digits and hyphens), or <form-id>.v<N>.<language>.md for a translation, e.g. participation.v1.ur.md");
     }
     let form = match split_front_matter(text) {
         Err((line, message)) => {
@@ -401,6 +494,8 @@ pub fn parse_form(
                         );
                     }
                     let hash = hex::encode(Sha256::digest(bytes));
+                    let body_line = line_at(bytes, body.as_ptr() as usize - text.as_ptr() as usize);
+                    c.markdown(body, body_line, "the text above the clauses");
                     Some(check_front_matter(
                         &mut c,
                         &front,
@@ -453,10 +548,75 @@ fn check_front_matter(
             },
             |v| *v.get_ref(),
         ),
-        withdrawal_policy: c.text(f.withdrawal_policy.as_ref(), "`withdrawal_policy`", 1),
+        withdrawal_policy: check_withdrawal_policy(c, f),
         body_markdown: body.to_owned(),
         clauses: check_clauses(c, f),
         content_hash,
+        translated_from: check_translated_from(c, f, name),
+        staff_note: f
+            .staff_note
+            .as_ref()
+            .map(|n| n.get_ref().trim().to_owned())
+            .filter(|n| !n.is_empty()),
+    }
+}
+
+fn check_withdrawal_policy(c: &mut Checker, f: &FrontMatter) -> String {
+    let policy = c.text(f.withdrawal_policy.as_ref(), "`withdrawal_policy`", 1);
+    if let Some(v) = &f.withdrawal_policy {
+        let line = c.line(v);
+        c.markdown(&policy, line, "withdrawal_policy");
+    }
+    policy
+}
+
+/// A translation names its source's language, and only a translation does.
+fn check_translated_from(
+    c: &mut Checker,
+    f: &FrontMatter,
+    name: Option<&FormFileName>,
+) -> Option<String> {
+    let language = f.language.as_ref().map(|l| l.get_ref().trim());
+    match (name.and_then(|n| n.language.as_deref()), &f.translated_from) {
+        (None, None) => None,
+        (Some(_), None) => {
+            c.at(Some(1), "`translated_from` is missing: a file with a language in its name is a translation; name the language of the form it translates, e.g. translated_from = \"en-GB\"");
+            None
+        }
+        (None, Some(v)) => {
+            let line = c.line(v);
+            c.at(Some(line), "only a translation has `translated_from`: name the file <form-id>.v<N>.<language>.md");
+            None
+        }
+        (Some(in_name), Some(v)) => {
+            let (from, line) = (v.get_ref().trim().to_owned(), c.line(v));
+            if !is_language_tag(&from) {
+                c.at(
+                    Some(line),
+                    format!("translated_from \"{from}\" is not a language tag such as en-GB or cy"),
+                );
+            } else if language == Some(from.as_str()) {
+                c.at(
+                    Some(line),
+                    "a form cannot be a translation into its own language",
+                );
+            }
+            if let Some(l) = f
+                .language
+                .as_ref()
+                .filter(|l| l.get_ref().trim() != in_name)
+            {
+                let line = c.line(l);
+                c.at(
+                    Some(line),
+                    format!(
+                        "language \"{}\" does not match the file name, which says \"{in_name}\"",
+                        l.get_ref().trim()
+                    ),
+                );
+            }
+            Some(from)
+        }
     }
 }
 
@@ -900,7 +1060,16 @@ Please read the information sheet first.
             FormFileName::parse("participation-easy-read.v12.md"),
             Some(FormFileName {
                 form_id: "participation-easy-read".into(),
-                version: 12
+                version: 12,
+                language: None,
+            })
+        );
+        assert_eq!(
+            FormFileName::parse("participation.v1.ur-PK.md"),
+            Some(FormFileName {
+                form_id: "participation".into(),
+                version: 1,
+                language: Some("ur-PK".into()),
             })
         );
         for bad in [
@@ -912,6 +1081,9 @@ Please read the information sheet first.
             "-x.v1.md",
             "participation.v1.md.bak",
             ".v1.md",
+            "participation.v.md",
+            "participation.v1.Urdu.md",
+            "participation.v1.ur.x.md",
         ] {
             assert_eq!(FormFileName::parse(bad), None, "{bad}");
         }

@@ -144,6 +144,7 @@ fn read_study(folder: &Path, slug: &str, checked: &mut Checked) {
             return;
         }
     };
+    let first = checked.forms.len();
     for (name, path, is_dir) in entries {
         if is_dir {
             checked.problems.push(problem(
@@ -167,6 +168,39 @@ fn read_study(folder: &Path, slug: &str, checked: &mut Checked) {
             },
         }
     }
+    let (study_forms, problems) = (&checked.forms[first..], &mut checked.problems);
+    problems.extend(
+        study_forms
+            .iter()
+            .filter_map(|f| translation_problem(f, study_forms)),
+    );
+}
+
+/// What is wrong with a translation against its source form in the same
+/// folder (same form id and version, no language in the file name).
+fn translation_problem(f: &FormFile, forms: &[FormFile]) -> Option<FormProblem> {
+    let from = f.form.translated_from.as_deref()?;
+    let source = forms.iter().find(|s| {
+        s.form.translated_from.is_none()
+            && s.form.form_id == f.form.form_id
+            && s.form.version == f.form.version
+    });
+    let message = match source {
+        None => format!(
+            "this translates version {} of form {}, but there is no {}.v{}.md beside it",
+            f.form.version, f.form.form_id, f.form.form_id, f.form.version
+        ),
+        Some(s) if s.form.language != from => format!(
+            "translated_from is \"{from}\" but {} is in \"{}\"",
+            s.shown_as, s.form.language
+        ),
+        Some(s) => f.form.differs_from_source(&s.form)?,
+    };
+    Some(FormProblem {
+        file: f.shown_as.clone(),
+        line: None,
+        message,
+    })
 }
 
 /// What a load did with each form file.
@@ -226,12 +260,16 @@ fn next_file(forms: &[FormFile], form: &ConsentForm) -> String {
         .map(|f| f.form.version)
         .max()
         .unwrap_or(form.version);
-    format!("{}.v{}.md", form.form_id, highest + 1)
+    match &form.translated_from {
+        None => format!("{}.v{}.md", form.form_id, highest + 1),
+        Some(_) => format!("{}.v{}.{}.md", form.form_id, highest + 1, form.language),
+    }
 }
 
-/// One transaction: every insert first, then every audit entry, so instances
-/// starting together take their locks in the same order. fieldkit cannot yet
-/// tell whether a version was used, so every published version is frozen.
+/// One transaction: every insert first (forms before their translations),
+/// then every audit entry, so instances starting together take their locks
+/// in the same order. fieldkit cannot yet tell whether a version was used, so
+/// every published version is frozen.
 async fn publish(db: &Db, forms: &[FormFile], now: i64) -> anyhow::Result<LoadReport> {
     let mut report = LoadReport::default();
     if forms.is_empty() {
@@ -240,28 +278,51 @@ async fn publish(db: &Db, forms: &[FormFile], now: i64) -> anyhow::Result<LoadRe
     let mut refused = Vec::new();
     let mut published = Vec::new();
     let mut tx = db.begin().await?;
-    for f in forms {
+    let sources = forms.iter().filter(|f| f.form.translated_from.is_none());
+    let translations = forms.iter().filter(|f| f.form.translated_from.is_some());
+    for f in sources.chain(translations) {
         let form = &f.form;
         let Some(study) = store::study_by_slug(&mut tx, &form.study_slug).await? else {
             report.waiting.push(f.shown_as.clone());
             continue;
         };
-        let id = FormVersionId::new();
-        if store::insert_if_new(&mut tx, &id, &study, form, &f.source_path, now).await? {
+        let (id, inserted, hash) = if form.translated_from.is_some() {
+            let id = store::version_id(&mut tx, &study, &form.form_id, form.version)
+                .await?
+                .context("a translation is published after its form")?;
+            let inserted =
+                store::insert_translation_if_new(&mut tx, &id, form, &f.source_path, now).await?;
+            let hash = match inserted {
+                true => String::new(),
+                false => store::published_translation_hash(&mut tx, &id, &form.language).await?,
+            };
+            (id, inserted, hash)
+        } else {
+            let id = FormVersionId::new();
+            let inserted =
+                store::insert_if_new(&mut tx, &id, &study, form, &f.source_path, now).await?;
+            let hash = match inserted {
+                true => String::new(),
+                false => {
+                    store::published_hash(&mut tx, &study, &form.form_id, form.version).await?
+                }
+            };
+            (id, inserted, hash)
+        };
+        if inserted {
             report.loaded.push(f.shown_as.clone());
             published.push((study, id, form));
-        } else if store::published_hash(&mut tx, &study, &form.form_id, form.version).await?
-            == form.content_hash
-        {
+        } else if hash == form.content_hash {
             report.unchanged.push(f.shown_as.clone());
         } else {
             refused.push(FormProblem {
                 file: f.shown_as.clone(),
                 line: None,
                 message: format!(
-                    "version {} of form {} has already been published with different content; publish it as a new file {}",
+                    "version {} of form {}{} has already been published with different content; publish it as a new file {}",
                     form.version,
                     form.form_id,
+                    form.translated_from.as_ref().map_or(String::new(), |_| format!(" in {}", form.language)),
                     next_file(forms, form)
                 ),
             });
@@ -274,6 +335,10 @@ async fn publish(db: &Db, forms: &[FormFile], now: i64) -> anyhow::Result<LoadRe
         let action = Action::FormPublish {
             form_id: Key::published(&form.form_id),
             version: form.version,
+            language: form
+                .translated_from
+                .as_ref()
+                .map(|_| Key::published(&form.language)),
             content_hash: Sha256Hex::parse(&form.content_hash)
                 .context("a content hash is a SHA-256")?,
         };
@@ -307,6 +372,43 @@ pub async fn version_of(
         return Err(AppError::NotFound);
     }
     Ok(form)
+}
+
+/// The version as read in `language`: itself when no language is asked for
+/// or its own is, else its translation into that language. A language it has
+/// no translation into is refused, naming those it has.
+pub async fn in_language(
+    db: &Db,
+    version: ConsentFormVersion,
+    language: Option<&str>,
+) -> Result<ConsentFormVersion> {
+    let Some(language) = language.filter(|l| *l != version.form.language) else {
+        return Ok(version);
+    };
+    if let Some(translated) = store::translation(&db.pool, &version.id, language).await? {
+        return Ok(translated);
+    }
+    let mut languages = vec![version.form.language.clone()];
+    languages.extend(store::translated_languages(&db.pool, &version.id).await?);
+    Err(AppError::invalid(
+        "language",
+        format!(
+            "This form is not published in \"{language}\"; it is published in {}.",
+            languages.join(", ")
+        ),
+    ))
+}
+
+/// The languages a version can be read in: its own first, then its
+/// translations'.
+pub async fn languages(db: &Db, version: &ConsentFormVersion) -> Result<Vec<String>> {
+    let source = match &version.form.translated_from {
+        Some(from) => from.clone(),
+        None => version.form.language.clone(),
+    };
+    let mut languages = vec![source];
+    languages.extend(store::translated_languages(&db.pool, &version.id).await?);
+    Ok(languages)
 }
 
 /// Every published version of every form of a study, by form and version.

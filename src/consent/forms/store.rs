@@ -7,15 +7,24 @@ use sqlx::{AnyPool, Executor, Row};
 
 use super::model::{Clause, ConsentForm, ConsentFormVersion};
 use crate::db::{flag, Tx};
-use crate::ids::{FormVersionId, StudyId};
+use crate::ids::{FormTranslationId, FormVersionId, StudyId};
 
 const DATE: &str = "%Y-%m-%d";
 
 const SELECT: &str = "SELECT v.id, v.study_id, s.slug, v.form_id, v.version, v.language, v.title,
     v.information_sheet_version, v.information_sheet_date, v.rec_reference, v.rec_approval_date,
     v.easy_read, v.withdrawal_policy, v.body_markdown, v.clauses, v.content_hash, v.source_path,
-    v.loaded_at
+    v.loaded_at, CAST(NULL AS TEXT), v.staff_note
     FROM consent_form_versions v JOIN studies s ON s.id = v.study_id";
+
+/// A translation, read in the shape of its version (whose id it keeps).
+const TRANSLATION: &str =
+    "SELECT v.id, v.study_id, s.slug, v.form_id, v.version, t.language, t.title,
+    t.information_sheet_version, t.information_sheet_date, t.rec_reference, t.rec_approval_date,
+    t.easy_read, t.withdrawal_policy, t.body_markdown, t.clauses, t.content_hash, t.source_path,
+    t.loaded_at, t.translated_from, t.staff_note
+    FROM consent_form_translations t JOIN consent_form_versions v ON v.id = t.form_version_id
+    JOIN studies s ON s.id = v.study_id";
 
 fn decode_error(e: impl std::error::Error + Send + Sync + 'static) -> sqlx::Error {
     sqlx::Error::Decode(Box::new(e))
@@ -46,6 +55,8 @@ fn version(r: &AnyRow) -> sqlx::Result<ConsentFormVersion> {
             body_markdown: r.try_get(13)?,
             clauses,
             content_hash: r.try_get(15)?,
+            translated_from: r.try_get(18)?,
+            staff_note: r.try_get(19)?,
         },
         source_path: r.try_get(16)?,
         loaded_at: r.try_get(17)?,
@@ -77,8 +88,9 @@ pub async fn insert_if_new(
     let inserted = sqlx::query(
         "INSERT INTO consent_form_versions (id, study_id, form_id, version, language, title,
          information_sheet_version, information_sheet_date, rec_reference, rec_approval_date,
-         easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path, loaded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path, loaded_at,
+         staff_note)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
          ON CONFLICT (study_id, form_id, version) DO NOTHING",
     )
     .bind(id)
@@ -98,10 +110,122 @@ pub async fn insert_if_new(
     .bind(&form.content_hash)
     .bind(source_path)
     .bind(now)
+    .bind(&form.staff_note)
     .execute(tx.conn())
     .await?
     .rows_affected();
     Ok(inserted == 1)
+}
+
+/// The id of a published version of a form.
+pub async fn version_id(
+    tx: &mut Tx,
+    study: &StudyId,
+    form_id: &str,
+    version: i32,
+) -> sqlx::Result<Option<FormVersionId>> {
+    Ok(sqlx::query(
+        "SELECT id FROM consent_form_versions WHERE study_id = $1 AND form_id = $2 AND version = $3",
+    )
+    .bind(study.as_str())
+    .bind(form_id)
+    .bind(version)
+    .fetch_optional(tx.conn())
+    .await?
+    .map(|r| FormVersionId::from_db(r.get(0))))
+}
+
+/// Publishes a translation of a version unless that language is already
+/// there; says whether it was inserted.
+pub async fn insert_translation_if_new(
+    tx: &mut Tx,
+    version: &FormVersionId,
+    form: &ConsentForm,
+    source_path: &str,
+    now: i64,
+) -> sqlx::Result<bool> {
+    let clauses =
+        serde_json::to_string(&form.clauses).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let inserted = sqlx::query(
+        "INSERT INTO consent_form_translations (id, form_version_id, language, translated_from,
+         title, information_sheet_version, information_sheet_date, rec_reference, rec_approval_date,
+         easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path,
+         staff_note, loaded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         ON CONFLICT (form_version_id, language) DO NOTHING",
+    )
+    .bind(FormTranslationId::new())
+    .bind(version)
+    .bind(&form.language)
+    .bind(&form.translated_from)
+    .bind(&form.title)
+    .bind(&form.information_sheet_version)
+    .bind(form.information_sheet_date.format(DATE).to_string())
+    .bind(&form.rec_reference)
+    .bind(form.rec_approval_date.format(DATE).to_string())
+    .bind(i16::from(form.easy_read))
+    .bind(&form.withdrawal_policy)
+    .bind(&form.body_markdown)
+    .bind(clauses)
+    .bind(&form.content_hash)
+    .bind(source_path)
+    .bind(&form.staff_note)
+    .bind(now)
+    .execute(tx.conn())
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// The content hash a translation was published with.
+pub async fn published_translation_hash(
+    tx: &mut Tx,
+    version: &FormVersionId,
+    language: &str,
+) -> sqlx::Result<String> {
+    Ok(sqlx::query(
+        "SELECT content_hash FROM consent_form_translations
+         WHERE form_version_id = $1 AND language = $2",
+    )
+    .bind(version)
+    .bind(language)
+    .fetch_one(tx.conn())
+    .await?
+    .get(0))
+}
+
+/// A version in one of its translations' languages, if it has one.
+pub async fn translation<'e>(
+    db: impl Executor<'e, Database = sqlx::Any>,
+    version_id: &FormVersionId,
+    language: &str,
+) -> sqlx::Result<Option<ConsentFormVersion>> {
+    sqlx::query(&format!(
+        "{TRANSLATION} WHERE t.form_version_id = $1 AND t.language = $2"
+    ))
+    .bind(version_id)
+    .bind(language)
+    .fetch_optional(db)
+    .await?
+    .as_ref()
+    .map(version)
+    .transpose()
+}
+
+/// The languages a version has translations into, by language.
+pub async fn translated_languages<'e>(
+    db: impl Executor<'e, Database = sqlx::Any>,
+    version_id: &FormVersionId,
+) -> sqlx::Result<Vec<String>> {
+    Ok(sqlx::query(
+        "SELECT language FROM consent_form_translations WHERE form_version_id = $1 ORDER BY language",
+    )
+    .bind(version_id)
+    .fetch_all(db)
+    .await?
+    .iter()
+    .map(|r| r.get(0))
+    .collect())
 }
 
 /// The content hash a version of a form was published with.

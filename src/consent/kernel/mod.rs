@@ -202,12 +202,17 @@ pub async fn record(
     let taken_by = c.witness.map(|w| &w.account_id);
     let countersigned_at = c.witness.map(|_| now);
     let form = &c.form.form;
+    let translated = form
+        .translated_from
+        .as_ref()
+        .map(|_| form.language.as_str());
     let content = RecordContent {
         record_id: &p.id,
         study_id: study,
         study_code: &participant.study_code,
         form_id: &form.form_id,
         form_version: form.version,
+        language: translated,
         form_content_hash: &form.content_hash,
         information_sheet_version: &form.information_sheet_version,
         information_sheet_date: form.information_sheet_date.to_string(),
@@ -242,6 +247,7 @@ pub async fn record(
         study_id: study,
         participant_id: &participant.id,
         form_version_id: &c.form.id,
+        language: &form.language,
         method: c.method,
         supersedes_id: supersedes,
         signature_sealed: p.signature_sealed.as_deref(),
@@ -270,6 +276,7 @@ pub async fn record(
         study_code: participant.study_code.clone(),
         form_id: Key::published(&form.form_id),
         form_version: form.version,
+        language: translated.map(Key::published),
         method: c.method.as_str(),
         answers: p
             .answers

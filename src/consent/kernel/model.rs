@@ -355,6 +355,10 @@ pub struct RecordContent<'a> {
     pub study_code: &'a StudyCode,
     pub form_id: &'a str,
     pub form_version: i32,
+    /// The translation read, when it was not the form's own language; the
+    /// content hash is then the translation's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<&'a str>,
     pub form_content_hash: &'a str,
     pub information_sheet_version: &'a str,
     pub information_sheet_date: String,

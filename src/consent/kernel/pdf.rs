@@ -58,7 +58,7 @@ pub fn document(c: &CopyOf<'_>) -> Document {
             KeyValue::new("How consent was taken", c.method.label()),
         ]),
     ];
-    blocks.extend(f.body_paragraphs().into_iter().map(Block::Paragraph));
+    blocks.push(Block::Paragraph(f.body_markdown.clone())); // TEMP until the krilla merge
     blocks.push(Block::Heading("Your answers".into()));
     blocks.push(Block::Clauses(
         c.answers

@@ -16,6 +16,8 @@ pub struct NewRecord<'a> {
     pub study_id: &'a StudyId,
     pub participant_id: &'a ParticipantId,
     pub form_version_id: &'a FormVersionId,
+    /// The language the form was read in.
+    pub language: &'a str,
     pub method: ConsentMethod,
     pub supersedes_id: Option<&'a ConsentRecordId>,
     pub signature_sealed: Option<&'a str>,
@@ -38,8 +40,9 @@ pub async fn insert_record(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO consent_records (id, study_id, participant_id, form_version_id, method, supersedes_id, signature_sealed,
-             participant_signed_at, taken_by, countersigned_at, verbal_record, scan_sha256, scan_sealed, record_hash, pdf, pdf_sha256, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             participant_signed_at, taken_by, countersigned_at, verbal_record, scan_sha256, scan_sealed, record_hash, pdf, pdf_sha256, created_at,
+             language)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
     .bind(r.id)
     .bind(r.study_id)
@@ -58,6 +61,7 @@ pub async fn insert_record(
     .bind(r.pdf.to_vec())
     .bind(r.pdf_sha256)
     .bind(now)
+    .bind(r.language)
     .execute(tx.conn())
     .await?;
     for a in answers {

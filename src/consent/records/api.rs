@@ -48,6 +48,10 @@ pub fn answers(raw: &BTreeMap<String, AnswerInput>) -> BTreeMap<String, Submitte
 #[oai(deny_unknown_fields)]
 struct TakenRequest {
     form_version_id: FormVersionId,
+    /// The language the form was read in (one of the version's `languages`);
+    /// the form's own language when absent.
+    #[oai(nullable, validator(max_length = 35))]
+    language: Option<Text>,
     method: ConsentMethod,
     /// Clause key to answer.
     answers: BTreeMap<String, AnswerInput>,
@@ -113,7 +117,11 @@ struct FormVersionView {
     form_id: String,
     version: i32,
     title: String,
+    /// The form's own language.
     language: String,
+    /// Every language the version can be read in: its own first, then its
+    /// translations' (same clauses, their own wording).
+    languages: Vec<String>,
     easy_read: bool,
     clauses: Vec<ClauseView>,
 }
@@ -183,12 +191,13 @@ impl ConsentApi {
         Ok(Json(
             versions
                 .into_iter()
-                .map(|v| FormVersionView {
+                .map(|(v, languages)| FormVersionView {
                     id: v.id,
                     form_id: v.form.form_id,
                     version: v.form.version,
                     title: v.form.title,
                     language: v.form.language,
+                    languages,
                     easy_read: v.form.easy_read,
                     clauses: v
                         .form
@@ -223,6 +232,7 @@ impl ConsentApi {
         service::participant_for_consent(app, &auth.0, &study_id, &participant_id).await?;
         let taken = Taken {
             form_version_id: &body.form_version_id,
+            language: body.language.as_deref(),
             method: body.method,
             answers: answers(&body.answers),
             signature: body.signature.as_deref(),

@@ -10,6 +10,7 @@ use poem::{handler, Request, Response};
 use serde_json::json;
 
 use super::service;
+use crate::consent::forms::model::language_name;
 use crate::consent::forms::model::ConsentFormVersion;
 use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalBasis, WithdrawalScope};
 use crate::consent::kernel::Withdrawal;
@@ -35,9 +36,31 @@ enum Filler<'a> {
     },
 }
 
+/// The form's languages as links to read it in each, the one shown marked.
+fn language_links(
+    form: &ConsentFormVersion,
+    languages: &[String],
+    base: &str,
+) -> serde_json::Value {
+    if languages.len() < 2 {
+        return serde_json::Value::Null;
+    }
+    let links: Vec<_> = languages
+        .iter()
+        .map(|l| {
+            json!({ "tag": l, "name": language_name(l), "href": format!("{base}&language={l}"),
+                    "current": *l == form.form.language, "rtl": crate::pdf::is_right_to_left(l) })
+        })
+        .collect();
+    json!(links)
+}
+
+/// `languages` are those the form can be read in, each linked as `base`
+/// with `&language=` added.
 fn consent_page(
     study_title: &str,
     form: &ConsentFormVersion,
+    (languages, base): (&[String], &str),
     filler: &Filler<'_>,
     chosen: &BTreeMap<String, String>,
     signature: &str,
@@ -68,19 +91,23 @@ fn consent_page(
             (
                 None,
                 action.clone(),
-                json!({ "study_code": study_code, "methods": methods, "method": method, "verbal_record": verbal_record }),
+                json!({ "study_code": study_code, "methods": methods, "method": method, "verbal_record": verbal_record,
+                        "staff_note": f.staff_note }),
             )
         }
     };
     let ctx = json!({
         "token": token,
         "action": action,
+        "language": f.language,
+        "rtl": f.right_to_left(),
+        "languages": language_links(form, languages, base),
         "researcher": researcher,
         "study_title": study_title,
         "form": { "title": f.title, "version": f.version, "easy_read": f.easy_read, "rec_reference": f.rec_reference,
                   "information_sheet_version": f.information_sheet_version, "information_sheet_date": f.information_sheet_date.to_string(),
                   "withdrawal_policy": f.withdrawal_policy },
-        "paragraphs": f.body_paragraphs(),
+        "body": f.body_markdown,
         "clauses": clauses,
         "signature": signature,
     });
@@ -111,19 +138,26 @@ pub async fn consent_form(req: &Request, viewer: Viewer, Query(q): Query<PageQue
     let token = q.token().ok_or_else(|| {
         AppError::Forbidden("This link is incomplete. Copy the whole link from the message.".into())
     })?;
-    let inv = service::open_invitation(app, token).await?;
+    let inv = service::open_invitation(app, token, q.language()).await?;
     let filler = Filler::Participant { token };
-    Ok(
-        consent_page(&inv.study_title, &inv.form, &filler, &BTreeMap::new(), "")
-            .render(app, &viewer)?,
-    )
+    let base = format!("/consent?token={token}");
+    let page = consent_page(
+        &inv.study_title,
+        &inv.form,
+        (&inv.languages, &base),
+        &filler,
+        &BTreeMap::new(),
+        "",
+    );
+    Ok(page.render(app, &viewer)?)
 }
 
 #[handler]
 pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
     let app = app_of(req);
     let token = form.get("token");
-    let inv = service::open_invitation(app, token).await?;
+    let language = Some(form.get("language")).filter(|l| !l.is_empty());
+    let inv = service::open_invitation(app, token, language).await?;
     let (chosen, answers) = submitted(&form, &inv.form);
     let send_copy = form.checked("send_copy");
     match service::consent_online(app, token, &inv, &answers, form.get("signature"), send_copy)
@@ -144,9 +178,11 @@ pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
         }
         Err(e) => {
             let filler = Filler::Participant { token };
+            let base = format!("/consent?token={token}");
             Ok(consent_page(
                 &inv.study_title,
                 &inv.form,
+                (&inv.languages, &base),
                 &filler,
                 &chosen,
                 form.get("signature"),
@@ -162,16 +198,19 @@ async fn researcher_form(
     viewer: &Viewer,
     study: &StudyId,
     pid: &ParticipantId,
-    version_id: &FormVersionId,
+    q: &FormQuery,
     values: Option<(&CsrfForm, AppError)>,
 ) -> PageResult {
     let app = app_of(req);
     let actor = viewer.require()?;
-    let (p, version, title) = service::form_to_take(app, actor, study, pid, version_id).await?;
-    let action = format!("/studies/{study}/participants/{pid}/consents/new?form={version_id}");
+    let (version_id, language) = (&q.form, q.language());
+    let t = service::form_to_take(app, actor, study, pid, version_id, language).await?;
+    let (p, version) = (&t.participant, &t.form);
+    let base = format!("/studies/{study}/participants/{pid}/consents/new?form={version_id}");
+    let action = format!("{base}&language={}", version.form.language);
     let (chosen, signature, method, verbal) = match &values {
         Some((form, _)) => (
-            submitted(form, &version).0,
+            submitted(form, version).0,
             form.get("signature"),
             form.get("method"),
             form.get("verbal_record"),
@@ -184,7 +223,15 @@ async fn researcher_form(
         method,
         verbal_record: verbal,
     };
-    let mut page = consent_page(&title, &version, &filler, &chosen, signature);
+    let languages = (t.languages.as_slice(), base.as_str());
+    let mut page = consent_page(
+        &t.study_title,
+        version,
+        languages,
+        &filler,
+        &chosen,
+        signature,
+    );
     if let Some((_, e)) = values {
         page = page.problems(e)?;
     }
@@ -194,6 +241,14 @@ async fn researcher_form(
 #[derive(serde::Deserialize)]
 pub struct FormQuery {
     form: FormVersionId,
+    /// The language the form is read in; its own when absent.
+    language: Option<String>,
+}
+
+impl FormQuery {
+    fn language(&self) -> Option<&str> {
+        self.language.as_deref().filter(|l| !l.is_empty())
+    }
 }
 
 #[handler]
@@ -203,7 +258,7 @@ pub async fn take_form(
     Path((study, pid)): Path<(StudyId, ParticipantId)>,
     Query(q): Query<FormQuery>,
 ) -> PageResult {
-    researcher_form(req, &viewer, &study, &pid, &q.form, None).await
+    researcher_form(req, &viewer, &study, &pid, &q, None).await
 }
 
 #[handler]
@@ -215,10 +270,11 @@ pub async fn take(
 ) -> PageResult {
     let app = app_of(req);
     let actor = form.viewer.require()?;
-    let (_, version, _) = service::form_to_take(app, actor, &study, &pid, &q.form).await?;
-    let (_, answers) = submitted(&form, &version);
+    let t = service::form_to_take(app, actor, &study, &pid, &q.form, q.language()).await?;
+    let (_, answers) = submitted(&form, &t.form);
     let taken = service::Taken {
         form_version_id: &q.form,
+        language: q.language(),
         method: ConsentMethod::parse(form.get("method"))
             .unwrap_or(ConsentMethod::InPersonWitnessed),
         answers,
@@ -232,7 +288,7 @@ pub async fn take(
             &format!("/studies/{study}/participants/{pid}"),
             Some(Notice::ConsentRecorded),
         )),
-        Err(e) => researcher_form(req, &form.viewer, &study, &pid, &q.form, Some((&form, e))).await,
+        Err(e) => researcher_form(req, &form.viewer, &study, &pid, &q, Some((&form, e))).await,
     }
 }
 

@@ -39,6 +39,8 @@ pub async fn participant_for_consent(
 /// Consent taken by a researcher in person or by phone.
 pub struct Taken<'a> {
     pub form_version_id: &'a FormVersionId,
+    /// The language read, when not the form's own.
+    pub language: Option<&'a str>,
     pub method: ConsentMethod,
     pub answers: BTreeMap<String, Submitted>,
     /// The participant's typed name (in person).
@@ -101,6 +103,7 @@ pub async fn take(
             }
             e => e,
         })?;
+    let form = crate::consent::forms::service::in_language(&app.db, form, t.language).await?;
     let (signature, verbal_record, scan) = evidence(&t)?;
     let prepared = kernel::prepare(
         app,
@@ -200,7 +203,10 @@ pub async fn invite(
 /// What the consent page shows for a link.
 pub struct Invitation {
     pub participant: Participant,
+    /// In the language asked for.
     pub form: ConsentFormVersion,
+    /// Every language the form can be read in.
+    pub languages: Vec<String>,
     pub study_title: String,
 }
 
@@ -211,12 +217,20 @@ fn link_refused() -> AppError {
     )
 }
 
-pub async fn open_invitation(app: &App, secret: &str) -> Result<Invitation> {
+/// The invitation behind a link, its form in `language` (the form's own
+/// when None).
+pub async fn open_invitation(
+    app: &App,
+    secret: &str,
+    language: Option<&str>,
+) -> Result<Invitation> {
     let (participant_id, form_version_id) =
         store::usable_invitation(&app.db.pool, &secret_hash(secret), app.now())
             .await?
             .ok_or_else(link_refused)?;
     let form = crate::consent::forms::store::get(&app.db.pool, &form_version_id).await?;
+    let languages = crate::consent::forms::service::languages(&app.db, &form).await?;
+    let form = crate::consent::forms::service::in_language(&app.db, form, language).await?;
     let participant =
         crate::participants::store::get(&app.db.pool, &form.study_id, &participant_id).await?;
     let study_title = crate::studies::store::get_study(&app.db.pool, &form.study_id)
@@ -225,6 +239,7 @@ pub async fn open_invitation(app: &App, secret: &str) -> Result<Invitation> {
     Ok(Invitation {
         participant,
         form,
+        languages,
         study_title,
     })
 }
@@ -320,29 +335,54 @@ pub async fn summary(app: &App, actor: &Actor, p: &Participant) -> Result<Consen
 }
 
 /// The study's published consent forms, for those who take or review consent.
+/// Each with the languages it can be read in.
 pub async fn published_forms(
     app: &App,
     actor: &Actor,
     study: &StudyId,
-) -> Result<Vec<ConsentFormVersion>> {
+) -> Result<Vec<(ConsentFormVersion, Vec<String>)>> {
     require_study(actor, Permission::ViewConsentRegister, study)?;
-    crate::consent::forms::service::list_for_study(&app.db, study).await
+    let mut forms = Vec::new();
+    for v in crate::consent::forms::service::list_for_study(&app.db, study).await? {
+        let languages = crate::consent::forms::service::languages(&app.db, &v).await?;
+        forms.push((v, languages));
+    }
+    Ok(forms)
 }
 
 /// A published form of the study, for a researcher taking consent on it.
+pub struct FormToTake {
+    pub participant: Participant,
+    /// In the language asked for.
+    pub form: ConsentFormVersion,
+    /// Every language the form can be read in.
+    pub languages: Vec<String>,
+    pub study_title: String,
+}
+
+/// A published form of the study in `language` (its own when None), for a
+/// researcher taking consent on it.
 pub async fn form_to_take(
     app: &App,
     actor: &Actor,
     study: &StudyId,
     participant: &ParticipantId,
     version: &FormVersionId,
-) -> Result<(Participant, ConsentFormVersion, String)> {
+    language: Option<&str>,
+) -> Result<FormToTake> {
     let p = participant_for_consent(app, actor, study, participant).await?;
     let form = crate::consent::forms::service::version_of(&app.db, study, version).await?;
-    let title = crate::studies::store::get_study(&app.db.pool, study)
+    let languages = crate::consent::forms::service::languages(&app.db, &form).await?;
+    let form = crate::consent::forms::service::in_language(&app.db, form, language).await?;
+    let study_title = crate::studies::store::get_study(&app.db.pool, study)
         .await?
         .title;
-    Ok((p, form, title))
+    Ok(FormToTake {
+        participant: p,
+        form,
+        languages,
+        study_title,
+    })
 }
 
 /// A record's PDF, for researchers at the participant's site and reviewers;

@@ -100,6 +100,8 @@ pub struct RegisterRow {
     pub study_code: StudyCode,
     pub form_id: String,
     pub form_version: i32,
+    /// The language the form was read in (a translation's, or the form's own).
+    pub language: String,
     pub method: ConsentMethod,
     /// When the participant signed or gave consent, ISO 8601, UTC.
     pub consented_at: String,
@@ -296,11 +298,12 @@ fn cell(raw: &str) -> String {
     }
 }
 
-const FIXED_COLUMNS: [&str; 10] = [
+const FIXED_COLUMNS: [&str; 11] = [
     "study_code",
     "record_id",
     "form_id",
     "form_version",
+    "language",
     "method",
     "consented_at",
     "status",
@@ -336,6 +339,7 @@ pub fn csv(
             r.record_id.to_string(),
             r.form_id.clone(),
             r.form_version.to_string(),
+            r.language.clone(),
             r.method.as_str().to_owned(),
             r.consented_at.clone(),
             r.status.as_str().to_owned(),

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::model::{scope_words, FilterInput, RegisterRow, RegisterStatus};
 use super::service;
+use crate::consent::forms::model::language_name;
 use crate::consent::kernel::model::ConsentMethod;
 use crate::db::list::PageRequest;
 use crate::http::api::link_with;
@@ -26,6 +27,7 @@ fn row_ctx(r: &RegisterRow, clause_keys: &[String]) -> Value {
         .collect();
     json!({
         "record_id": r.record_id, "study_code": r.study_code, "form_id": r.form_id, "form_version": r.form_version,
+        "language": { "tag": r.language, "name": language_name(&r.language) },
         "method": r.method.label(), "consented_at": r.consented_at, "status": r.status.label(),
         "withdrawal": r.withdrawal.as_ref().map(|w| json!({ "scope": scope_words(&w.scope), "at": w.withdrawn_at })),
         "answers": answers,
@@ -55,7 +57,7 @@ pub async fn register(
     let details = crate::studies::service::get_study(app, actor, &study).await?;
     let chain = service::chain(app, actor, &study).await?;
     let forms = crate::consent::records::service::published_forms(app, actor, &study).await?;
-    let mut form_ids: Vec<&str> = forms.iter().map(|f| f.form.form_id.as_str()).collect();
+    let mut form_ids: Vec<&str> = forms.iter().map(|(f, _)| f.form.form_id.as_str()).collect();
     form_ids.dedup();
     let statuses: Vec<_> = RegisterStatus::ALL
         .iter()

@@ -21,8 +21,9 @@ use crate::ids::{ConsentRecordId, StudyId, WithdrawalId};
 
 /// The records of a study with their statuses, as one derived table `x`.
 const RECORDS: &str = "SELECT id, participant_id, study_code, form_id, version, method, signed_at, status,
-        no_contact, no_collection, remove_identifiable, stopped_at
+        no_contact, no_collection, remove_identifiable, stopped_at, language
  FROM (SELECT r.id, r.participant_id, p.study_code, p.site_id, f.form_id, f.version, r.method,
+              COALESCE(r.language, f.language) AS language,
               r.participant_signed_at AS signed_at, r.study_id,
               CASE WHEN EXISTS (SELECT 1 FROM consent_records n WHERE n.supersedes_id = r.id) THEN 'superseded'
                    WHEN EXISTS (SELECT 1 FROM withdrawals w WHERE w.participant_id = r.participant_id AND w.no_collection = 1)
@@ -65,6 +66,7 @@ fn record_row(r: &AnyRow) -> sqlx::Result<RegisterRow> {
         study_code: r.try_get(2)?,
         form_id: r.try_get(3)?,
         form_version: r.try_get(4)?,
+        language: r.try_get(12)?,
         method: ConsentMethod::parse(&method).ok_or_else(|| {
             sqlx::Error::Decode(format!("unknown consent method {method}").into())
         })?,
