@@ -810,9 +810,10 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
         let (researcher, participant, email) = recovery_college_participant(&t, &study).await;
         let base = browser_base(&t);
         let mut problems = Vec::new();
-        for (form_id, name) in [
-            ("participation", "consent"),
-            ("participation-easy-read", "consent-easy-read"),
+        for (form_id, language, name) in [
+            ("participation", "", "consent"),
+            ("participation-easy-read", "", "consent-easy-read"),
+            ("participation", "&language=ur", "consent-urdu"),
         ] {
             let r = t
                 .api(
@@ -830,8 +831,17 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
                 .unwrap()
                 .to_owned();
             let path = &link[link.find("/consent?token=").unwrap()..];
-            b.goto(&format!("{base}{path}")).await;
+            b.goto(&format!("{base}{path}{language}")).await;
             b.wait_for("form[action=\"/consent\"]").await;
+            if !language.is_empty() {
+                let heading = b
+                    .execute(
+                        "const h = document.querySelector('main h1'); return [h.lang, h.dir, getComputedStyle(h).direction];",
+                        json!([]),
+                    )
+                    .await;
+                assert_eq!(heading, json!(["ur", "rtl", "rtl"]), "the Urdu form reads right to left");
+            }
             let ticked = b
                 .execute(
                     "return document.querySelectorAll('input[type=radio]:checked').length;",
