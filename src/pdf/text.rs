@@ -121,6 +121,13 @@ fn shape<'f>(face: &'f Face, text: &str, rtl: bool) -> Run<'f> {
 /// The runs of `line` in the order they are drawn, left to right, for a
 /// paragraph whose base direction is right to left if `rtl`.
 pub(super) fn visual_runs<'f>(fonts: &'f Fonts, line: &[Piece], rtl: bool) -> Vec<Run<'f>> {
+    let isolated;
+    let line = if rtl {
+        isolated = isolate_left_to_right(line);
+        &isolated
+    } else {
+        line
+    };
     let text = plain(line);
     let base = if rtl { Level::rtl() } else { Level::ltr() };
     let info = BidiInfo::new(&text, Some(base));
@@ -137,7 +144,11 @@ pub(super) fn visual_runs<'f>(fonts: &'f Fonts, line: &[Piece], rtl: bool) -> Ve
             .filter_map(|(piece, look)| {
                 let start = piece.start.max(range.start);
                 let end = piece.end.min(range.end);
-                (start < end).then(|| script_runs(fonts, &text[start..end], *look, Some(rtl)))
+                let shown: String = text[start..end]
+                    .chars()
+                    .filter(|c| !is_isolate(*c))
+                    .collect();
+                (!shown.is_empty()).then(|| script_runs(fonts, &shown, *look, Some(rtl)))
             })
             .flatten()
             .collect();
@@ -147,6 +158,68 @@ pub(super) fn visual_runs<'f>(fonts: &'f Fonts, line: &[Piece], rtl: bool) -> Ve
         runs.extend(level_runs);
     }
     runs
+}
+
+const LEFT_TO_RIGHT_ISOLATE: char = '\u{2066}';
+const POP_DIRECTIONAL_ISOLATE: char = '\u{2069}';
+
+fn is_isolate(ch: char) -> bool {
+    ch == LEFT_TO_RIGHT_ISOLATE || ch == POP_DIRECTIONAL_ISOLATE
+}
+
+/// Each stretch of left-to-right words inside right-to-left text isolated,
+/// as HTML's `<bdi>` would: by the bidi algorithm alone, "24/NW/0123" after
+/// Urdu shows as "NW/0123/24" (digits after Arabic letters count as Arabic
+/// numbers, and the "/" between them and the Latin takes the paragraph's
+/// direction). Isolated, a reference reads as written.
+fn isolate_left_to_right(line: &[Piece]) -> Vec<Piece> {
+    use unicode_bidi::{bidi_class, BidiClass};
+    let chars: Vec<(char, Look)> = line
+        .iter()
+        .flat_map(|piece| piece.text.chars().map(move |ch| (ch, piece.look)))
+        .collect();
+    let mut words: Vec<(usize, usize, bool)> = Vec::new();
+    let mut at = 0;
+    while at < chars.len() {
+        let end = (at..chars.len())
+            .find(|&i| chars[i].0.is_whitespace() != chars[at].0.is_whitespace())
+            .unwrap_or(chars.len());
+        if !chars[at].0.is_whitespace() {
+            let classes: Vec<BidiClass> =
+                chars[at..end].iter().map(|(c, _)| bidi_class(*c)).collect();
+            let strong_ltr = classes
+                .iter()
+                .any(|c| matches!(c, BidiClass::L | BidiClass::EN));
+            let any_rtl = classes
+                .iter()
+                .any(|c| matches!(c, BidiClass::R | BidiClass::AL | BidiClass::AN));
+            words.push((at, end, strong_ltr && !any_rtl));
+        }
+        at = end;
+    }
+    let mut opens = Vec::new();
+    let mut closes = Vec::new();
+    for (n, &(start, end, ltr)) in words.iter().enumerate() {
+        let previous_ltr = n > 0 && words[n - 1].2;
+        let next_ltr = words.get(n + 1).is_some_and(|w| w.2);
+        if ltr && !previous_ltr {
+            opens.push(start);
+        }
+        if ltr && !next_ltr {
+            closes.push(end - 1);
+        }
+    }
+    let mut pieces = Vec::new();
+    for (i, (ch, look)) in chars.into_iter().enumerate() {
+        if opens.contains(&i) {
+            pieces.push(Piece::new(LEFT_TO_RIGHT_ISOLATE, look));
+        }
+        pieces.push(Piece::new(ch, look));
+        if closes.contains(&i) {
+            pieces.push(Piece::new(POP_DIRECTIONAL_ISOLATE, look));
+        }
+    }
+    merge(pieces)
 }
 
 fn piece_ranges(line: &[Piece]) -> Vec<(std::ops::Range<usize>, Look)> {
@@ -348,6 +421,8 @@ mod tests {
         // and so drawn rightmost; the reference keeps its own order.
         let runs = visual_runs(&fonts, &regular("حوالہ 24/NW/0123"), true);
         let drawn: Vec<&str> = runs.iter().map(|run| run.text.as_str()).collect();
+        let reference: String = drawn.iter().filter(|t| t.is_ascii()).copied().collect();
+        assert_eq!(reference.trim(), "24/NW/0123", "{drawn:?}");
         let first = drawn.iter().position(|t| t.contains("NW")).unwrap();
         let urdu = drawn.iter().position(|t| t.contains('ح')).unwrap();
         assert!(first < urdu, "{drawn:?}");
