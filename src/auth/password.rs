@@ -78,8 +78,9 @@ impl NewPassword {
 
 fn is_repetition(s: &str) -> bool {
     let chars: Vec<char> = s.chars().collect();
-    (1..=chars.len() / 2)
-        .any(|unit| chars.len() % unit == 0 && chars.chunks(unit).all(|c| c == &chars[..unit]))
+    (1..=chars.len() / 2).any(|unit| {
+        chars.len().is_multiple_of(unit) && chars.chunks(unit).all(|c| c == &chars[..unit])
+    })
 }
 
 fn context_words(context: &[&str]) -> Vec<String> {

@@ -1,9 +1,14 @@
-//! Where everything goes on A4: text wrapped by measured glyph widths, rows
-//! that must stay together kept together, page breaks, a footer on each page.
+//! Where everything goes on A4, and what it is: text wrapped by shaped
+//! widths, rows that must stay together kept together, page breaks, a
+//! footer on each page, and the logical structure (headings, paragraphs,
+//! lists, tables) each line belongs to. Right-to-left documents are laid
+//! out left to right and then mirrored.
 
-use super::font::{Font, Fonts, Weight};
-use super::lines::{cut, wrap};
-use super::model::{Block, Clause, Document, KeyValue, Signature};
+use std::cell::Cell;
+
+use super::fonts::{Fonts, Look};
+use super::model::{Block, Clause, Direction, Document, Emphasis, KeyValue, Signature, Span};
+use super::text::{cut, plain, width, wrap, Line, Piece};
 
 pub(super) const PAGE_WIDTH: f32 = 595.28;
 pub(super) const PAGE_HEIGHT: f32 = 841.89;
@@ -15,31 +20,32 @@ const BODY_BOTTOM: f32 = PAGE_HEIGHT - 76.0;
 const FOOTER_TOP: f32 = PAGE_HEIGHT - 50.0;
 const LABEL_WIDTH: f32 = 150.0;
 const ANSWER_WIDTH: f32 = 80.0;
+const LIST_INDENT: f32 = 18.0;
 const GUTTER: f32 = 14.0;
 const SIGNATURE_LINE: f32 = 220.0;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct TextStyle {
-    pub(super) weight: Weight,
+    pub(super) look: Look,
     pub(super) size: f32,
     leading: f32,
     /// 0 is black, 1 white.
     pub(super) grey: f32,
 }
 
-const TITLE: TextStyle = TextStyle::new(Weight::Bold, 16.0, 1.3, 0.0);
-const HEADING: TextStyle = TextStyle::new(Weight::Bold, 12.0, 1.4, 0.0);
-const BODY: TextStyle = TextStyle::new(Weight::Regular, 10.0, 1.45, 0.0);
-const LABEL: TextStyle = TextStyle::new(Weight::Regular, 10.0, 1.45, 0.35);
-const ANSWER: TextStyle = TextStyle::new(Weight::Bold, 10.0, 1.45, 0.0);
-const SIGNED_NAME: TextStyle = TextStyle::new(Weight::Regular, 14.0, 1.5, 0.0);
-const NOTE: TextStyle = TextStyle::new(Weight::Regular, 8.5, 1.4, 0.35);
-const FOOTER: TextStyle = TextStyle::new(Weight::Regular, 7.5, 1.3, 0.4);
+const TITLE: TextStyle = TextStyle::new(Look::BOLD, 16.0, 1.3, 0.0);
+const HEADING: TextStyle = TextStyle::new(Look::BOLD, 12.0, 1.4, 0.0);
+const BODY: TextStyle = TextStyle::new(Look::REGULAR, 10.0, 1.45, 0.0);
+const LABEL: TextStyle = TextStyle::new(Look::REGULAR, 10.0, 1.45, 0.35);
+const ANSWER: TextStyle = TextStyle::new(Look::BOLD, 10.0, 1.45, 0.0);
+const SIGNED_NAME: TextStyle = TextStyle::new(Look::REGULAR, 14.0, 1.5, 0.0);
+const NOTE: TextStyle = TextStyle::new(Look::REGULAR, 8.5, 1.4, 0.35);
+const FOOTER: TextStyle = TextStyle::new(Look::REGULAR, 7.5, 1.3, 0.4);
 
 impl TextStyle {
-    const fn new(weight: Weight, size: f32, leading: f32, grey: f32) -> Self {
+    const fn new(look: Look, size: f32, leading: f32, grey: f32) -> Self {
         Self {
-            weight,
+            look,
             size,
             leading,
             grey,
@@ -51,15 +57,34 @@ impl TextStyle {
     }
 }
 
-/// Something drawn on a page. Inside a `Row`, `y` is measured down from the
-/// row's top; once placed on a `Page`, it is PDF's: up from the bottom edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Align {
+    Left,
+    Right,
+}
+
+/// Whether drawn text is part of the document or of the page furniture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Content {
+    /// A leaf of the structure, by number.
+    Leaf(usize),
+    /// Footer and page number: read once, not on every page.
+    Artifact,
+}
+
+/// Something drawn on a page. `y` is measured down from the top: of the
+/// row inside a `Row`, of the page once placed. Text sits on its baseline
+/// in a box `width` wide starting at `x`, aligned in it by `align`.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Mark {
     Text {
         x: f32,
         y: f32,
+        width: f32,
+        align: Align,
         style: TextStyle,
-        text: String,
+        line: Line,
+        content: Content,
     },
     Rule {
         x: f32,
@@ -70,10 +95,51 @@ pub(super) enum Mark {
 
 pub(super) type Page = Vec<Mark>;
 
-pub(super) fn paginate(doc: &Document, fonts: &Fonts) -> Vec<Page> {
-    let setter = Typesetter { fonts };
-    let mut groups = vec![setter.title(&doc.metadata.title)];
-    groups.extend(doc.blocks.iter().flat_map(|block| setter.block(block)));
+/// The logical structure in reading order, as PDF tags name it.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Role {
+    /// Level 1 is the document title; the text is the heading's title.
+    Heading(u16, String),
+    Paragraph,
+    List {
+        ordered: bool,
+    },
+    ListItem,
+    ListLabel,
+    ListBody,
+    Table,
+    TableRow,
+    /// A header cell for its column, or for its row.
+    HeaderCell {
+        of_row: bool,
+    },
+    Cell,
+    Division,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Node {
+    Group(Role, Vec<Node>),
+    Leaf(usize),
+}
+
+pub(super) struct Laid {
+    pub(super) pages: Vec<Page>,
+    pub(super) structure: Vec<Node>,
+}
+
+pub(super) fn lay_out(doc: &Document, fonts: &Fonts) -> Laid {
+    let setter = Typesetter {
+        fonts,
+        leaves: Cell::new(0),
+        heading_level: Cell::new(1),
+    };
+    let (mut groups, mut structure) = setter.title(&doc.metadata.title);
+    for block in &doc.blocks {
+        let (block_groups, node) = setter.block(block);
+        groups.extend(block_groups);
+        structure.extend(node);
+    }
     let mut pager = Pager::new();
     for (index, group) in groups.iter().enumerate() {
         pager.place(group, groups.get(index + 1));
@@ -81,18 +147,41 @@ pub(super) fn paginate(doc: &Document, fonts: &Fonts) -> Vec<Page> {
     let mut pages = pager.finish();
     let count = pages.len();
     for (index, page) in pages.iter_mut().enumerate() {
-        let footer = setter.footer(&doc.footer, index + 1, count);
+        let label = doc
+            .page_label
+            .replace("{page}", &(index + 1).to_string())
+            .replace("{pages}", &count.to_string());
+        let footer = setter.footer(&doc.footer, &label);
         page.extend(footer.marks.iter().map(|mark| mark.placed(FOOTER_TOP)));
     }
-    pages
+    if doc.direction() == Direction::RightToLeft {
+        pages.iter_mut().flatten().for_each(Mark::mirror);
+    }
+    Laid { pages, structure }
 }
 
 impl Mark {
     fn placed(&self, top: f32) -> Mark {
         let mut mark = self.clone();
         let (Mark::Text { y, .. } | Mark::Rule { y, .. }) = &mut mark;
-        *y = PAGE_HEIGHT - top - *y;
+        *y += top;
         mark
+    }
+
+    /// The mark as it stands on a page read from right to left.
+    fn mirror(&mut self) {
+        match self {
+            Mark::Text {
+                x, width, align, ..
+            } => {
+                *x = PAGE_WIDTH - *x - *width;
+                *align = match align {
+                    Align::Left => Align::Right,
+                    Align::Right => Align::Left,
+                };
+            }
+            Mark::Rule { x, width, .. } => *x = PAGE_WIDTH - *x - *width,
+        }
     }
 }
 
@@ -116,26 +205,41 @@ impl Row {
     }
 }
 
-/// Places text so its capitals sit in the middle of the row.
-fn text_mark(x: f32, style: TextStyle, text: &str, row_height: f32) -> Mark {
-    let y = (row_height + 0.7 * style.size) / 2.0;
-    Mark::Text {
-        x,
-        y,
-        style,
-        text: text.to_owned(),
+/// Text already broken into lines, to be set in a box from `x` in one style;
+/// each line that shows anything is a leaf of the structure.
+struct Column {
+    x: f32,
+    width: f32,
+    align: Align,
+    style: TextStyle,
+    lines: Vec<(Line, Option<usize>)>,
+}
+
+impl Column {
+    fn leaves(&self) -> Vec<Node> {
+        self.lines
+            .iter()
+            .filter_map(|(_, leaf)| leaf.map(Node::Leaf))
+            .collect()
+    }
+
+    /// The mark for line `i`, its capitals in the middle of the row.
+    fn mark(&self, i: usize, row_height: f32) -> Option<Mark> {
+        let (line, leaf) = self.lines.get(i)?;
+        Some(Mark::Text {
+            x: self.x,
+            y: (row_height + 0.7 * self.style.size) / 2.0,
+            width: self.width,
+            align: self.align,
+            style: self.style,
+            line: line.clone(),
+            content: leaf.map_or(Content::Artifact, Content::Leaf),
+        })
     }
 }
 
-/// Text already broken into lines, to be set from `x` in one style.
-struct Column {
-    x: f32,
-    style: TextStyle,
-    lines: Vec<String>,
-}
-
 /// Side-by-side columns become rows: row `i` holds each column's line `i`.
-fn side_by_side(columns: &[Column]) -> Vec<Row> {
+fn side_by_side(columns: &[&Column]) -> Vec<Row> {
     let count = columns.iter().map(|c| c.lines.len()).max().unwrap_or(0);
     let height = columns
         .iter()
@@ -143,10 +247,7 @@ fn side_by_side(columns: &[Column]) -> Vec<Row> {
         .fold(0.0, f32::max);
     let row = |i: usize| Row {
         height,
-        marks: columns
-            .iter()
-            .filter_map(|c| Some(text_mark(c.x, c.style, c.lines.get(i)?, height)))
-            .collect(),
+        marks: columns.iter().filter_map(|c| c.mark(i, height)).collect(),
     };
     (0..count).map(row).collect()
 }
@@ -192,105 +293,240 @@ impl Group {
 
 struct Typesetter<'a> {
     fonts: &'a Fonts,
+    /// Leaves numbered so far.
+    leaves: Cell<usize>,
+    /// The level of the last heading, so that levels never skip one.
+    heading_level: Cell<u16>,
 }
 
+type Laid1 = (Vec<Group>, Vec<Node>);
+
 impl Typesetter<'_> {
-    fn title(&self, title: &str) -> Group {
-        let mut rows = self.lines(TITLE, title, TEXT_WIDTH);
+    fn title(&self, title: &str) -> Laid1 {
+        let column = self.column(MARGIN, TEXT_WIDTH, TITLE, &self.plain(title, TITLE));
+        let mut rows = side_by_side(&[&column]);
         rows.push(Row::rule(TEXT_WIDTH, 16.0));
-        Group::new(0.0, Keep::Together, rows)
+        let heading = Node::Group(Role::Heading(1, title.to_owned()), column.leaves());
+        (vec![Group::new(0.0, Keep::Together, rows)], vec![heading])
     }
 
-    fn block(&self, block: &Block) -> Vec<Group> {
+    fn block(&self, block: &Block) -> Laid1 {
         match block {
-            Block::Heading(text) => vec![self.heading(text)],
-            Block::Paragraph(text) => vec![self.paragraph(text)],
-            Block::KeyValues(pairs) => pairs.iter().map(|pair| self.key_value(pair)).collect(),
-            Block::Clauses(clauses) => clauses
-                .iter()
-                .enumerate()
-                .map(|(i, clause)| self.clause(clause, i == 0))
-                .collect(),
-            Block::Signature(signature) => vec![self.signature(signature)],
+            Block::Heading { level, text } => self.heading(*level, text),
+            Block::Paragraph(spans) => self.paragraph(spans),
+            Block::List { ordered, items } => self.list(*ordered, items),
+            Block::KeyValues(pairs) => self.key_values(pairs),
+            Block::Clauses { headers, rows } => self.clauses(headers, rows),
+            Block::Signature(signature) => self.signature(signature),
         }
     }
 
-    fn heading(&self, text: &str) -> Group {
-        Group::new(14.0, Keep::WithNext, self.lines(HEADING, text, TEXT_WIDTH))
+    /// The title is level 1, so a heading of level 1 is tagged H2.
+    fn heading(&self, level: u8, text: &str) -> Laid1 {
+        if text.trim().is_empty() {
+            return (Vec::new(), Vec::new());
+        }
+        let wanted = u16::from(level.clamp(1, 3)) + 1;
+        let level = wanted.min(self.heading_level.get() + 1);
+        self.heading_level.set(level);
+        let column = self.column(MARGIN, TEXT_WIDTH, HEADING, &self.plain(text, HEADING));
+        let group = Group::new(14.0, Keep::WithNext, side_by_side(&[&column]));
+        let node = Node::Group(Role::Heading(level, text.to_owned()), column.leaves());
+        (vec![group], vec![node])
     }
 
-    fn paragraph(&self, text: &str) -> Group {
-        Group::new(6.0, Keep::Flow, self.lines(BODY, text, TEXT_WIDTH))
+    fn paragraph(&self, spans: &[Span]) -> Laid1 {
+        let column = self.column(MARGIN, TEXT_WIDTH, BODY, &self.spans(spans));
+        let group = Group::new(6.0, Keep::Flow, side_by_side(&[&column]));
+        (
+            vec![group],
+            vec![Node::Group(Role::Paragraph, column.leaves())],
+        )
     }
 
-    fn key_value(&self, pair: &KeyValue) -> Group {
+    fn list(&self, ordered: bool, items: &[Vec<Span>]) -> Laid1 {
+        let mut groups = Vec::new();
+        let mut nodes = Vec::new();
+        for (n, item) in items.iter().enumerate() {
+            let label = if ordered {
+                format!("{}.", n + 1)
+            } else {
+                "•".to_owned()
+            };
+            let label = self.column(MARGIN, LIST_INDENT, BODY, &self.plain(&label, BODY));
+            let body_x = MARGIN + LIST_INDENT;
+            let body = self.column(body_x, TEXT_WIDTH - LIST_INDENT, BODY, &self.spans(item));
+            groups.push(Group::new(3.0, Keep::Flow, side_by_side(&[&label, &body])));
+            let children = vec![
+                Node::Group(Role::ListLabel, label.leaves()),
+                Node::Group(Role::ListBody, body.leaves()),
+            ];
+            nodes.push(Node::Group(Role::ListItem, children));
+        }
+        (groups, vec![Node::Group(Role::List { ordered }, nodes)])
+    }
+
+    /// A table of two columns, each label heading its row.
+    fn key_values(&self, pairs: &[KeyValue]) -> Laid1 {
         let value_x = MARGIN + LABEL_WIDTH + GUTTER;
         let value_width = TEXT_WIDTH - LABEL_WIDTH - GUTTER;
-        let rows = side_by_side(&[
-            self.column(MARGIN, LABEL, &pair.label, LABEL_WIDTH),
-            self.column(value_x, BODY, &pair.value, value_width),
-        ]);
-        Group::new(3.0, Keep::Together, rows)
+        let mut groups = Vec::new();
+        let mut rows = Vec::new();
+        for pair in pairs {
+            let label = self.column(MARGIN, LABEL_WIDTH, LABEL, &self.plain(&pair.label, LABEL));
+            let value = self.column(value_x, value_width, BODY, &self.plain(&pair.value, BODY));
+            groups.push(Group::new(
+                3.0,
+                Keep::Together,
+                side_by_side(&[&label, &value]),
+            ));
+            rows.push(table_row(&[
+                (Role::HeaderCell { of_row: true }, &label),
+                (Role::Cell, &value),
+            ]));
+        }
+        (groups, vec![Node::Group(Role::Table, rows)])
     }
 
-    /// Ruled like a table: a rule under each clause, and above the first.
-    fn clause(&self, clause: &Clause, first: bool) -> Group {
+    /// Ruled like a table: the column headers, a rule, and a rule under
+    /// each clause. The headers stay with the first clause.
+    fn clauses(&self, headers: &[String; 2], clauses: &[Clause]) -> Laid1 {
         let text_width = TEXT_WIDTH - ANSWER_WIDTH - GUTTER;
         let answer_x = MARGIN + TEXT_WIDTH - ANSWER_WIDTH;
-        let mut rows = side_by_side(&[
-            self.column(MARGIN, BODY, &clause.text, text_width),
-            self.column(answer_x, ANSWER, &clause.answer, ANSWER_WIDTH),
-        ]);
-        if first {
-            rows.insert(0, Row::rule(TEXT_WIDTH, 10.0));
+        let header_text = self.column(MARGIN, text_width, LABEL, &self.plain(&headers[0], LABEL));
+        let header_answer = self.column(
+            answer_x,
+            ANSWER_WIDTH,
+            LABEL,
+            &self.plain(&headers[1], LABEL),
+        );
+        let mut opening = side_by_side(&[&header_text, &header_answer]);
+        opening.push(Row::rule(TEXT_WIDTH, 10.0));
+        let mut rows = vec![table_row(&[
+            (Role::HeaderCell { of_row: false }, &header_text),
+            (Role::HeaderCell { of_row: false }, &header_answer),
+        ])];
+        let mut groups = Vec::new();
+        for clause in clauses {
+            let text = self.column(MARGIN, text_width, BODY, &self.plain(&clause.text, BODY));
+            let answer = self.column(
+                answer_x,
+                ANSWER_WIDTH,
+                ANSWER,
+                &self.plain(&clause.answer, ANSWER),
+            );
+            let mut group_rows = std::mem::take(&mut opening);
+            group_rows.extend(side_by_side(&[&text, &answer]));
+            group_rows.push(Row::rule(TEXT_WIDTH, 10.0));
+            groups.push(Group::new(4.0, Keep::Together, group_rows));
+            rows.push(table_row(&[(Role::Cell, &text), (Role::Cell, &answer)]));
         }
-        rows.push(Row::rule(TEXT_WIDTH, 10.0));
-        Group::new(4.0, Keep::Together, rows)
+        if !opening.is_empty() {
+            groups.push(Group::new(4.0, Keep::Together, opening));
+        }
+        (groups, vec![Node::Group(Role::Table, rows)])
     }
 
-    fn signature(&self, signature: &Signature) -> Group {
-        let mut rows = self.lines(LABEL, &signature.label, TEXT_WIDTH);
-        rows.extend(self.lines(SIGNED_NAME, &signature.name, SIGNATURE_LINE));
+    fn signature(&self, signature: &Signature) -> Laid1 {
+        let label = self.column(
+            MARGIN,
+            TEXT_WIDTH,
+            LABEL,
+            &self.plain(&signature.label, LABEL),
+        );
+        let name = self.column(
+            MARGIN,
+            SIGNATURE_LINE,
+            SIGNED_NAME,
+            &self.plain(&signature.name, SIGNED_NAME),
+        );
+        let time = self.column(MARGIN, TEXT_WIDTH, NOTE, &self.plain(&signature.time, NOTE));
+        let mut rows = side_by_side(&[&label]);
+        rows.extend(side_by_side(&[&name]));
         rows.push(Row::rule(SIGNATURE_LINE, 6.0));
-        rows.extend(self.lines(NOTE, &signature.time, TEXT_WIDTH));
-        Group::new(14.0, Keep::Together, rows)
+        rows.extend(side_by_side(&[&time]));
+        let paragraphs = [label, name, time]
+            .iter()
+            .map(|column| Node::Group(Role::Paragraph, column.leaves()))
+            .collect();
+        let group = Group::new(14.0, Keep::Together, rows);
+        (vec![group], vec![Node::Group(Role::Division, paragraphs)])
     }
 
-    /// A rule, the footer text cut to fit, and "Page N of M" at the right.
-    fn footer(&self, text: &str, number: usize, count: usize) -> Row {
-        let page = format!("Page {number} of {count}");
-        let page_width = self.font(FOOTER).width(&page, FOOTER.size);
-        let text_width = TEXT_WIDTH - page_width - GUTTER;
-        let text = cut(self.font(FOOTER), FOOTER.size, text, text_width);
+    /// A rule, the footer text cut to fit, and the page label at the end.
+    fn footer(&self, text: &str, label: &str) -> Row {
+        let label_width = width(self.fonts, &self.plain(label, FOOTER), FOOTER.size);
+        let text_width = TEXT_WIDTH - label_width - GUTTER;
+        let text = cut(self.fonts, FOOTER.look, FOOTER.size, text, text_width);
         let height = FOOTER.line_height() + 8.0;
-        let marks = vec![
-            Mark::Rule {
-                x: MARGIN,
-                y: 0.0,
-                width: TEXT_WIDTH,
-            },
-            text_mark(MARGIN, FOOTER, &text, height),
-            text_mark(MARGIN + TEXT_WIDTH - page_width, FOOTER, &page, height),
-        ];
+        let artifact = |x: f32, width: f32, align: Align, text: &str| Column {
+            x,
+            width,
+            align,
+            style: FOOTER,
+            lines: vec![(self.plain(text, FOOTER), None)],
+        };
+        let mut marks = vec![Mark::Rule {
+            x: MARGIN,
+            y: 0.0,
+            width: TEXT_WIDTH,
+        }];
+        let label = artifact(MARGIN, TEXT_WIDTH, Align::Right, label);
+        let text = artifact(MARGIN, text_width, Align::Left, &text);
+        marks.extend(
+            [text.mark(0, height), label.mark(0, height)]
+                .into_iter()
+                .flatten(),
+        );
         Row { height, marks }
     }
 
-    /// Text set from the left margin, one row per line.
-    fn lines(&self, style: TextStyle, text: &str, width: f32) -> Vec<Row> {
-        side_by_side(&[self.column(MARGIN, style, text, width)])
-    }
-
-    fn column(&self, x: f32, style: TextStyle, text: &str, width: f32) -> Column {
+    fn column(&self, x: f32, width: f32, style: TextStyle, pieces: &[Piece]) -> Column {
+        let lines = wrap(self.fonts, pieces, style.size, width)
+            .into_iter()
+            .map(|line| {
+                let shows = !plain(&line).trim().is_empty();
+                let leaf = shows.then(|| self.leaves.replace(self.leaves.get() + 1));
+                (line, leaf)
+            })
+            .collect();
         Column {
             x,
+            width,
+            align: Align::Left,
             style,
-            lines: wrap(self.font(style), style.size, text, width),
+            lines,
         }
     }
 
-    fn font(&self, style: TextStyle) -> &Font {
-        self.fonts.get(style.weight)
+    fn plain(&self, text: &str, style: TextStyle) -> Vec<Piece> {
+        vec![Piece::new(self.fonts.printable(text), style.look)]
     }
+
+    /// Spans in their looks; a link's address follows its text.
+    fn spans(&self, spans: &[Span]) -> Vec<Piece> {
+        let mut pieces = Vec::new();
+        for span in spans {
+            let look = Look {
+                bold: matches!(span.emphasis, Emphasis::Strong | Emphasis::StrongEmphasis),
+                italic: span.emphasis == Emphasis::Emphasis,
+            };
+            pieces.push(Piece::new(self.fonts.printable(&span.text), look));
+            if let Some(url) = &span.link {
+                let url = format!(" ({})", self.fonts.printable(url));
+                pieces.push(Piece::new(url, Look::REGULAR));
+            }
+        }
+        pieces
+    }
+}
+
+fn table_row(cells: &[(Role, &Column)]) -> Node {
+    let cells = cells
+        .iter()
+        .map(|(role, column)| Node::Group(role.clone(), column.leaves()))
+        .collect();
+    Node::Group(Role::TableRow, cells)
 }
 
 /// Fills pages top to bottom, starting a new page when a row would cross
@@ -361,30 +597,42 @@ mod tests {
     use super::*;
     use crate::pdf::Metadata;
 
-    /// Filler lines, then a heading over a three-line clause, so that across
-    /// the range the heading lands at every height near the page bottom.
-    fn pages_with_heading_after(filler_lines: usize) -> Vec<Page> {
+    fn document(language: &str, blocks: Vec<Block>) -> Document {
         let metadata = Metadata {
             title: "Title".into(),
             author: String::new(),
             producer: String::new(),
             created_unix_ms: 0,
+            language: language.into(),
         };
-        let blocks = vec![
-            Block::Paragraph("line\n".repeat(filler_lines)),
-            Block::Heading("Your answers".into()),
-            Block::Clauses(vec![Clause::new("one\ntwo\nthree", "Yes")]),
-        ];
-        let doc = Document {
+        Document {
             metadata,
             footer: "footer".into(),
+            page_label: "Page {page} of {pages}".into(),
             blocks,
-        };
-        paginate(&doc, &Fonts::load().unwrap())
+        }
+    }
+
+    /// Filler lines, then a heading over a three-line clause, so that across
+    /// the range the heading lands at every height near the page bottom.
+    fn pages_with_heading_after(filler_lines: usize) -> Vec<Page> {
+        let blocks = vec![
+            Block::Paragraph(vec![Span::plain("line\n".repeat(filler_lines))]),
+            Block::Heading {
+                level: 1,
+                text: "Your answers".into(),
+            },
+            Block::Clauses {
+                headers: ["Statement".into(), "Answer".into()],
+                rows: vec![Clause::new("one\ntwo\nthree", "Yes")],
+            },
+        ];
+        lay_out(&document("en-GB", blocks), &Fonts::load()).pages
     }
 
     fn page_of(pages: &[Page], needle: &str) -> Option<usize> {
-        let is_needle = |mark: &Mark| matches!(mark, Mark::Text { text, .. } if text == needle);
+        let is_needle =
+            |mark: &Mark| matches!(mark, Mark::Text { line, .. } if plain(line) == needle);
         pages.iter().position(|page| page.iter().any(is_needle))
     }
 
@@ -409,8 +657,45 @@ mod tests {
                     Mark::Text { y, style, .. } if *style != FOOTER => Some(*y),
                     _ => None,
                 });
-                assert!(lowest.fold(PAGE_HEIGHT, f32::min) >= PAGE_HEIGHT - BODY_BOTTOM);
+                assert!(lowest.fold(0.0, f32::max) <= BODY_BOTTOM);
             }
         }
+    }
+
+    #[test]
+    fn headings_never_skip_a_level_below_the_title() {
+        let heading = |level, text: &str| Block::Heading {
+            level,
+            text: text.into(),
+        };
+        let doc = document("en", vec![heading(3, "deep"), heading(1, "top")]);
+        let levels: Vec<u16> = lay_out(&doc, &Fonts::load())
+            .structure
+            .iter()
+            .filter_map(|node| match node {
+                Node::Group(Role::Heading(level, _), _) => Some(*level),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(levels, [1, 2, 2]);
+    }
+
+    #[test]
+    fn right_to_left_documents_are_mirrored() {
+        let clauses = Block::Clauses {
+            headers: ["بیان".into(), "جواب".into()],
+            rows: vec![Clause::new("میں متفق ہوں", "ہاں")],
+        };
+        let pages = lay_out(&document("ur-PK", vec![clauses]), &Fonts::load()).pages;
+        let x_of = |needle: &str| {
+            pages[0].iter().find_map(|mark| match mark {
+                Mark::Text { x, line, align, .. } if plain(line) == needle => Some((*x, *align)),
+                _ => None,
+            })
+        };
+        let (statement_x, align) = x_of("میں متفق ہوں").unwrap();
+        let (answer_x, _) = x_of("ہاں").unwrap();
+        assert!(statement_x > answer_x, "the first column is on the right");
+        assert_eq!(align, Align::Right);
     }
 }

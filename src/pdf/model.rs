@@ -3,14 +3,36 @@
 
 use super::PdfError;
 
-/// The document information dictionary. The creation time is passed in so
-/// the same record always renders to the same bytes.
+/// The document's metadata. The creation time is passed in so the same
+/// record always renders to the same bytes; the language (BCP 47, "en-GB",
+/// "ur") is the document's and decides its direction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Metadata {
     pub title: String,
     pub author: String,
     pub producer: String,
     pub created_unix_ms: i64,
+    pub language: String,
+}
+
+/// How a span of text stands out. Strong is set in bold, emphasis in
+/// italic (Arabic script has no italic and stays upright), both in bold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Emphasis {
+    #[default]
+    None,
+    Strong,
+    Emphasis,
+    StrongEmphasis,
+}
+
+/// A piece of a paragraph or list item. A link is printed after its text as
+/// " (URL)", so a printed copy keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Span {
+    pub text: String,
+    pub emphasis: Emphasis,
+    pub link: Option<String>,
 }
 
 /// A labelled value such as "Study" / "CONNECT-2".
@@ -36,29 +58,69 @@ pub struct Signature {
 }
 
 /// Text may hold any Unicode; a line break (`\n`) starts a new line.
-/// Characters DejaVu Sans lacks are shown (and extracted) as '?'.
+/// Characters no bundled font has are shown (and extracted) as '?'; see
+/// [`super::uncovered_chars`] to refuse them earlier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Block {
-    Heading(String),
-    Paragraph(String),
+    /// Level 1 to 3, below the document title.
+    Heading {
+        level: u8,
+        text: String,
+    },
+    Paragraph(Vec<Span>),
+    List {
+        ordered: bool,
+        items: Vec<Vec<Span>>,
+    },
     KeyValues(Vec<KeyValue>),
-    Clauses(Vec<Clause>),
+    Clauses {
+        headers: [String; 2],
+        rows: Vec<Clause>,
+    },
     Signature(Signature),
 }
 
-/// The title opens the first page; the footer line (cut with "…" if it is
-/// wider than the page) closes every page, followed by "Page N of M".
+/// The metadata title opens the first page; the footer line (cut with "…"
+/// if it is too wide) closes every page, beside the page label, a template
+/// with `{page}` and `{pages}` ("Page {page} of {pages}").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Document {
     pub metadata: Metadata,
     pub footer: String,
+    pub page_label: String,
     pub blocks: Vec<Block>,
 }
 
+/// Which way lines run, from the document's language.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Direction {
+    LeftToRight,
+    RightToLeft,
+}
+
 impl Document {
-    /// The PDF bytes; the same document always gives the same bytes.
+    /// The PDF bytes (PDF/A-2a and PDF/UA-1); the same document always
+    /// gives the same bytes.
     pub fn render(&self) -> Result<Vec<u8>, PdfError> {
-        super::writer::render(self)
+        super::draw::render(self)
+    }
+
+    pub(super) fn direction(&self) -> Direction {
+        if super::is_right_to_left(&self.metadata.language) {
+            Direction::RightToLeft
+        } else {
+            Direction::LeftToRight
+        }
+    }
+}
+
+impl Span {
+    pub fn plain(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            emphasis: Emphasis::None,
+            link: None,
+        }
     }
 }
 

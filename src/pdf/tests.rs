@@ -1,18 +1,34 @@
-//! The PDF read back by an independent parser (lopdf): what was written is
-//! there as text, the file structure holds, and the bytes are reproducible.
+//! The PDF read back by independent tools: lopdf and poppler's pdftotext
+//! find the text (in reading order, right-to-left scripts included), qpdf
+//! finds the file sound, the metadata claims PDF/A-2a and PDF/UA-1 (which
+//! krilla checked while writing), and the bytes are reproducible.
+
+use std::process::{Command, Output};
 
 use super::*;
 
 /// 2025-03-01 14:03:00 UTC.
 const SIGNED_AT_MS: i64 = 1_740_837_780_000;
 
-fn metadata() -> Metadata {
+fn metadata(language: &str) -> Metadata {
     Metadata {
         title: "Consent record — Recovery college co-design study".into(),
         author: "fieldkit".into(),
-        producer: "fieldkit PDF writer".into(),
+        producer: "fieldkit".into(),
         created_unix_ms: SIGNED_AT_MS,
+        language: language.into(),
     }
+}
+
+fn heading(text: &str) -> Block {
+    Block::Heading {
+        level: 1,
+        text: text.into(),
+    }
+}
+
+fn paragraph(text: &str) -> Block {
+    Block::Paragraph(vec![Span::plain(text)])
 }
 
 fn consent_copy() -> Document {
@@ -26,8 +42,9 @@ fn consent_copy() -> Document {
         ("I agree to take part in this study.", "Yes"),
     ];
     Document {
-        metadata: metadata(),
+        metadata: metadata("en-GB"),
         footer: "Record sha256:3f0a9c1be27d4e58a6b0c9d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5".into(),
+        page_label: "Page {page} of {pages}".into(),
         blocks: vec![
             Block::KeyValues(vec![
                 KeyValue::new("Study", "Recovery college co-design study (IRAS 312345, REC 24/NW/0123)"),
@@ -36,17 +53,23 @@ fn consent_copy() -> Document {
                 KeyValue::new("Participant", "RC-0147"),
                 KeyValue::new("How consent was taken", "Online, by the participant"),
             ]),
-            Block::Heading("Your answers".into()),
-            Block::Clauses(clauses.iter().map(|(text, answer)| Clause::new(*text, *answer)).collect()),
-            Block::Heading("What happens if you withdraw".into()),
-            Block::Paragraph(
-                "You can withdraw at any time by telling the research team or using the “withdraw” link in \
-                 your account. We will stop collecting data from you straight away. Recordings not yet \
-                 analysed are deleted; anonymised quotes already published stay published — we cannot recall \
-                 a printed report. Travel costs up to £15 (or €18 at partner sites) are refunded either way."
-                    .into(),
-            ),
-            Block::Heading("Signatures".into()),
+            heading("Your answers"),
+            Block::Clauses {
+                headers: ["Statement".into(), "Your answer".into()],
+                rows: clauses.iter().map(|(text, answer)| Clause::new(*text, *answer)).collect(),
+            },
+            heading("What happens if you withdraw"),
+            Block::Paragraph(vec![
+                Span::plain("You can withdraw at any time by telling the research team or using the “withdraw” link in your account. "),
+                Span { text: "We will stop collecting data from you straight away.".into(), emphasis: Emphasis::Strong, link: None },
+                Span::plain(" Recordings not yet analysed are deleted; anonymised quotes already published stay published — we cannot recall a printed report. Travel costs up to £15 (or €18 at partner sites) are refunded either way. "),
+                Span { text: "Read more".into(), emphasis: Emphasis::Emphasis, link: Some("https://example.org/withdraw".into()) },
+            ]),
+            Block::List {
+                ordered: true,
+                items: vec![vec![Span::plain("Tell the team.")], vec![Span::plain("Choose what stops.")]],
+            },
+            heading("Signatures"),
             Block::Signature(Signature {
                 label: "Participant".into(),
                 name: "Siân Ó Dónaill".into(),
@@ -61,6 +84,33 @@ fn consent_copy() -> Document {
     }
 }
 
+/// The same consent copy in Urdu, its REC reference in Latin letters and
+/// digits inside the Urdu text.
+fn urdu_copy() -> Document {
+    Document {
+        metadata: Metadata {
+            title: "رضامندی کا ریکارڈ".into(),
+            ..metadata("ur-PK")
+        },
+        footer: "ریکارڈ RC-0147".into(),
+        page_label: "صفحہ {page} از {pages}".into(),
+        blocks: vec![
+            Block::KeyValues(vec![KeyValue::new("مطالعہ", "ریکوری کالج")]),
+            heading("آپ کے جوابات"),
+            paragraph(URDU_PARAGRAPH),
+            Block::Clauses {
+                headers: ["بیان".into(), "آپ کا جواب".into()],
+                rows: vec![
+                    Clause::new("میں نے معلوماتی پرچہ پڑھ لیا ہے۔", "ہاں"),
+                    Clause::new("میں مستقبل کی تحقیق کے بارے میں رابطے پر راضی ہوں۔", "نہیں"),
+                ],
+            },
+        ],
+    }
+}
+
+const URDU_PARAGRAPH: &str = "اس مطالعے کی منظوری REC حوالہ 24/NW/0123 کے تحت دی گئی ہے۔ آپ کسی بھی وقت دستبردار ہو سکتے ہیں۔";
+
 /// A consent copy followed by pages of wrapped paragraphs.
 fn long_document() -> Document {
     let mut doc = consent_copy();
@@ -68,10 +118,8 @@ fn long_document() -> Document {
         "Peer trainers and students shape each course together, and the team records how the \
                     college links people to the groups around it. ";
     for n in 1..=18 {
-        doc.blocks.push(Block::Paragraph(format!(
-            "Paragraph {n}. {}",
-            sentence.repeat(4)
-        )));
+        doc.blocks
+            .push(paragraph(&format!("Paragraph {n}. {}", sentence.repeat(4))));
     }
     doc
 }
@@ -89,42 +137,41 @@ fn extract_text(pdf: &[u8]) -> (String, usize) {
     )
 }
 
+fn words(text: &str) -> Vec<&str> {
+    text.split_whitespace().collect()
+}
+
+fn spans_text(spans: &[Span]) -> String {
+    spans.iter().map(|span| span.text.as_str()).collect()
+}
+
 #[test]
 fn every_block_reads_back_as_text_across_pages() {
     let doc = long_document();
     let (text, pages) = extract_text(&doc.render().unwrap());
+    let text = words(&text).join(" ");
     assert!(pages >= 3, "{pages} pages");
     for block in &doc.blocks {
-        let words: Vec<&str> = match block {
-            Block::Paragraph(text) | Block::Heading(text) => text.split_whitespace().collect(),
+        let expected: Vec<String> = match block {
+            Block::Heading { text, .. } => vec![text.clone()],
+            Block::Paragraph(spans) => vec![spans_text(spans)],
+            Block::List { items, .. } => items.iter().map(|item| spans_text(item)).collect(),
             Block::KeyValues(rows) => rows
                 .iter()
-                .flat_map(|r| [&r.label, &r.value])
-                .flat_map(|t| t.split_whitespace())
+                .flat_map(|r| [r.label.clone(), r.value.clone()])
                 .collect(),
-            Block::Clauses(rows) => rows
+            Block::Clauses { headers, rows } => headers
                 .iter()
-                .flat_map(|r| r.text.split_whitespace().chain([r.answer.as_str()]))
+                .cloned()
+                .chain(rows.iter().flat_map(|r| [r.text.clone(), r.answer.clone()]))
                 .collect(),
-            Block::Signature(s) => [&s.label, &s.name, &s.time]
-                .into_iter()
-                .flat_map(|t| t.split_whitespace())
-                .collect(),
+            Block::Signature(s) => vec![s.label.clone(), s.name.clone(), s.time.clone()],
         };
-        for word in words {
-            assert!(text.contains(word), "{word:?} missing");
+        for word in expected.iter().flat_map(|t| words(t)) {
+            assert!(text.contains(word), "{word:?} missing from {text}");
         }
     }
-    for expected in [
-        "Siân Ó Dónaill",
-        "Zoë Whitfield",
-        "“withdraw”",
-        "£15",
-        "€18",
-        "—",
-        "Yes\n",
-        "No\n",
-    ] {
+    for expected in ["“withdraw”", "£15", "€18", "(https://example.org/withdraw)"] {
         assert!(text.contains(expected), "{expected:?} missing");
     }
     assert!(text.contains(&format!("Page 2 of {pages}")));
@@ -138,66 +185,66 @@ fn same_document_renders_to_the_same_bytes() {
     let mut later = doc.clone();
     later.metadata.created_unix_ms += 1000;
     assert_ne!(doc.render().unwrap(), later.render().unwrap());
+    let urdu = urdu_copy();
+    assert_eq!(urdu.render().unwrap(), urdu.render().unwrap());
 }
 
+/// krilla's validators run on every render; what they would refuse (here,
+/// no title, which PDF/UA requires) is an error rather than a PDF.
 #[test]
-fn file_starts_with_header_and_every_xref_offset_points_at_its_object() {
-    let pdf = consent_copy().render().unwrap();
-    assert!(pdf.starts_with(b"%PDF-1.7\n"));
-    assert!(pdf.ends_with(b"%%EOF\n"));
-    let doc = load(&pdf);
-    assert!(doc.reference_table.entries.len() > 10);
-    for (number, entry) in &doc.reference_table.entries {
-        let lopdf::xref::XrefEntry::Normal { offset, .. } = entry else {
-            panic!("object {number} is not a plain entry: {entry:?}");
-        };
-        let at = &pdf[*offset as usize..];
-        assert!(
-            at.starts_with(format!("{number} 0 obj\n").as_bytes()),
-            "object {number}"
-        );
+fn documents_render_under_the_pdf_a_and_pdf_ua_validators() {
+    for doc in [consent_copy(), urdu_copy(), long_document()] {
+        let pdf = doc.render().unwrap();
+        let xmp = String::from_utf8_lossy(&pdf);
+        for claim in [
+            "<pdfaid:part>2</pdfaid:part>",
+            "<pdfaid:conformance>A</pdfaid:conformance>",
+            "<pdfuaid:part>1</pdfuaid:part>",
+        ] {
+            assert!(xmp.contains(claim), "{claim} missing from the XMP metadata");
+        }
     }
-    let id = doc
-        .trailer
-        .get(b"ID")
-        .and_then(lopdf::Object::as_array)
-        .unwrap();
-    assert_eq!(id.len(), 2);
+    let mut untitled = consent_copy();
+    untitled.metadata.title = String::new();
+    assert!(matches!(untitled.render(), Err(PdfError::Validation(_))));
 }
 
 #[test]
-fn fonts_are_embedded_as_identity_h_with_to_unicode() {
-    let doc = load(&consent_copy().render().unwrap());
-    let fonts: Vec<_> = doc
-        .objects
+fn language_title_and_tags_are_in_the_catalog() {
+    let pdf = urdu_copy().render().unwrap();
+    let doc = load(&pdf);
+    let catalog = doc.catalog().unwrap();
+    assert_eq!(catalog.get(b"Lang").unwrap().as_str().unwrap(), b"ur-PK");
+    assert!(catalog.get(b"StructTreeRoot").is_ok());
+    let viewer = catalog.get_deref(b"ViewerPreferences", &doc).unwrap();
+    let viewer = viewer.as_dict().unwrap();
+    assert!(viewer.get(b"DisplayDocTitle").unwrap().as_bool().unwrap());
+    assert_eq!(viewer.get(b"Direction").unwrap().as_name().unwrap(), b"R2L");
+    let tags = structure_types(&doc);
+    for tag in ["H1", "H2", "P", "Table", "TR", "TH", "TD"] {
+        assert!(tags.contains(tag), "{tag} missing from {tags:?}");
+    }
+    let tags = structure_types(&load(&consent_copy().render().unwrap()));
+    for tag in ["L", "LI", "Lbl", "LBody", "Div"] {
+        assert!(tags.contains(tag), "{tag} missing from {tags:?}");
+    }
+}
+
+/// The types of the structure elements.
+fn structure_types(doc: &lopdf::Document) -> std::collections::BTreeSet<String> {
+    doc.objects
         .values()
         .filter_map(|o| o.as_dict().ok())
-        .filter(|d| d.has_type(b"Font"))
-        .collect();
-    let type0: Vec<_> = fonts
-        .iter()
-        .filter(|d| d.get(b"Subtype").and_then(lopdf::Object::as_name).ok() == Some(b"Type0"))
-        .collect();
-    assert_eq!(type0.len(), 2, "regular and bold");
-    for font in type0 {
-        assert_eq!(
-            font.get(b"Encoding").unwrap().as_name().unwrap(),
-            b"Identity-H"
-        );
-        assert!(font.get(b"ToUnicode").is_ok());
-    }
-    let programs = doc
-        .objects
-        .values()
-        .filter(|o| o.as_dict().is_ok_and(|d| d.has(b"FontFile2")))
-        .count();
-    assert_eq!(programs, 2);
+        .filter(|d| d.has_type(b"StructElem"))
+        .filter_map(|d| d.get(b"S").and_then(lopdf::Object::as_name).ok())
+        .map(|name| String::from_utf8_lossy(name).into_owned())
+        .collect()
 }
 
 #[test]
-fn characters_the_font_lacks_become_question_marks() {
+fn characters_no_font_has_become_question_marks() {
     let mut doc = consent_copy();
-    doc.blocks = vec![Block::Paragraph("Name: 山田 🙂 Ann".into())];
+    doc.blocks = vec![paragraph("Name: 山田 🙂 Ann")];
     let (text, _) = extract_text(&doc.render().unwrap());
     assert!(text.contains("Name: ?? ? Ann"), "{text}");
 }
@@ -214,11 +261,18 @@ fn awkward_input_still_lays_out_on_pages() {
     let mut doc = consent_copy();
     doc.footer = "x".repeat(500);
     doc.blocks = vec![
-        Block::Paragraph("\n".repeat(300)),
-        Block::Paragraph("a".repeat(5000)),
-        Block::Heading(String::new()),
+        paragraph(&"\n".repeat(300)),
+        paragraph(&"a".repeat(5000)),
+        heading(""),
         Block::KeyValues(vec![KeyValue::new("", "")]),
-        Block::Clauses(vec![]),
+        Block::Clauses {
+            headers: [String::new(), String::new()],
+            rows: vec![],
+        },
+        Block::List {
+            ordered: false,
+            items: vec![vec![]],
+        },
     ];
     let (text, pages) = extract_text(&doc.render().unwrap());
     assert!(pages > 2, "{pages} pages");
@@ -229,8 +283,9 @@ fn awkward_input_still_lays_out_on_pages() {
 #[test]
 fn empty_document_is_one_page() {
     let doc = Document {
-        metadata: metadata(),
+        metadata: metadata("en"),
         footer: String::new(),
+        page_label: "Page {page} of {pages}".into(),
         blocks: vec![],
     };
     let (text, pages) = extract_text(&doc.render().unwrap());
@@ -238,11 +293,121 @@ fn empty_document_is_one_page() {
     assert!(text.contains("Page 1 of 1"));
 }
 
-/// Leaves target/pdf-sample.pdf to look at (pdftoppm -png -r 60 …).
+/// A tool these tests need, or None when it is missing outside CI, said on
+/// stderr (the convention of tests/it/support.rs `missing_tool`).
+fn tool(name: &str, package: &str) -> Option<Command> {
+    let found = Command::new(name).arg("-v").output().is_ok();
+    if found {
+        return Some(Command::new(name));
+    }
+    let what = format!("{name} (Debian {package})");
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true needs {what}");
+    }
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\nSkipped, missing {what}\n");
+    None
+}
+
+/// Writes `pdf` to a file of its own under target/ and runs `command`
+/// with `before`, the file's path and `after` as arguments.
+fn run_on(mut command: Command, name: &str, pdf: &[u8], before: &[&str], after: &[&str]) -> Output {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pdf-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}-{}.pdf", std::process::id()));
+    std::fs::write(&path, pdf).unwrap();
+    let output = command
+        .args(before)
+        .arg(&path)
+        .args(after)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(&path);
+    output
+}
+
+/// What poppler extracts, white space made single spaces.
+fn pdftotext(name: &str, pdf: &[u8]) -> Option<String> {
+    let command = tool("pdftotext", "poppler-utils")?;
+    let output = run_on(command, name, pdf, &["-enc", "UTF-8"], &["-"]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    // Poppler marks the direction of each run with bidi embedding controls.
+    let text = text.replace(['\u{202A}', '\u{202B}', '\u{202C}'], "");
+    Some(words(&text).join(" "))
+}
+
 #[test]
-fn sample_consent_copy_is_written_for_inspection() {
-    let pdf = consent_copy().render().unwrap();
+fn qpdf_finds_the_files_sound() {
+    for (name, doc) in [("english", long_document()), ("urdu", urdu_copy())] {
+        let Some(qpdf) = tool("qpdf", "qpdf") else {
+            return;
+        };
+        let output = run_on(qpdf, name, &doc.render().unwrap(), &["--check"], &[]);
+        let said = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{name}: {said}");
+        assert!(
+            said.contains("No syntax or stream encoding errors"),
+            "{said}"
+        );
+    }
+}
+
+#[test]
+fn poppler_extracts_english_text_in_reading_order() {
+    let doc = consent_copy();
+    let Some(text) = pdftotext("english", &doc.render().unwrap()) else {
+        return;
+    };
+    for expected in [
+        "Consent record — Recovery college co-design study",
+        "Recovery college co-design study (IRAS 312345, REC 24/NW/0123)",
+        "We will stop collecting data from you straight away.",
+        "Read more (https://example.org/withdraw)",
+        "1. Tell the team.",
+        "Siân Ó Dónaill",
+        "Page 1 of 2",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from {text}");
+    }
+}
+
+/// Urdu is drawn right to left, with the Latin and digits of the REC
+/// reference left to right inside it; poppler reads it back in the order it
+/// was written. Compared without white space: poppler moves the space at
+/// each change of direction.
+#[test]
+fn poppler_extracts_urdu_text_in_reading_order() {
+    let doc = urdu_copy();
+    let Some(text) = pdftotext("urdu", &doc.render().unwrap()) else {
+        return;
+    };
+    let squeezed = |t: &str| t.split_whitespace().collect::<String>();
+    let text = squeezed(&text);
+    for expected in [
+        URDU_PARAGRAPH,
+        "رضامندی کا ریکارڈ",
+        "آپ کے جوابات",
+        "بیان",
+        "آپ کا جواب",
+        "میں نے معلوماتی پرچہ پڑھ لیا ہے۔",
+        "ہاں",
+        "میں مستقبل کی تحقیق کے بارے میں رابطے پر راضی ہوں۔",
+        "نہیں",
+    ] {
+        let expected = squeezed(expected);
+        assert!(text.contains(&expected), "{expected:?} missing from {text}");
+    }
+}
+
+/// Leaves target/pdf-sample.pdf and target/pdf-sample-ur.pdf to look at
+/// (pdftoppm -png -r 60 …).
+#[test]
+fn sample_copies_are_written_for_inspection() {
     let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     std::fs::create_dir_all(&target).unwrap();
-    std::fs::write(target.join("pdf-sample.pdf"), &pdf).unwrap();
+    let english = consent_copy().render().unwrap();
+    std::fs::write(target.join("pdf-sample.pdf"), english).unwrap();
+    let urdu = urdu_copy().render().unwrap();
+    std::fs::write(target.join("pdf-sample-ur.pdf"), urdu).unwrap();
 }

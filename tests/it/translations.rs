@@ -11,7 +11,9 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::consent::{answers, consent_fields, count, invitation_path, setup, NAME};
-use crate::support::{fieldkit_command, run_fieldkit, spawn, Engine, Run, TempDir, PASSWORD};
+use crate::support::{
+    fieldkit_command, missing_tool, run_fieldkit, spawn, Engine, Run, TempDir, PASSWORD,
+};
 
 const SLUG: &str = "recovery-college-codesign";
 
@@ -333,7 +335,148 @@ async fn a_translation_without_its_source_is_refused() {
     );
 }
 
+/// What an outside tool makes of a PDF: `pdftotext` (poppler) text with
+/// white space made single spaces, and whether `qpdf --check` passes; None
+/// when either tool is missing (then reported as `missing_tool` says).
+fn outside_reading(pdf: &[u8]) -> Option<(String, std::process::Output)> {
+    use std::process::{Command, Stdio};
+    let dir = TempDir::new();
+    let file = dir.0.join("copy.pdf");
+    std::fs::write(&file, pdf).unwrap();
+    let text = match Command::new("pdftotext").arg(&file).arg("-").output() {
+        Ok(out) => String::from_utf8(out.stdout).unwrap(),
+        Err(_) => {
+            missing_tool("pdftotext (Debian package poppler-utils)");
+            return None;
+        }
+    };
+    let qpdf = match Command::new("qpdf")
+        .arg("--check")
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+    {
+        Ok(out) => out,
+        Err(_) => {
+            missing_tool("qpdf (Debian package qpdf)");
+            return None;
+        }
+    };
+    Some((text.split_whitespace().collect::<Vec<_>>().join(" "), qpdf))
+}
+
+async fn the_copies_in_english_easy_read_and_urdu_are_archival_and_read_back(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let easy = t
+        .consent_form(&s.researcher, &s.study, "participation-easy-read")
+        .await;
+    let easy_clause = easy["clauses"][0]["text"].as_str().unwrap().to_owned();
+    let english = t
+        .consent_form(&s.researcher, &s.study, "participation")
+        .await;
+    let english_clause = english["clauses"][4]["text"].as_str().unwrap().to_owned();
+    let mut copies = Vec::new();
+    for (version, language, clause) in [
+        (s.form_version.clone(), None, english_clause),
+        (easy["id"].as_str().unwrap().to_owned(), None, easy_clause),
+        (
+            s.form_version.clone(),
+            Some("ur"),
+            URDU_TAKE_PART.to_owned(),
+        ),
+    ] {
+        let clauses = t
+            .consent_form(
+                &s.researcher,
+                &s.study,
+                if version == s.form_version {
+                    "participation"
+                } else {
+                    "participation-easy-read"
+                },
+            )
+            .await;
+        let answers: serde_json::Map<String, Value> = clauses["clauses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["key"].as_str().unwrap().to_owned(),
+                    json!(if c["mandatory"] == true { "yes" } else { "no" }),
+                )
+            })
+            .collect();
+        let r = t
+            .api(Method::POST, &format!("/studies/{}/participants/{}/consents", s.study, s.participant), Some(&s.researcher))
+            .json(&json!({ "form_version_id": version, "language": language, "method": "in_person_witnessed",
+                           "answers": answers, "signature": NAME }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let id = r.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let pdf = t
+            .api(
+                Method::GET,
+                &format!("/studies/{}/consent-records/{id}/pdf", s.study),
+                Some(&s.researcher),
+            )
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        copies.push((language.unwrap_or("en-GB"), pdf.to_vec(), clause));
+    }
+    for (language, pdf, clause) in copies {
+        let raw = String::from_utf8_lossy(&pdf);
+        assert!(
+            raw.contains("<pdfaid:part>2</pdfaid:part>"),
+            "{language}: claims PDF/A-2"
+        );
+        assert!(
+            raw.contains("<pdfuaid:part>1</pdfuaid:part>"),
+            "{language}: claims PDF/UA-1"
+        );
+        let doc = lopdf::Document::load_mem(&pdf).unwrap();
+        let lang = doc
+            .catalog()
+            .unwrap()
+            .get(b"Lang")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .to_vec();
+        assert_eq!(
+            String::from_utf8(lang).unwrap(),
+            language,
+            "the document language is the form's"
+        );
+        assert!(!raw.contains(NAME), "no identity in the copy");
+        let Some((text, qpdf)) = outside_reading(&pdf) else {
+            return;
+        };
+        assert!(
+            qpdf.status.success(),
+            "{language}: qpdf --check: {}",
+            String::from_utf8_lossy(&qpdf.stdout)
+        );
+        let clause: String = clause.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            text.contains(&clause),
+            "{language}: pdftotext gives back {clause:?} in reading order:\n{text}"
+        );
+    }
+}
+
 on_both_engines!(
+    the_copies_in_english_easy_read_and_urdu_are_archival_and_read_back,
     a_participant_reads_and_signs_the_form_in_urdu,
     a_researcher_takes_consent_in_urdu_and_an_unpublished_language_is_refused,
 );

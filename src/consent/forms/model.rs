@@ -508,6 +508,9 @@ pub fn parse_form(
             }
         }
     };
+    if let Some(form) = &form {
+        check_printable(&mut c, form);
+    }
     match form {
         Some(form) if c.problems.is_empty() => Ok(form),
         _ => {
@@ -559,6 +562,32 @@ fn check_front_matter(
             .map(|n| n.get_ref().trim().to_owned())
             .filter(|n| !n.is_empty()),
     }
+}
+
+/// Every word a participant reads must print on their copy: a character no
+/// bundled font has is refused at its first line, never printed as `?`.
+fn check_printable(c: &mut Checker, form: &ConsentForm) {
+    let mut read = vec![
+        form.title.as_str(),
+        &form.body_markdown,
+        &form.withdrawal_policy,
+    ];
+    read.extend(form.clauses.iter().map(|cl| cl.text.as_str()));
+    let missing = crate::pdf::uncovered_chars(&read.join("\n"));
+    let Some(first) = missing.first() else { return };
+    let line = c.text.find(*first).map(|at| line_at(c.text.as_bytes(), at));
+    let named: Vec<String> = missing
+        .iter()
+        .take(5)
+        .map(|ch| format!("\"{ch}\" (U+{:04X})", u32::from(*ch)))
+        .collect();
+    c.at(
+        line,
+        format!(
+            "{} cannot be printed on the participant's copy: fieldkit bundles fonts for Latin, Greek and Cyrillic (Noto Sans) and Arabic script (Noto Naskh Arabic) only; add a font for this script before using the form",
+            named.join(", ")
+        ),
+    );
 }
 
 fn check_withdrawal_policy(c: &mut Checker, f: &FrontMatter) -> String {
@@ -1094,6 +1123,23 @@ Please read the information sheet first.
                 .starts_with(&format!("{FILE}: the file name must be <form-id>.v<N>.md")),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn a_script_with_no_bundled_font_is_refused_at_its_line() {
+        let thai = with("I agree to be video recorded.", "ฉันยินยอม");
+        let line = thai.lines().position(|l| l.contains("ฉัน")).unwrap() + 1;
+        let p = problems(&thai);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with(&format!("{FILE}:{line}: \"ฉ\" (U+0E09)")),
+            "{p:?}"
+        );
+        assert!(parse(&with(
+            "I agree to be video recorded.",
+            "میں رضامند ہوں۔ Ça va, Ελλάδα, Київ"
+        ))
+        .is_ok());
     }
 
     #[test]

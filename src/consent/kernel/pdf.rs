@@ -6,7 +6,7 @@
 
 use crate::clock::rfc3339;
 use crate::consent::forms::model::ConsentFormVersion;
-use crate::pdf::{Block, Clause, Document, KeyValue, Metadata, Signature};
+use crate::pdf::{Block, Clause, Document, KeyValue, Metadata, Signature, Span};
 use crate::studies::model::Study;
 
 use super::model::{ClauseAnswer, ConsentMethod};
@@ -26,6 +26,19 @@ pub struct CopyOf<'a> {
     pub record_hash: &'a str,
 }
 
+const PAGE_LABEL: &str = "Page {page} of {pages}";
+
+fn heading(text: impl Into<String>) -> Block {
+    Block::Heading {
+        level: 1,
+        text: text.into(),
+    }
+}
+
+fn paragraph(text: impl Into<String>) -> Block {
+    Block::Paragraph(vec![Span::plain(text)])
+}
+
 fn answer_text(a: &ClauseAnswer) -> &'static str {
     match (a.agreed, a.left_blank) {
         (true, _) => "Yes",
@@ -36,39 +49,38 @@ fn answer_text(a: &ClauseAnswer) -> &'static str {
 
 pub fn document(c: &CopyOf<'_>) -> Document {
     let f = &c.form.form;
-    let mut blocks = vec![
-        Block::Heading(f.title.clone()),
-        Block::KeyValues(vec![
-            KeyValue::new("Study", &c.study.title),
-            KeyValue::new("IRAS ID", c.study.iras_id.as_deref().unwrap_or("—")),
-            KeyValue::new("REC reference", &f.rec_reference),
-            KeyValue::new("REC approval", f.rec_approval_date.to_string()),
-            KeyValue::new(
-                "Form",
-                format!("{} version {} ({})", f.form_id, f.version, f.language),
+    let mut blocks = vec![Block::KeyValues(vec![
+        KeyValue::new("Study", &c.study.title),
+        KeyValue::new("IRAS ID", c.study.iras_id.as_deref().unwrap_or("—")),
+        KeyValue::new("REC reference", &f.rec_reference),
+        KeyValue::new("REC approval", f.rec_approval_date.to_string()),
+        KeyValue::new(
+            "Form",
+            format!("{} version {} ({})", f.form_id, f.version, f.language),
+        ),
+        KeyValue::new(
+            "Information sheet",
+            format!(
+                "version {} of {}",
+                f.information_sheet_version, f.information_sheet_date
             ),
-            KeyValue::new(
-                "Information sheet",
-                format!(
-                    "version {} of {}",
-                    f.information_sheet_version, f.information_sheet_date
-                ),
-            ),
-            KeyValue::new("Participant", c.study_code),
-            KeyValue::new("How consent was taken", c.method.label()),
-        ]),
-    ];
-    blocks.push(Block::Paragraph(f.body_markdown.clone())); // TEMP until the krilla merge
-    blocks.push(Block::Heading("Your answers".into()));
-    blocks.push(Block::Clauses(
-        c.answers
+        ),
+        KeyValue::new("Participant", c.study_code),
+        KeyValue::new("How consent was taken", c.method.label()),
+    ])];
+    blocks.extend(crate::markdown::to_blocks(&f.body_markdown));
+    blocks.push(heading("Your answers"));
+    blocks.push(Block::Clauses {
+        headers: ["Statement".into(), "Answer".into()],
+        rows: c
+            .answers
             .iter()
             .map(|a| Clause::new(&a.text, answer_text(a)))
             .collect(),
-    ));
-    blocks.push(Block::Heading("If you withdraw".into()));
-    blocks.push(Block::Paragraph(f.withdrawal_policy.clone()));
-    blocks.push(Block::Heading("Signatures".into()));
+    });
+    blocks.push(heading("If you withdraw"));
+    blocks.extend(crate::markdown::to_blocks(&f.withdrawal_policy));
+    blocks.push(heading("Signatures"));
     let participant = match (c.signature_sha256, c.verbal_record) {
         (Some(sha), _) => format!("Signed by typing their name (kept encrypted; SHA-256 {sha})"),
         (None, Some(where_)) => format!("Consent given verbally and recorded: {where_}"),
@@ -92,8 +104,10 @@ pub fn document(c: &CopyOf<'_>) -> Document {
             author: "fieldkit".into(),
             producer: "fieldkit".into(),
             created_unix_ms: c.signed_at,
+            language: f.language.clone(),
         },
         footer: format!("Consent record {} · {}", c.study_code, c.record_hash),
+        page_label: PAGE_LABEL.into(),
         blocks,
     }
 }
@@ -115,7 +129,7 @@ pub fn withdrawal_document(c: &WithdrawalCopy<'_>) -> Document {
         (None, false) => "The research team".to_owned(),
     };
     let mut blocks = vec![
-        Block::Heading(format!("Your withdrawal from {}", c.study.title)),
+        heading(format!("Your withdrawal from {}", c.study.title)),
         Block::KeyValues(vec![
             KeyValue::new("Study", &c.study.title),
             KeyValue::new("IRAS ID", c.study.iras_id.as_deref().unwrap_or("—")),
@@ -124,38 +138,31 @@ pub fn withdrawal_document(c: &WithdrawalCopy<'_>) -> Document {
             KeyValue::new("Recorded by", recorded_by),
             KeyValue::new("Why", w.basis.label()),
         ]),
-        Block::Heading("What stops".into()),
+        heading("What stops"),
     ];
-    blocks.extend(
-        w.scope
-            .in_words()
-            .into_iter()
-            .map(|line| Block::Paragraph(line.into())),
-    );
-    blocks.push(Block::Heading("Information already collected".into()));
-    blocks.push(Block::Paragraph(w.erasure_in_words()));
+    blocks.extend(w.scope.in_words().into_iter().map(paragraph));
+    blocks.push(heading("Information already collected"));
+    blocks.push(paragraph(w.erasure_in_words()));
     if let Some(policy) = c.policy {
-        blocks.push(Block::Heading(
-            "What the consent form says about withdrawing".into(),
-        ));
-        blocks.push(Block::Paragraph(policy.into()));
+        blocks.push(heading("What the consent form says about withdrawing"));
+        blocks.push(paragraph(policy));
     }
-    blocks.push(Block::Paragraph(
-        match w.confirmation_emailed {
-            Some(true) => "A confirmation was also emailed to you.",
-            Some(false) => "No confirmation was emailed to you.",
-            None => "Whether a confirmation was emailed was not recorded.",
-        }
-        .into(),
-    ));
+    blocks.push(paragraph(match w.confirmation_emailed {
+        Some(true) => "A confirmation was also emailed to you.",
+        Some(false) => "No confirmation was emailed to you.",
+        None => "Whether a confirmation was emailed was not recorded.",
+    }));
     Document {
         metadata: Metadata {
             title: format!("Withdrawal – {}", c.study_code),
             author: "fieldkit".into(),
             producer: "fieldkit".into(),
             created_unix_ms: w.recorded_at,
+            // The record is written in English whatever the form's language.
+            language: "en-GB".into(),
         },
         footer: format!("Withdrawal record {} · {}", c.study_code, w.id),
+        page_label: PAGE_LABEL.into(),
         blocks,
     }
 }
