@@ -282,7 +282,7 @@ mod tests {
 
     #[test]
     fn guessable_patterns_are_refused_by_zxcvbn() {
-        let e = NewPassword::parse("Summer2024Summer!", &[], false)
+        let e = NewPassword::parse("iloveyoubaby1234", &[], false)
             .err()
             .unwrap();
         assert!(e.contains("guessed too quickly"), "{e}");

@@ -48,6 +48,53 @@ macro_rules! on_both_engines {
 
 pub const PASSWORD: &str = "plum kettle orbit lantern";
 
+/// The code of a TOTP secret (base32) for a time step, as an authenticator app shows it.
+pub fn totp_code(secret: &str, step: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .unwrap();
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, bytes, None, "t".into())
+        .generate(step as u64 * 30)
+}
+
+fn current_step() -> i64 {
+    (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 30) as i64
+}
+
+/// The authenticator app of every account the helpers set a second factor
+/// up for: its secret, by email, and the last time step used. A code is
+/// accepted once, so each use takes a later step: the current one, then
+/// the next (accepted as one step of drift), then it waits for the clock.
+#[derive(Clone, Default)]
+pub struct Authenticator(std::sync::Arc<std::sync::Mutex<BTreeMap<String, (String, i64)>>>);
+
+impl Authenticator {
+    pub fn remember(&self, email: &str, secret: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(email.to_owned(), (secret.to_owned(), 0));
+    }
+
+    /// A code of a step not used before, or None if the account has no factor here.
+    pub async fn code(&self, email: &str) -> Option<String> {
+        let (secret, step) = {
+            let mut all = self.0.lock().unwrap();
+            let (secret, last) = all.get_mut(email)?;
+            *last = (*last + 1).max(current_step());
+            (secret.clone(), *last)
+        };
+        while step > current_step() + 1 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Some(totp_code(&secret, step))
+    }
+}
+
 /// A folder removed when dropped.
 pub struct TempDir(pub PathBuf);
 
@@ -145,6 +192,7 @@ pub struct TestApp {
     pub storage: Storage,
     pub dir: TempDir,
     pub http: reqwest::Client,
+    pub authenticator: Authenticator,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -206,6 +254,7 @@ pub async fn spawn_with(
         storage,
         dir,
         http,
+        authenticator: Authenticator::default(),
         stop: Some(stop),
     })
 }
@@ -355,7 +404,9 @@ impl TestApp {
         pages
     }
 
-    /// Signs in through the API and returns the session token.
+    /// Signs in through the API, as staff do: with a code when the account
+    /// has a second factor, and setting one up first when its role needs
+    /// one. Returns the session token.
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
         let r = self
             .api(reqwest::Method::POST, "/sessions", None)
@@ -363,16 +414,62 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(
-            r.status(),
-            200,
-            "sign-in of {email} failed: {}",
-            r.text().await.unwrap()
-        );
-        r.json::<Value>().await.unwrap()["token"]
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        if status == 202 {
+            let code = self
+                .authenticator
+                .code(email)
+                .await
+                .expect("a second factor");
+            let r = self
+                .api(reqwest::Method::POST, "/sessions/second-factor", None)
+                .json(&json!({ "pending_token": body["pending_token"], "code": code }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "second step of {email}");
+            return r.json::<Value>().await.unwrap()["token"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        }
+        assert_eq!(status, 200, "sign-in of {email} failed: {body}");
+        let token = body["token"].as_str().unwrap().to_owned();
+        let me = self.get_json(&token, "/me").await;
+        if me["second_factor"]["required"] == true && me["second_factor"]["enrolled"] == false {
+            self.enrol(&token, email).await;
+        }
+        token
+    }
+
+    /// Sets up a second factor through the API for a signed-in account;
+    /// returns its recovery codes.
+    pub async fn enrol(&self, token: &str, email: &str) -> Vec<String> {
+        let r = self
+            .api(reqwest::Method::POST, "/me/second-factor", Some(token))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "enrolment of {email}");
+        let secret = r.json::<Value>().await.unwrap()["secret"]
             .as_str()
             .unwrap()
-            .to_owned()
+            .to_owned();
+        self.authenticator.remember(email, &secret);
+        let code = self.authenticator.code(email).await.unwrap();
+        let r = self
+            .api(
+                reqwest::Method::POST,
+                "/me/second-factor/confirmation",
+                Some(token),
+            )
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "confirmation of {email}");
+        serde_json::from_value(r.json::<Value>().await.unwrap()["recovery_codes"].clone()).unwrap()
     }
 
     /// Creates an administrator the way `fieldkit admin create` does and signs in.
@@ -489,6 +586,7 @@ impl TestApp {
             http: self.http.clone(),
             cookies: BTreeMap::new(),
             csrf: None,
+            authenticator: self.authenticator.clone(),
         }
     }
 }
@@ -535,6 +633,7 @@ pub struct PageClient {
     http: reqwest::Client,
     pub cookies: BTreeMap<String, String>,
     pub csrf: Option<String>,
+    authenticator: Authenticator,
 }
 
 impl PageClient {
@@ -602,11 +701,49 @@ impl PageClient {
         self.read(resp).await
     }
 
-    /// Signs in through the sign-in page.
+    /// Signs in through the sign-in page, as staff do: the code step when
+    /// the account has a second factor, and setting one up when its role
+    /// needs one. Returns the answer to the password step (a 303 when right).
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         self.get("/login").await.assert_status(200);
-        self.post("/login", &[("email", email), ("password", password)])
-            .await
+        let answer = self
+            .post("/login", &[("email", email), ("password", password)])
+            .await;
+        if answer.location().starts_with("/login/second-factor") {
+            self.get(answer.location()).await.assert_status(200);
+            let code = self
+                .authenticator
+                .code(email)
+                .await
+                .expect("a second factor");
+            self.post("/login/second-factor", &[("code", &code)])
+                .await
+                .assert_status(303);
+        } else if answer.status == 303
+            && self
+                .get("/")
+                .await
+                .location()
+                .starts_with("/account/second-factor")
+        {
+            self.get("/account/second-factor").await.assert_status(200);
+            self.post("/account/second-factor", &[])
+                .await
+                .assert_status(303);
+            let page = self.get("/account/second-factor").await;
+            let at = page
+                .text
+                .find("id=\"totp-secret\">")
+                .expect("the key for typing")
+                + 17;
+            let secret = page.text[at..].split('<').next().unwrap().to_owned();
+            self.authenticator.remember(email, &secret);
+            let code = self.authenticator.code(email).await.unwrap();
+            self.post("/account/second-factor/confirmation", &[("code", &code)])
+                .await
+                .assert_status(200);
+        }
+        answer
     }
 }
 
