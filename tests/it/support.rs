@@ -57,24 +57,24 @@ pub fn totp_code(secret: &str, step: i64) -> String {
         .generate(step as u64 * 30)
 }
 
-fn current_step() -> i64 {
-    (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 30) as i64
-}
-
 /// The authenticator app of every account the helpers set a second factor
 /// up for: its secret, by email, and the last time step used. A code is
 /// accepted once, so each use takes a later step: the current one, then
 /// the next (accepted as one step of drift), then it waits for the clock.
-#[derive(Clone, Default)]
-pub struct Authenticator(std::sync::Arc<std::sync::Mutex<BTreeMap<String, (String, i64)>>>);
+/// It reads the server's clock, which tests may move on.
+#[derive(Clone)]
+pub struct Authenticator {
+    clock: Clock,
+    secrets: std::sync::Arc<std::sync::Mutex<BTreeMap<String, (String, i64)>>>,
+}
 
 impl Authenticator {
+    fn current_step(&self) -> i64 {
+        self.clock.now_ms() / 30_000
+    }
+
     pub fn remember(&self, email: &str, secret: &str) {
-        self.0
+        self.secrets
             .lock()
             .unwrap()
             .insert(email.to_owned(), (secret.to_owned(), 0));
@@ -83,12 +83,12 @@ impl Authenticator {
     /// A code of a step not used before, or None if the account has no factor here.
     pub async fn code(&self, email: &str) -> Option<String> {
         let (secret, step) = {
-            let mut all = self.0.lock().unwrap();
+            let mut all = self.secrets.lock().unwrap();
             let (secret, last) = all.get_mut(email)?;
-            *last = (*last + 1).max(current_step());
+            *last = (*last + 1).max(self.current_step());
             (secret.clone(), *last)
         };
-        while step > current_step() + 1 {
+        while step > self.current_step() + 1 {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         Some(totp_code(&secret, step))
@@ -247,6 +247,7 @@ pub async fn spawn_with(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let app_clock = app.clock.clone();
     Some(TestApp {
         base: format!("http://{addr}"),
         app,
@@ -254,7 +255,10 @@ pub async fn spawn_with(
         storage,
         dir,
         http,
-        authenticator: Authenticator::default(),
+        authenticator: Authenticator {
+            clock: app_clock,
+            secrets: Default::default(),
+        },
         stop: Some(stop),
     })
 }
