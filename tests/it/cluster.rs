@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::support::{
-    created_id, fieldkit_command, fresh_postgres_url, run_fieldkit, Server, TempDir, PASSWORD,
+    created_id, fieldkit_command, fresh_postgres_url, run_fieldkit, Authenticator, Server, TempDir,
+    PASSWORD,
 };
 
 /// One PostgreSQL schema and the keys every instance on it shares.
@@ -106,13 +107,16 @@ async fn try_sign_in(
         .unwrap()
 }
 
+/// The authenticator app of the administrators these tests create: each
+/// process reads the system clock.
+static AUTHENTICATOR: std::sync::LazyLock<Authenticator> =
+    std::sync::LazyLock::new(|| Authenticator::new(fieldkit::clock::Clock::system()));
+
+/// Signs an administrator in as staff do, with the second factor their role needs.
 async fn sign_in(http: &reqwest::Client, server: &Server, email: &str) -> String {
-    let r = try_sign_in(http, server, email, PASSWORD).await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    AUTHENTICATOR
+        .sign_in(http, &server.url("/api/v1"), email, PASSWORD)
+        .await
 }
 
 async fn me(http: &reqwest::Client, server: &Server, token: &str) -> StatusCode {

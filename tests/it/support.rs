@@ -69,6 +69,86 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
+    pub fn new(clock: Clock) -> Authenticator {
+        Authenticator {
+            clock,
+            secrets: Default::default(),
+        }
+    }
+
+    /// Signs in through the API at `api` (".../api/v1"), as staff do: with a
+    /// code when the account has a second factor, and setting one up first
+    /// when its role needs one. Returns the session token.
+    pub async fn sign_in(
+        &self,
+        http: &reqwest::Client,
+        api: &str,
+        email: &str,
+        password: &str,
+    ) -> String {
+        let post = |path: &str| http.post(format!("{api}{path}"));
+        let r = post("/sessions")
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let mut body: Value = r.json().await.unwrap();
+        if status == 202 {
+            let code = self.code(email).await.expect("a second factor");
+            let r = post("/sessions/second-factor")
+                .json(&json!({ "pending_token": body["pending_token"], "code": code }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "second step of {email}");
+            body = r.json().await.unwrap();
+        } else {
+            assert_eq!(status, 200, "sign-in of {email} failed: {body}");
+        }
+        let token = body["token"].as_str().unwrap().to_owned();
+        let me: Value = http
+            .get(format!("{api}/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if me["second_factor"] == json!({ "enrolled": false, "required": true }) {
+            self.enrol(http, api, &token, email).await;
+        }
+        token
+    }
+
+    /// Sets up a second factor for a signed-in account through the API at
+    /// `api`; returns its recovery codes.
+    pub async fn enrol(
+        &self,
+        http: &reqwest::Client,
+        api: &str,
+        token: &str,
+        email: &str,
+    ) -> Vec<String> {
+        let post = |path: &str| http.post(format!("{api}{path}")).bearer_auth(token);
+        let r = post("/me/second-factor").send().await.unwrap();
+        assert_eq!(r.status(), 200, "enrolment of {email}");
+        let secret = r.json::<Value>().await.unwrap()["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.remember(email, &secret);
+        let code = self.code(email).await.unwrap();
+        let r = post("/me/second-factor/confirmation")
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "confirmation of {email}");
+        serde_json::from_value(r.json::<Value>().await.unwrap()["recovery_codes"].clone()).unwrap()
+    }
+
     fn current_step(&self) -> i64 {
         self.clock.now_ms() / 30_000
     }
@@ -255,10 +335,7 @@ pub async fn spawn_with(
         storage,
         dir,
         http,
-        authenticator: Authenticator {
-            clock: app_clock,
-            secrets: Default::default(),
-        },
+        authenticator: Authenticator::new(app_clock),
         stop: Some(stop),
     })
 }
@@ -408,72 +485,20 @@ impl TestApp {
         pages
     }
 
-    /// Signs in through the API, as staff do: with a code when the account
-    /// has a second factor, and setting one up first when its role needs
-    /// one. Returns the session token.
+    /// Signs in through the API, as staff do (see `Authenticator::sign_in`).
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
-        let r = self
-            .api(reqwest::Method::POST, "/sessions", None)
-            .json(&json!({ "email": email, "password": password }))
-            .send()
+        let api = self.url("/api/v1");
+        self.authenticator
+            .sign_in(&self.http, &api, email, password)
             .await
-            .unwrap();
-        let status = r.status();
-        let body: Value = r.json().await.unwrap();
-        if status == 202 {
-            let code = self
-                .authenticator
-                .code(email)
-                .await
-                .expect("a second factor");
-            let r = self
-                .api(reqwest::Method::POST, "/sessions/second-factor", None)
-                .json(&json!({ "pending_token": body["pending_token"], "code": code }))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 200, "second step of {email}");
-            return r.json::<Value>().await.unwrap()["token"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-        }
-        assert_eq!(status, 200, "sign-in of {email} failed: {body}");
-        let token = body["token"].as_str().unwrap().to_owned();
-        let me = self.get_json(&token, "/me").await;
-        if me["second_factor"]["required"] == true && me["second_factor"]["enrolled"] == false {
-            self.enrol(&token, email).await;
-        }
-        token
     }
 
-    /// Sets up a second factor through the API for a signed-in account;
-    /// returns its recovery codes.
+    /// Sets up a second factor for a signed-in account; its recovery codes.
     pub async fn enrol(&self, token: &str, email: &str) -> Vec<String> {
-        let r = self
-            .api(reqwest::Method::POST, "/me/second-factor", Some(token))
-            .send()
+        let api = self.url("/api/v1");
+        self.authenticator
+            .enrol(&self.http, &api, token, email)
             .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "enrolment of {email}");
-        let secret = r.json::<Value>().await.unwrap()["secret"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        self.authenticator.remember(email, &secret);
-        let code = self.authenticator.code(email).await.unwrap();
-        let r = self
-            .api(
-                reqwest::Method::POST,
-                "/me/second-factor/confirmation",
-                Some(token),
-            )
-            .json(&json!({ "code": code }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200, "confirmation of {email}");
-        serde_json::from_value(r.json::<Value>().await.unwrap()["recovery_codes"].clone()).unwrap()
     }
 
     /// Creates an administrator the way `fieldkit admin create` does and signs in.
