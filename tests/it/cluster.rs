@@ -22,6 +22,10 @@ struct Cluster {
     url: String,
     secret_key: String,
     signing_key: String,
+    /// The vault's keys: every instance opens what another sealed (a
+    /// second factor's secret, an identity).
+    vault_key: String,
+    vault_index_key: String,
     dirs: Vec<TempDir>,
 }
 
@@ -40,6 +44,8 @@ impl Cluster {
             url,
             secret_key: hex64(),
             signing_key: hex64(),
+            vault_key: format!("1:{}", hex64()),
+            vault_index_key: hex64(),
             dirs: (0..instances).map(|_| TempDir::new()).collect(),
         })
     }
@@ -53,7 +59,9 @@ impl Cluster {
             .arg("--database-url")
             .arg(&self.url)
             .env("FIELDKIT_SECRET_KEY", &self.secret_key)
-            .env("FIELDKIT_AUDIT_SIGNING_KEY", &self.signing_key);
+            .env("FIELDKIT_AUDIT_SIGNING_KEY", &self.signing_key)
+            .env("FIELDKIT_VAULT_KEYS", &self.vault_key)
+            .env("FIELDKIT_VAULT_INDEX_KEY", &self.vault_index_key);
         cmd
     }
 
