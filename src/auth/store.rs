@@ -147,17 +147,6 @@ pub async fn lock_account(tx: &mut Tx, id: &AccountId) -> sqlx::Result<Account> 
     )
 }
 
-pub async fn get_account(pool: &AnyPool, id: &AccountId) -> sqlx::Result<Account> {
-    account(
-        &sqlx::query(
-            "SELECT id, email, display_name, is_admin, disabled_at, password_hash, created_at FROM accounts WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .fetch_one(pool)
-        .await?,
-    )
-}
-
 pub async fn email_of(pool: &AnyPool, id: &AccountId) -> sqlx::Result<String> {
     sqlx::query("SELECT email FROM accounts WHERE id = $1")
         .bind(id.as_str())
