@@ -189,10 +189,7 @@ async fn main() {
     let account = auth::service::create_admin_directly(&app, email, "Bench Researcher", PASSWORD)
         .await
         .unwrap();
-    let token = auth::service::login(&app, email, PASSWORD, "127.0.0.1")
-        .await
-        .unwrap()
-        .token;
+    let token = staff_session(&app, email).await;
     let http = reqwest::Client::new();
     let bearer = Some(token.as_str());
     let list = |study: &StudyId| format!("{base}/api/v1/studies/{study}/participants?limit=50");
@@ -239,10 +236,7 @@ async fn main() {
     )
     .await
     .unwrap();
-    let limited_token = auth::service::login(&app, limited_email, PASSWORD, "127.0.0.1")
-        .await
-        .unwrap()
-        .token;
+    let limited_token = staff_session(&app, limited_email).await;
     let deep = nth_participant(&app, &large_study, large.saturating_sub(SMALL + 1)).await;
     let at_scale = [
         ("GET /healthz".to_owned(), format!("{base}/healthz"), None),
@@ -285,4 +279,29 @@ async fn main() {
         scaled[2].p50.as_secs_f64() / timings[3].p50.as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Signs a member of staff in and sets up the second factor their role
+/// needs, as they would on first sign-in; returns the session token.
+async fn staff_session(app: &App, email: &str) -> String {
+    let auth::service::SignIn::Session(session) =
+        auth::service::login(app, email, PASSWORD, "127.0.0.1")
+            .await
+            .unwrap()
+    else {
+        panic!("{email} has no second factor yet");
+    };
+    let actor = auth::service::actor_for_session(app, &session.token)
+        .await
+        .unwrap()
+        .unwrap();
+    let factor = auth::second_factor::service::start_enrolment(app, &actor)
+        .await
+        .unwrap();
+    let totp = totp_rs::TOTP::from_url(&factor.otpauth_uri).unwrap();
+    let code = totp.generate((app.now() / 1000) as u64);
+    auth::second_factor::service::confirm_enrolment(app, &actor, &code)
+        .await
+        .unwrap();
+    session.token
 }

@@ -25,6 +25,8 @@ pub enum AppError {
     Unauthenticated,
     #[error("{0}")]
     Forbidden(String),
+    #[error("Your role needs a second factor. Set one up first: POST /api/v1/me/second-factor, then confirm it with a code at /api/v1/me/second-factor/confirmation (or use the account page).")]
+    SecondFactorEnrolmentRequired,
     #[error("Not found.")]
     NotFound,
     #[error("{0}")]
@@ -73,7 +75,9 @@ impl AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::Csrf => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Csrf | Self::SecondFactorEnrolmentRequired => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -90,6 +94,7 @@ impl AppError {
             Self::Invalid(_) => "validation",
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
+            Self::SecondFactorEnrolmentRequired => "second-factor-enrolment-required",
             Self::NotFound => "not-found",
             Self::Conflict(_) => "conflict",
             Self::Throttled { .. } => "too-many-requests",

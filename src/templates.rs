@@ -15,6 +15,8 @@ const TEMPLATES: &[(&str, &str)] = embedded!(
     "layout.html",
     "error.html",
     "login.html",
+    "login_second_factor.html",
+    "second_factor.html",
     "setup.html",
     "password_reset_request.html",
     "password_reset.html",

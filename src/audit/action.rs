@@ -187,8 +187,13 @@ impl Erasure {
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "action", content = "details")]
 pub enum Action {
+    /// `second_factor` names what completed it (`totp`, `recovery_code`),
+    /// absent for an account without one.
     #[serde(rename = "auth.login")]
-    Login,
+    Login {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        second_factor: Option<&'static str>,
+    },
     #[serde(rename = "auth.login_failed")]
     LoginFailed,
     #[serde(rename = "auth.logout")]
@@ -202,6 +207,19 @@ pub enum Action {
     PasswordReset,
     #[serde(rename = "auth.password_reset_requested")]
     PasswordResetRequested,
+    /// A wrong, replayed or used-up code at a second-factor step.
+    #[serde(rename = "auth.second_factor_failed")]
+    SecondFactorFailed,
+    #[serde(rename = "second_factor.enrol")]
+    SecondFactorEnrol,
+    /// Turned off by the person themselves.
+    #[serde(rename = "second_factor.remove")]
+    SecondFactorRemove,
+    /// Reset by an administrator; why is the entry's reason.
+    #[serde(rename = "second_factor.reset")]
+    SecondFactorReset { had_one: bool },
+    #[serde(rename = "second_factor.recovery_codes_renew")]
+    RecoveryCodesRenew,
     #[serde(rename = "auth.unlock")]
     Unlock { cleared: bool },
     #[serde(rename = "account.create")]
@@ -375,7 +393,9 @@ mod tests {
 
     #[test]
     fn actions_encode_to_their_names_and_details() {
-        assert_eq!(Action::Login.encode(), ("auth.login".into(), "{}".into()));
+        let login = |second_factor| Action::Login { second_factor }.encode();
+        assert_eq!(login(None), ("auth.login".into(), "{}".into()));
+        assert_eq!(login(Some("totp")).1, r#"{"second_factor":"totp"}"#);
         let (name, details) = Action::Unlock { cleared: true }.encode();
         assert_eq!(name, "auth.unlock");
         assert_eq!(details, r#"{"cleared":true}"#);

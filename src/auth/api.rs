@@ -7,6 +7,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::model::{Account, Permission, Role};
+use super::policy::second_factor_required;
+use super::second_factor::service as factor;
 use super::service::{self, AccountChange, ApiToken, NewAccount, NewApiToken};
 use crate::error::AppError;
 use crate::http::api::{ApiResult, BearerAuth, Created, NoContent, Tag, Text};
@@ -30,6 +32,77 @@ struct SessionCreated {
     /// Send as `Authorization: Bearer <token>`. Shown once.
     token: String,
     account_id: AccountId,
+    /// The password no longer meets the policy: change it (`POST /me/password`).
+    password_change_due: bool,
+}
+
+impl From<service::NewSession> for SessionCreated {
+    fn from(s: service::NewSession) -> SessionCreated {
+        SessionCreated {
+            token: s.token,
+            account_id: s.account_id,
+            password_change_due: s.password_change_due,
+        }
+    }
+}
+
+#[derive(Object)]
+struct SecondFactorNeeded {
+    /// Send with a code to `POST /sessions/second-factor`. Shown once.
+    pending_token: String,
+    /// Unix milliseconds; after this, sign in with the password again.
+    expires_at: i64,
+}
+
+#[derive(ApiResponse)]
+enum SignInAnswer {
+    /// Signed in.
+    #[oai(status = 200)]
+    Session(Json<SessionCreated>),
+    /// The password is right and the account has a second factor: complete
+    /// the sign-in with a code at `POST /sessions/second-factor`.
+    #[oai(status = 202)]
+    SecondFactorNeeded(Json<SecondFactorNeeded>),
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct SecondStep {
+    #[oai(validator(max_length = 100))]
+    pending_token: Text,
+    /// The 6-digit code from the authenticator app, or an unused recovery code.
+    #[oai(validator(max_length = 64))]
+    code: Text,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct Code {
+    /// The 6-digit code from the authenticator app (or, where a confirmed
+    /// factor is proven, an unused recovery code).
+    #[oai(validator(max_length = 64))]
+    code: Text,
+}
+
+#[derive(Object)]
+struct EnrolmentStarted {
+    /// Base32, for typing into an authenticator app by hand.
+    secret: String,
+    /// The same secret as an `otpauth://` URI (what the QR code holds).
+    otpauth_uri: String,
+}
+
+#[derive(Object)]
+struct RecoveryCodes {
+    /// Ten single-use codes, shown once; each signs in once in place of a code.
+    recovery_codes: Vec<String>,
+}
+
+#[derive(Object)]
+struct SecondFactorView {
+    enrolled: bool,
+    /// Your role needs one; without it the API answers only to enrolment.
+    required: bool,
 }
 
 #[derive(Object)]
@@ -46,6 +119,9 @@ struct Me {
     display_name: String,
     is_admin: bool,
     memberships: Vec<MembershipView>,
+    second_factor: SecondFactorView,
+    /// The password you signed in with no longer meets the policy: change it.
+    password_change_due: bool,
 }
 
 #[derive(Object)]
@@ -113,15 +189,86 @@ enum Accepted {
 
 #[OpenApi(tag = "Tag::Account")]
 impl AccountApi {
-    /// Sign in; returns a session token for the Authorization header.
+    /// Sign in with a password; returns a session token for the
+    /// Authorization header (200), or, when the account has a second factor,
+    /// a pending token to complete with a code (202).
     #[oai(path = "/sessions", method = "post")]
-    async fn sign_in(&self, req: &Request, body: Json<SignIn>) -> ApiResult<Json<SessionCreated>> {
+    async fn sign_in(&self, req: &Request, body: Json<SignIn>) -> ApiResult<SignInAnswer> {
         let app = app_of(req);
-        let s = service::login(app, &body.email, &body.password, &client_address(req)).await?;
-        Ok(Json(SessionCreated {
-            token: s.token,
-            account_id: s.account_id,
+        Ok(
+            match service::login(app, &body.email, &body.password, &client_address(req)).await? {
+                service::SignIn::Session(s) => SignInAnswer::Session(Json(s.into())),
+                service::SignIn::SecondFactorNeeded {
+                    pending,
+                    expires_at,
+                } => SignInAnswer::SecondFactorNeeded(Json(SecondFactorNeeded {
+                    pending_token: pending,
+                    expires_at,
+                })),
+            },
+        )
+    }
+
+    /// The second step of signing in: the pending token and a code.
+    #[oai(path = "/sessions/second-factor", method = "post")]
+    async fn second_step(
+        &self,
+        req: &Request,
+        body: Json<SecondStep>,
+    ) -> ApiResult<Json<SessionCreated>> {
+        let s = factor::complete_sign_in(app_of(req), &body.pending_token, &body.code).await?;
+        Ok(Json(s.into()))
+    }
+
+    /// Start setting up a TOTP second factor; it takes effect once confirmed with a code.
+    #[oai(path = "/me/second-factor", method = "post")]
+    async fn start_enrolment(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+    ) -> ApiResult<Json<EnrolmentStarted>> {
+        let e = factor::start_enrolment(app_of(req), &auth.0).await?;
+        Ok(Json(EnrolmentStarted {
+            secret: e.secret,
+            otpauth_uri: e.otpauth_uri,
         }))
+    }
+
+    /// Confirm the second factor with its first code; returns ten recovery codes, once.
+    #[oai(path = "/me/second-factor/confirmation", method = "post")]
+    async fn confirm_enrolment(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<Code>,
+    ) -> ApiResult<Json<RecoveryCodes>> {
+        let recovery_codes = factor::confirm_enrolment(app_of(req), &auth.0, &body.code).await?;
+        Ok(Json(RecoveryCodes { recovery_codes }))
+    }
+
+    /// Replace your recovery codes with ten new ones, proven with a current code.
+    #[oai(path = "/me/second-factor/recovery-codes", method = "post")]
+    async fn renew_recovery_codes(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<Code>,
+    ) -> ApiResult<Json<RecoveryCodes>> {
+        let recovery_codes =
+            factor::regenerate_recovery_codes(app_of(req), &auth.0, &body.code).await?;
+        Ok(Json(RecoveryCodes { recovery_codes }))
+    }
+
+    /// Turn your second factor off, proven with a current code; refused when your role needs one.
+    #[oai(path = "/me/second-factor/removal", method = "post")]
+    async fn turn_off(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<Code>,
+    ) -> ApiResult<NoContent> {
+        factor::turn_off(app_of(req), &auth.0, &body.code).await?;
+        Ok(NoContent::Done)
     }
 
     /// Sign out: the session ends on every instance.
@@ -147,7 +294,13 @@ impl AccountApi {
     #[oai(path = "/me", method = "get")]
     async fn me(&self, auth: BearerAuth) -> ApiResult<Json<Me>> {
         let a = auth.0;
+        let second_factor = SecondFactorView {
+            enrolled: a.second_factor,
+            required: second_factor_required(&a),
+        };
         Ok(Json(Me {
+            second_factor,
+            password_change_due: a.password_change_due,
             account_id: a.account_id,
             display_name: a.display_name,
             is_admin: a.is_admin,
@@ -250,7 +403,8 @@ impl AdminApi {
         Ok(Json(Created { id }))
     }
 
-    /// Disable, enable, grant or revoke admin, or unlock sign-in for an account.
+    /// Disable, enable, grant or revoke admin, unlock sign-in, or reset the
+    /// second factor (a reason is required; the person's sessions end).
     #[oai(path = "/accounts/:account_id/changes", method = "post")]
     async fn change(
         &self,

@@ -187,6 +187,11 @@ pub struct Actor {
     pub is_admin: bool,
     pub memberships: Vec<Membership>,
     pub credential: Credential,
+    /// The account has a confirmed second factor.
+    pub second_factor: bool,
+    /// The session was started with a password that no longer meets the
+    /// policy: the person is asked to change it.
+    pub password_change_due: bool,
 }
 
 impl Actor {
@@ -202,6 +207,8 @@ impl Actor {
             is_admin: true,
             memberships: Vec::new(),
             credential: Credential::CommandLine,
+            second_factor: false,
+            password_change_due: false,
         }
     }
 }

@@ -6,11 +6,15 @@ use poem::{handler, Request, Response};
 use serde_json::json;
 
 use super::model::Permission;
-use super::service::{self, AccountChange, LinkPurpose, NewAccount, NewApiToken};
+use super::second_factor::service as factor;
+use super::service::{
+    self, AccountChange, LinkPurpose, NewAccount, NewApiToken, NewSession, SignIn,
+};
 use crate::error::AppError;
 use crate::http::page::{see_other, Notice, Page, PageQuery};
 use crate::http::viewer::{
-    app_of, client_address, expired_session_cookie, session_cookie, CsrfForm, Viewer,
+    app_of, client_address, expired_cookie, pending_cookie, session_cookie, CsrfForm, Viewer,
+    PENDING_COOKIE, SESSION_COOKIE,
 };
 use crate::ids::{AccountId, ApiTokenId, StudyId};
 
@@ -51,7 +55,7 @@ pub async fn login(req: &Request, form: CsrfForm) -> PageResult {
         &client_address(req),
     )
     .await;
-    let session = match result {
+    let signed_in = match result {
         Ok(s) => s,
         Err(e @ (AppError::Unauthenticated | AppError::Throttled { .. })) => {
             let retry = if let AppError::Throttled { retry_after_secs } = e {
@@ -77,12 +81,77 @@ pub async fn login(req: &Request, form: CsrfForm) -> PageResult {
         }
         Err(e) => return Err(e.into()),
     };
-    // A new token at every sign-in; any session this browser had ends.
-    if let Some(old) = &form.viewer.session_token {
+    match signed_in {
+        SignIn::Session(session) => start(req, &form.viewer, session, form.get("next")).await,
+        SignIn::SecondFactorNeeded { pending, .. } => {
+            req.cookie().add(pending_cookie(&pending));
+            let next = serde_urlencoded::to_string([("next", safe_next(form.get("next")))])
+                .map_err(AppError::internal)?;
+            Ok(see_other(&format!("/login/second-factor?{next}"), None))
+        }
+    }
+}
+
+/// Sets the new session's cookie (ending any session this browser had: a
+/// new token at every sign-in) and goes on, to the password change first
+/// if the password no longer meets the policy.
+async fn start(req: &Request, viewer: &Viewer, session: NewSession, next: &str) -> PageResult {
+    let app = app_of(req);
+    if let Some(old) = &viewer.session_token {
         service::logout(app, old).await?;
     }
     req.cookie().add(session_cookie(&session.token, app));
-    Ok(see_other(safe_next(form.get("next")), None))
+    if session.password_change_due {
+        return Ok(see_other("/account", Some(Notice::PasswordChangeDue)));
+    }
+    Ok(see_other(safe_next(next), None))
+}
+
+fn second_step_page(next: &str) -> Page {
+    Page::new(
+        "login_second_factor.html",
+        "Enter your code",
+        json!({ "next": safe_next(next) }),
+    )
+}
+
+#[handler]
+pub async fn second_step_form(
+    req: &Request,
+    viewer: Viewer,
+    Query(q): Query<PageQuery>,
+) -> PageResult {
+    let next = q.next.clone().unwrap_or_default();
+    Ok(second_step_page(&next).render(app_of(req), &viewer)?)
+}
+
+#[handler]
+pub async fn second_step(req: &Request, form: CsrfForm) -> PageResult {
+    let app = app_of(req);
+    let pending = req
+        .cookie()
+        .get(PENDING_COOKIE)
+        .map(|c| c.value_str().to_owned())
+        .unwrap_or_default();
+    match factor::complete_sign_in(app, &pending, form.get("code")).await {
+        Ok(session) => {
+            req.cookie().add(expired_cookie(PENDING_COOKIE));
+            start(req, &form.viewer, session, form.get("next")).await
+        }
+        Err(AppError::Throttled { retry_after_secs }) => {
+            let detail = format!("Too many attempts. Try again in {retry_after_secs} seconds.");
+            let mut resp = second_step_page(form.get("next"))
+                .problems(AppError::invalid("code", detail))?
+                .render(app, &form.viewer)?;
+            resp.set_status(poem::http::StatusCode::TOO_MANY_REQUESTS);
+            resp.headers_mut()
+                .insert("retry-after", retry_after_secs.into());
+            Ok(resp)
+        }
+        Err(e) => Ok(second_step_page(form.get("next"))
+            .problems(e)?
+            .render(app, &form.viewer)?),
+    }
 }
 
 #[handler]
@@ -90,7 +159,7 @@ pub async fn logout(req: &Request, form: CsrfForm) -> PageResult {
     if let Some(token) = &form.viewer.session_token {
         service::logout(app_of(req), token).await?;
     }
-    req.cookie().add(expired_session_cookie());
+    req.cookie().add(expired_cookie(SESSION_COOKIE));
     Ok(see_other("/login", Some(Notice::SignedOut)))
 }
 
@@ -238,7 +307,7 @@ pub async fn change_password(req: &Request, form: CsrfForm) -> PageResult {
     .await
     {
         Ok(()) => {
-            req.cookie().add(expired_session_cookie());
+            req.cookie().add(expired_cookie(SESSION_COOKIE));
             Ok(see_other("/login", Some(Notice::PasswordChanged)))
         }
         Err(e) => crate::pages::account::render(req, &form.viewer, None, None, Some(e)).await,
@@ -372,5 +441,98 @@ pub async fn admin_change(
             )
             .await
         }
+    }
+}
+
+// One's own second factor
+
+async fn second_factor_page(
+    req: &Request,
+    viewer: &Viewer,
+    recovery_codes: Option<Vec<String>>,
+    done: Option<&str>,
+    err: Option<AppError>,
+) -> PageResult {
+    let app = app_of(req);
+    let actor = viewer.require()?;
+    let standing = factor::standing(app, actor).await?;
+    let ctx = json!({ "standing": standing, "recovery_codes": recovery_codes });
+    Ok(Page::new("second_factor.html", "Second factor", ctx)
+        .notice(done)
+        .problems_of(err)?
+        .render(app, viewer)?)
+}
+
+#[handler]
+pub async fn second_factor(
+    req: &Request,
+    viewer: Viewer,
+    Query(q): Query<PageQuery>,
+) -> PageResult {
+    second_factor_page(req, &viewer, None, q.done(), None).await
+}
+
+#[handler]
+pub async fn start_enrolment(req: &Request, form: CsrfForm) -> PageResult {
+    let actor = form.viewer.require()?;
+    match factor::start_enrolment(app_of(req), actor).await {
+        Ok(_) => Ok(see_other("/account/second-factor", None)),
+        Err(e) => second_factor_page(req, &form.viewer, None, None, Some(e)).await,
+    }
+}
+
+/// The recovery codes a form made, shown once on the page; or its problem.
+async fn with_codes(
+    req: &Request,
+    form: &CsrfForm,
+    result: Result<Vec<String>, AppError>,
+) -> PageResult {
+    match result {
+        Ok(codes) => second_factor_page(req, &form.viewer, Some(codes), None, None).await,
+        Err(e) => second_factor_page(req, &form.viewer, None, None, Some(e)).await,
+    }
+}
+
+#[handler]
+pub async fn confirm_enrolment(req: &Request, form: CsrfForm) -> PageResult {
+    let actor = form.viewer.require()?;
+    let result = factor::confirm_enrolment(app_of(req), actor, form.get("code")).await;
+    with_codes(req, &form, result).await
+}
+
+#[handler]
+pub async fn renew_recovery_codes(req: &Request, form: CsrfForm) -> PageResult {
+    let actor = form.viewer.require()?;
+    let result = factor::regenerate_recovery_codes(app_of(req), actor, form.get("code")).await;
+    with_codes(req, &form, result).await
+}
+
+#[handler]
+pub async fn turn_off_second_factor(req: &Request, form: CsrfForm) -> PageResult {
+    let actor = form.viewer.require()?;
+    match factor::turn_off(app_of(req), actor, form.get("off_code")).await {
+        Ok(()) => Ok(see_other(
+            "/account/second-factor",
+            Some(Notice::SecondFactorOff),
+        )),
+        // The form's field is `off_code`, apart from the renewal form's `code`.
+        Err(AppError::Invalid(problems)) => {
+            let moved = problems
+                .into_iter()
+                .map(|p| crate::error::FieldProblem {
+                    field: "off_code".into(),
+                    detail: p.detail,
+                })
+                .collect();
+            second_factor_page(
+                req,
+                &form.viewer,
+                None,
+                None,
+                Some(AppError::Invalid(moved)),
+            )
+            .await
+        }
+        Err(e) => second_factor_page(req, &form.viewer, None, None, Some(e)).await,
     }
 }

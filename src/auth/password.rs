@@ -1,5 +1,6 @@
-//! Passwords: the acceptance rules (length, common list, context words; no
-//! composition rules, per NIST SP 800-63B) and Argon2id hashing with the OWASP
+//! Passwords: the acceptance rules (length, common list, context words, a
+//! zxcvbn estimate; no composition rules, per NIST SP 800-63B-4) and
+//! Argon2id hashing with the OWASP
 //! parameters, run on the blocking pool under a cap so a login flood cannot
 //! starve other requests.
 
@@ -11,8 +12,16 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 use zeroize::Zeroizing;
 
+/// SP 800-63B-4's minimum for a password that is the only factor.
+pub const MIN_CHARS_ALONE: usize = 15;
+/// Our floor for a password backed by a second factor.
 pub const MIN_CHARS: usize = 12;
 pub const MAX_BYTES: usize = 1024;
+/// The lowest zxcvbn score accepted: 10^10 guesses or more ("safely
+/// unguessable: moderate protection from offline slow-hash scenario").
+const MIN_SCORE: zxcvbn::Score = zxcvbn::Score::Three;
+/// Words a guesser tries first against any fieldkit instance.
+const INSTANCE_WORDS: [&str; 4] = ["fieldkit", "password", "research", "study"];
 
 /// The common-password list shipped by Django (BSD licence), itself from
 /// Royce Williams' list of 20,000 passwords seen in breaches.
@@ -33,13 +42,26 @@ fn common() -> &'static HashSet<&'static str> {
 pub struct NewPassword(Zeroizing<String>);
 
 impl NewPassword {
-    /// Checks a proposed password. `context` holds words a guesser would try
-    /// first here: the person's name and email, study names, site names.
-    pub fn parse(raw: &str, context: &[&str]) -> Result<NewPassword, String> {
+    /// Checks a proposed password, the one policy for every place a
+    /// password is set or checked against today's rules. `context` holds
+    /// words a guesser would try first here: the person's name and email,
+    /// study names, site names. A password that is the account's only
+    /// factor needs 15 characters; one backed by a second factor, 12.
+    pub fn parse(raw: &str, context: &[&str], second_factor: bool) -> Result<NewPassword, String> {
         let chars = raw.chars().count();
-        if chars < MIN_CHARS {
+        let min = if second_factor {
+            MIN_CHARS
+        } else {
+            MIN_CHARS_ALONE
+        };
+        if chars < min {
+            let why = if second_factor {
+                ""
+            } else {
+                " (12 once you have set up a second factor)"
+            };
             return Err(format!(
-                "Use at least {MIN_CHARS} characters (this has {chars}). A few unrelated words make a good password."
+                "Use at least {min} characters{why}; this has {chars}. A few unrelated words make a good password."
             ));
         }
         if raw.len() > MAX_BYTES {
@@ -66,6 +88,14 @@ impl NewPassword {
         if rest.chars().count() < 8 {
             return Err("This is mostly made of your name, email or the names of this service and its studies. Choose something unrelated.".into());
         }
+        let inputs: Vec<&str> = context
+            .iter()
+            .chain(INSTANCE_WORDS.iter())
+            .copied()
+            .collect();
+        if zxcvbn::zxcvbn(raw, &inputs).score() < MIN_SCORE {
+            return Err("This would be guessed too quickly: it follows a pattern people often use. Add another unrelated word or two.".into());
+        }
         Ok(NewPassword(Zeroizing::new(raw.to_owned())))
     }
 
@@ -86,7 +116,7 @@ fn is_repetition(s: &str) -> bool {
 fn context_words(context: &[&str]) -> Vec<String> {
     let mut words: Vec<String> = context
         .iter()
-        .chain(["fieldkit", "password", "research", "study"].iter())
+        .chain(INSTANCE_WORDS.iter())
         .flat_map(|c| c.split(|ch: char| !ch.is_alphanumeric()))
         .map(str::to_lowercase)
         .filter(|w| w.chars().count() >= 4)
@@ -206,43 +236,64 @@ mod tests {
 
     #[test]
     fn short_passwords_are_refused_with_the_reason() {
-        let e = NewPassword::parse("short", &[]).err().unwrap();
+        let e = NewPassword::parse("short", &[], true).err().unwrap();
         assert!(e.contains("at least 12"), "{e}");
+        let e = NewPassword::parse("velvet gorge 7", &[], false)
+            .err()
+            .unwrap();
+        assert!(e.contains("at least 15"), "{e}");
+        assert!(NewPassword::parse("velvet gorge 7", &[], true).is_ok());
     }
 
     #[test]
     fn long_passwords_up_to_1024_bytes_are_accepted() {
-        assert!(NewPassword::parse(&"correct horse battery ".repeat(50)[..1000], &[]).is_ok());
-        assert!(NewPassword::parse(&"x7q".repeat(400), &[]).is_err());
+        assert!(
+            NewPassword::parse(&"correct horse battery ".repeat(50)[..1000], &[], false).is_ok()
+        );
+        assert!(NewPassword::parse(&"x7q".repeat(400), &[], false).is_err());
     }
 
     #[test]
     fn no_composition_rules() {
-        assert!(NewPassword::parse("plum kettle orbit lantern", &[]).is_ok());
+        assert!(NewPassword::parse("plum kettle orbit lantern", &[], false).is_ok());
     }
 
     #[test]
     fn common_passwords_and_padded_ones_are_refused() {
-        assert!(NewPassword::parse("qwertyuiop123", &[]).is_err());
-        let e = NewPassword::parse("password1234567", &[]).err().unwrap();
+        assert!(NewPassword::parse("qwertyuiop123", &[], true).is_err());
+        let e = NewPassword::parse("password1234567", &[], false)
+            .err()
+            .unwrap();
         assert!(e.contains("common"), "{e}");
-        assert!(NewPassword::parse("aaaaaaaaaaaaaaaa", &[]).is_err());
+        assert!(NewPassword::parse("aaaaaaaaaaaaaaaa", &[], false).is_err());
     }
 
     #[test]
     fn context_words_are_refused() {
-        let e = NewPassword::parse("RecoveryCollege2024!", &["Recovery College co-design"])
+        let e = NewPassword::parse(
+            "RecoveryCollege2024!",
+            &["Recovery College co-design"],
+            false,
+        )
+        .err()
+        .unwrap();
+        assert!(e.contains("mostly made of"), "{e}");
+        assert!(NewPassword::parse("RecoveryCollege2024!", &[], false).is_ok());
+    }
+
+    #[test]
+    fn guessable_patterns_are_refused_by_zxcvbn() {
+        let e = NewPassword::parse("iloveyoubaby1234", &[], false)
             .err()
             .unwrap();
-        assert!(e.contains("mostly made of"), "{e}");
-        assert!(NewPassword::parse("RecoveryCollege2024!", &[]).is_ok());
+        assert!(e.contains("guessed too quickly"), "{e}");
     }
 
     #[tokio::test]
     async fn hashes_verify_and_unknown_accounts_never_do() {
         let h = PasswordHasher::new(2);
         let phc = h
-            .hash(NewPassword::parse("plum kettle orbit lantern", &[]).unwrap())
+            .hash(NewPassword::parse("plum kettle orbit lantern", &[], false).unwrap())
             .await
             .unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
@@ -274,7 +325,7 @@ mod tests {
     async fn current_parameters_need_no_rehash() {
         let h = PasswordHasher::new(1);
         let phc = h
-            .hash(NewPassword::parse("plum kettle orbit lantern", &[]).unwrap())
+            .hash(NewPassword::parse("plum kettle orbit lantern", &[], false).unwrap())
             .await
             .unwrap();
         let v = h

@@ -93,6 +93,53 @@ pub fn permits(actor: &Actor, perm: Permission, scope: Scope<'_>) -> bool {
     site_allowed && role_grants(membership.role, perm)
 }
 
+/// Whether the account must have a second factor (OWASP ASVS 5.0 level 2):
+/// administrators, and anyone whose role in any study reads identities or
+/// every consent record (researchers and reviewers). Decided from the
+/// roles held now, so a new role asks for one at the next request.
+pub fn second_factor_required(actor: &Actor) -> bool {
+    actor.is_admin
+        || actor.memberships.iter().any(|m| {
+            role_grants(m.role, Permission::RevealIdentity)
+                || role_grants(m.role, Permission::ViewConsentRegister)
+        })
+}
+
+/// Whether a second factor is offered: to staff, never to an account that
+/// is only ever a participant.
+pub fn second_factor_offered(actor: &Actor) -> bool {
+    actor.is_admin
+        || actor.memberships.is_empty()
+        || actor
+            .memberships
+            .iter()
+            .any(|m| m.role != Role::Participant)
+}
+
+/// What a signed-in person must do before anything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Obligation {
+    /// Their role needs a second factor and they have none.
+    EnrolSecondFactor,
+    /// They signed in with a password that no longer meets the policy.
+    ChangePassword,
+}
+
+/// The first thing a session must do, if any. API tokens are unaffected:
+/// they carry no instance-wide permission and are made by a session that
+/// met the policy then.
+pub fn obligation(actor: &Actor) -> Option<Obligation> {
+    if !matches!(actor.credential, Credential::Session) {
+        None
+    } else if second_factor_required(actor) && !actor.second_factor {
+        Some(Obligation::EnrolSecondFactor)
+    } else if actor.password_change_due {
+        Some(Obligation::ChangePassword)
+    } else {
+        None
+    }
+}
+
 /// Whether the actor is a member of the study at all (or an admin): used to
 /// answer "not found" rather than "forbidden" to everyone else, so study ids
 /// cannot be probed.
@@ -223,7 +270,22 @@ mod tests {
             is_admin,
             memberships,
             credential: Credential::Session,
+            second_factor: false,
+            password_change_due: false,
         }
+    }
+
+    #[test]
+    fn a_second_factor_is_required_of_admins_researchers_and_reviewers_only() {
+        let study = StudyId::new();
+        let with = |role| actor(false, in_study(study.clone(), role, vec![]));
+        assert!(second_factor_required(&actor(true, vec![])));
+        assert!(second_factor_required(&with(Role::Researcher)));
+        assert!(second_factor_required(&with(Role::Reviewer)));
+        assert!(!second_factor_required(&with(Role::Analyst)));
+        assert!(second_factor_offered(&with(Role::Analyst)));
+        assert!(!second_factor_required(&with(Role::Participant)));
+        assert!(!second_factor_offered(&with(Role::Participant)));
     }
 
     #[test]

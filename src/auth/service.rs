@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::model::{Account, Actor, Credential, Email, Permission};
 use super::password::NewPassword;
 use super::policy::{permits, require_instance, require_study, Scope};
-use super::store;
+use super::{second_factor, store};
 use crate::app::App;
 use crate::audit::action::{AdminFlag, Change, Disabled, NewToken, Via};
 use crate::audit::{self, Action, Entity, NewEntry};
@@ -52,8 +52,14 @@ fn parse_email(raw: &str) -> Result<Email> {
     Email::parse(raw).map_err(|e| AppError::invalid("email", e))
 }
 
-fn parse_password(raw: &str, context: &[&str]) -> Result<NewPassword> {
-    NewPassword::parse(raw, context).map_err(|e| AppError::invalid("password", e))
+/// The password policy, with the reason as a problem on `field`.
+fn parse_password(
+    field: &str,
+    raw: &str,
+    context: &[&str],
+    second_factor: bool,
+) -> Result<NewPassword> {
+    NewPassword::parse(raw, context, second_factor).map_err(|e| AppError::invalid(field, e))
 }
 
 /// An unknown sign-in name as it may appear in the audit trail and throttle table.
@@ -66,7 +72,7 @@ fn email_ref(app: &App, email: &str) -> String {
 
 // Throttling: counters live in the database so every instance shares them.
 
-const ACCOUNT_THRESHOLD: i32 = 5;
+pub(crate) const ACCOUNT_THRESHOLD: i32 = 5;
 const ADDRESS_THRESHOLD: i32 = 30;
 const FORGET_AFTER: i64 = DAY;
 const MAX_BLOCK: i64 = HOUR;
@@ -127,7 +133,7 @@ async fn count_attempts(app: &App, tx: &mut Tx, keys: &[(&str, i32)]) -> Result<
 /// password is checked, so every instance sees them at once. A refused
 /// attempt is checked nowhere and so counts nowhere: if any key is blocked,
 /// nothing is committed (a blocked address cannot keep an account blocked).
-async fn count_first(app: &App, keys: &[(&str, i32)]) -> Result<()> {
+pub(crate) async fn count_first(app: &App, keys: &[(&str, i32)]) -> Result<()> {
     let mut tx = app.db.begin().await?;
     count_attempts(app, &mut tx, keys).await?;
     tx.commit().await?;
@@ -138,16 +144,28 @@ async fn count_first(app: &App, keys: &[(&str, i32)]) -> Result<()> {
 pub struct NewSession {
     pub token: String,
     pub account_id: AccountId,
+    /// The password no longer meets the policy; the person is asked to change it.
+    pub password_change_due: bool,
+}
+
+/// What a correct password leads to.
+pub enum SignIn {
+    /// Signed in: the account has no second factor.
+    Session(NewSession),
+    /// The account has a second factor: this secret and a code complete the
+    /// sign-in (`second_factor::service::complete_sign_in`) before `expires_at`.
+    SecondFactorNeeded { pending: String, expires_at: i64 },
 }
 
 /// Signs in. Unknown account, wrong password, disabled account and account not
-/// yet activated all get the same answer after the same work.
+/// yet activated all get the same answer after the same work. An account
+/// with a second factor gets a pending sign-in instead of a session.
 pub async fn login(
     app: &App,
     email_raw: &str,
     password: &str,
     client_address: &str,
-) -> Result<NewSession> {
+) -> Result<SignIn> {
     let email = email_raw.trim().to_lowercase();
     let (acct_key, addr_key) = (account_key(app, &email), address_key(app, client_address));
     count_first(
@@ -176,6 +194,11 @@ pub async fn login(
         ),
         None => None,
     };
+    // Whether the password still meets today's policy: checked only once
+    // it is known to be right, and only to ask for a change.
+    let password_change_due = usable.filter(|_| verified.ok).is_some_and(|c| {
+        NewPassword::parse(password, &[&c.email, &c.display_name], c.has_second_factor).is_err()
+    });
     let now = app.now();
     let mut tx = app.db.begin().await?;
     // The password was checked outside the transaction: it counts only if,
@@ -185,8 +208,7 @@ pub async fn login(
     let account = match usable.filter(|_| verified.ok) {
         Some(c) => store::lock_credentials(&mut tx, &c.id)
             .await?
-            .filter(|now| !now.disabled && now.password_hash == c.password_hash)
-            .map(|_| c),
+            .filter(|now| !now.disabled && now.password_hash == c.password_hash),
         None => None,
     };
     let Some(account) = account else {
@@ -205,27 +227,56 @@ pub async fn login(
     }
     store::clear_throttle(&mut tx, &acct_key).await?;
     store::refund_attempt(&mut tx, &addr_key, ADDRESS_THRESHOLD).await?;
-    let session = start_session(app, &mut tx, &account.id).await?;
+    // Whether a second step follows is decided on the locked row, so a
+    // factor confirmed or reset meanwhile is taken into account.
+    if account.has_second_factor {
+        let (pending, expires_at) =
+            second_factor::service::begin_pending(app, &mut tx, &account.id, password_change_due)
+                .await?;
+        tx.commit().await?;
+        return Ok(SignIn::SecondFactorNeeded {
+            pending,
+            expires_at,
+        });
+    }
+    let session = start_session(app, &mut tx, &account.id, password_change_due).await?;
     let role = if account.is_admin { "admin" } else { "account" };
+    let action = Action::Login {
+        second_factor: None,
+    };
     let entry = NewEntry::by_account(
         &account.id,
         role,
-        Action::Login,
+        action,
         Entity::Account(account.id.clone()),
     );
     audit::append(&mut tx, now, entry).await?;
     tx.commit().await?;
-    Ok(session)
+    Ok(SignIn::Session(session))
 }
 
-async fn start_session(app: &App, tx: &mut Tx, account: &AccountId) -> Result<NewSession> {
+pub(crate) async fn start_session(
+    app: &App,
+    tx: &mut Tx,
+    account: &AccountId,
+    password_change_due: bool,
+) -> Result<NewSession> {
     let token = new_secret(SESSION_PREFIX);
     let now = app.now();
     let expires = now + app.server.session_max_hours * HOUR;
-    store::insert_session(tx, &secret_hash(&token), account, now, expires).await?;
+    store::insert_session(
+        tx,
+        &secret_hash(&token),
+        account,
+        now,
+        expires,
+        password_change_due,
+    )
+    .await?;
     Ok(NewSession {
         token,
         account_id: account.clone(),
+        password_change_due,
     })
 }
 
@@ -245,13 +296,19 @@ pub async fn logout(app: &App, token: &str) -> Result<()> {
     Ok(())
 }
 
-fn actor(row: store::ActorRow, credential: Credential) -> Actor {
+fn actor(
+    row: store::ActorRow,
+    credential: Credential,
+    session: Option<&store::SessionRow>,
+) -> Actor {
     Actor {
         account_id: row.account_id,
         display_name: row.display_name,
         is_admin: row.is_admin,
         memberships: row.memberships,
         credential,
+        second_factor: session.is_some_and(|s| s.second_factor),
+        password_change_due: session.is_some_and(|s| s.password_change_due),
     }
 }
 
@@ -274,7 +331,7 @@ pub async fn actor_for_session(app: &App, token: &str) -> Result<Option<Actor>> 
     if now - s.last_seen_at > MINUTE {
         store::touch_session(&app.db.pool, &hash, now).await?;
     }
-    Ok(Some(actor(row, Credential::Session)))
+    Ok(Some(actor(row, Credential::Session, Some(&s))))
 }
 
 /// The actor behind an API token; every use is audited with the method and
@@ -302,7 +359,7 @@ pub async fn actor_for_api_token(
         study_id: t.study_id.clone(),
         permissions,
     };
-    let actor = actor(row, credential);
+    let actor = actor(row, credential, None);
     let mut tx = app.db.begin().await?;
     store::touch_token(&mut tx, &t.id, now).await?;
     let entry = NewEntry::by_in_study(
@@ -478,7 +535,7 @@ pub async fn complete_setup(
 ) -> Result<AccountId> {
     check_link(app, LinkPurpose::Setup, secret).await?;
     let (email, name) = parse_new_account(&new)?;
-    let password = parse_password(password, &[email.as_str(), &name])?;
+    let password = parse_password("password", password, &[email.as_str(), &name], false)?;
     let hash = app.hasher.hash(password).await?;
     let mut tx = app.db.begin().await?;
     audit::lock_trail(&mut tx).await?;
@@ -513,7 +570,12 @@ pub async fn create_admin_directly(
     })?;
     let hash = app
         .hasher
-        .hash(parse_password(password, &[email.as_str(), &name])?)
+        .hash(parse_password(
+            "password",
+            password,
+            &[email.as_str(), &name],
+            false,
+        )?)
         .await?;
     let mut tx = app.db.begin().await?;
     let id = insert_new_account(app, &mut tx, &email, &name, Some(&hash), true).await?;
@@ -562,11 +624,6 @@ pub async fn invite(app: &App, actor: &Actor, new: NewAccount<'_>) -> Result<Acc
     Ok(id)
 }
 
-async fn password_context(app: &App, account: &AccountId) -> Result<(String, String)> {
-    let a = store::get_account(&app.db.pool, account).await?;
-    Ok((a.email, a.display_name))
-}
-
 /// Sets a password through an invitation or reset link. All the account's
 /// sessions end, and its sign-in throttle is cleared.
 pub async fn set_password_by_link(
@@ -578,11 +635,17 @@ pub async fn set_password_by_link(
     let account = check_link(app, purpose, secret)
         .await?
         .ok_or(AppError::NotFound)?;
-    let (email, name) = password_context(app, &account).await?;
-    let hash = app
-        .hasher
-        .hash(parse_password(password, &[&email, &name])?)
-        .await?;
+    let creds = store::credentials_by_id(&app.db.pool, &account)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let email = creds.email;
+    let new = parse_password(
+        "password",
+        password,
+        &[&email, &creds.display_name],
+        creds.has_second_factor,
+    )?;
+    let hash = app.hasher.hash(new).await?;
     let now = app.now();
     let mut tx = app.db.begin().await?;
     use_link(app, &mut tx, purpose, secret).await?;
@@ -648,7 +711,12 @@ pub async fn change_password(app: &App, actor: &Actor, current: &str, new: &str)
         .ok_or(AppError::NotFound)?;
     // The new password is checked first: without a valid one nothing is
     // tried, so this is no oracle for the current password.
-    let new = parse_password(new, &[&creds.email, &creds.display_name])?;
+    let new = parse_password(
+        "new_password",
+        new,
+        &[&creds.email, &creds.display_name],
+        creds.has_second_factor,
+    )?;
     let key = account_key(app, &creds.email);
     count_first(app, &[(&key, ACCOUNT_THRESHOLD)]).await?;
     let verified = app
@@ -709,6 +777,9 @@ pub enum AccountChange {
     GrantAdmin,
     RevokeAdmin,
     Unlock,
+    /// Remove the person's second factor (they lost their device); needs a
+    /// reason, and ends their sessions.
+    ResetSecondFactor,
 }
 
 impl AccountChange {
@@ -720,6 +791,7 @@ impl AccountChange {
             "grant-admin" => Some(AccountChange::GrantAdmin),
             "revoke-admin" => Some(AccountChange::RevokeAdmin),
             "unlock" => Some(AccountChange::Unlock),
+            "reset-second-factor" => Some(AccountChange::ResetSecondFactor),
             _ => None,
         }
     }
@@ -744,6 +816,13 @@ pub async fn change_account(
     if self_harm {
         return Err(AppError::Conflict(
             "You cannot disable your own account or remove your own administrator role.".into(),
+        ));
+    }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if change == AccountChange::ResetSecondFactor && reason.is_none() {
+        return Err(AppError::invalid(
+            "reason",
+            "Say why the second factor is being reset, for example how the person lost their device. It is kept in the audit trail.",
         ));
     }
     let now = app.now();
@@ -790,6 +869,11 @@ pub async fn change_account(
             Action::Unlock {
                 cleared: cleared > 0,
             }
+        }
+        AccountChange::ResetSecondFactor => {
+            store::revoke_sessions_of(&mut tx, id, now).await?;
+            let had_one = second_factor::service::reset(&mut tx, id).await?;
+            Action::SecondFactorReset { had_one }
         }
     };
     let entry = NewEntry::by(actor, None, action, Entity::Account(id.clone())).reason(reason);

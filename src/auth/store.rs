@@ -16,6 +16,20 @@ pub struct Credentials {
     pub password_hash: Option<String>,
     pub is_admin: bool,
     pub disabled: bool,
+    /// A confirmed second factor.
+    pub has_second_factor: bool,
+}
+
+/// The columns `credentials` reads, in its order.
+macro_rules! credentials_sql {
+    ($($rest:literal),*) => {
+        concat!(
+            "SELECT id, display_name, password_hash, is_admin, disabled_at, email,
+                    (SELECT COUNT(*) FROM second_factors f WHERE f.account_id = accounts.id AND f.confirmed_at IS NOT NULL)
+             FROM accounts ",
+            $($rest),*
+        )
+    };
 }
 
 fn credentials(r: &AnyRow) -> sqlx::Result<Credentials> {
@@ -26,6 +40,7 @@ fn credentials(r: &AnyRow) -> sqlx::Result<Credentials> {
         password_hash: r.try_get(2)?,
         is_admin: flag(r.try_get(3)?),
         disabled: r.try_get::<Option<i64>, _>(4)?.is_some(),
+        has_second_factor: r.try_get::<i64, _>(6)? > 0,
     })
 }
 
@@ -33,7 +48,7 @@ pub async fn credentials_by_email(
     pool: &AnyPool,
     email: &str,
 ) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query("SELECT id, display_name, password_hash, is_admin, disabled_at, email FROM accounts WHERE email = $1")
+    sqlx::query(credentials_sql!("WHERE email = $1"))
         .bind(email)
         .fetch_optional(pool)
         .await?
@@ -46,15 +61,13 @@ pub async fn credentials_by_id(
     pool: &AnyPool,
     id: &AccountId,
 ) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query(
-        "SELECT id, display_name, password_hash, is_admin, disabled_at, email FROM accounts WHERE id = $1",
-    )
-    .bind(id.as_str())
-    .fetch_optional(pool)
-    .await?
-    .as_ref()
-    .map(credentials)
-    .transpose()
+    sqlx::query(credentials_sql!("WHERE id = $1"))
+        .bind(id.as_str())
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(credentials)
+        .transpose()
 }
 
 pub async fn insert_account(
@@ -109,10 +122,7 @@ pub async fn list_accounts(pool: &AnyPool) -> sqlx::Result<Vec<Account>> {
 /// sign-in checked outside the transaction can confirm the password it
 /// checked is still the account's.
 pub async fn lock_credentials(tx: &mut Tx, id: &AccountId) -> sqlx::Result<Option<Credentials>> {
-    let sql = crate::for_update!(
-        tx,
-        "SELECT id, display_name, password_hash, is_admin, disabled_at, email FROM accounts WHERE id = $1"
-    );
+    let sql = crate::for_update!(tx, credentials_sql!("WHERE id = $1"));
     sqlx::query(sql)
         .bind(id.as_str())
         .fetch_optional(tx.conn())
@@ -134,17 +144,6 @@ pub async fn lock_account(tx: &mut Tx, id: &AccountId) -> sqlx::Result<Account> 
             .bind(id.as_str())
             .fetch_one(tx.conn())
             .await?,
-    )
-}
-
-pub async fn get_account(pool: &AnyPool, id: &AccountId) -> sqlx::Result<Account> {
-    account(
-        &sqlx::query(
-            "SELECT id, email, display_name, is_admin, disabled_at, password_hash, created_at FROM accounts WHERE id = $1",
-        )
-        .bind(id.as_str())
-        .fetch_one(pool)
-        .await?,
     )
 }
 
@@ -253,6 +252,9 @@ pub struct SessionRow {
     pub created_at: i64,
     pub last_seen_at: i64,
     pub expires_at: i64,
+    pub password_change_due: bool,
+    /// The account has a confirmed second factor.
+    pub second_factor: bool,
 }
 
 pub async fn insert_session(
@@ -261,14 +263,17 @@ pub async fn insert_session(
     account: &AccountId,
     now: i64,
     expires_at: i64,
+    password_change_due: bool,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $3, $4)",
+        "INSERT INTO sessions (token_hash, account_id, created_at, last_seen_at, expires_at, password_change_due)
+         VALUES ($1, $2, $3, $3, $4, $5)",
     )
     .bind(hash)
     .bind(account.as_str())
     .bind(now)
     .bind(expires_at)
+    .bind(password_change_due as i16)
     .execute(tx.conn())
     .await?;
     Ok(())
@@ -282,6 +287,8 @@ pub async fn live_session(
 ) -> sqlx::Result<Option<(SessionRow, ActorRow)>> {
     let rows = sqlx::query(
         "SELECT s.account_id, s.created_at, s.last_seen_at, s.expires_at, a.display_name, a.is_admin,
+                s.password_change_due,
+                (SELECT COUNT(*) FROM second_factors f WHERE f.account_id = s.account_id AND f.confirmed_at IS NOT NULL),
                 m.study_id, m.role, ms.site_id
          FROM sessions s JOIN accounts a ON a.id = s.account_id
          LEFT JOIN memberships m ON m.account_id = s.account_id
@@ -300,12 +307,14 @@ pub async fn live_session(
         created_at: first.try_get(1)?,
         last_seen_at: first.try_get(2)?,
         expires_at: first.try_get(3)?,
+        password_change_due: flag(first.try_get(6)?),
+        second_factor: first.try_get::<i64, _>(7)? > 0,
     };
     let actor = ActorRow {
         account_id: session.account_id.clone(),
         display_name: first.try_get(4)?,
         is_admin: flag(first.try_get(5)?),
-        memberships: memberships(&rows, 6)?,
+        memberships: memberships(&rows, 8)?,
     };
     Ok(Some((session, actor)))
 }
@@ -329,7 +338,16 @@ pub async fn revoke_session(tx: &mut Tx, hash: &str, now: i64) -> sqlx::Result<O
         .transpose()
 }
 
+/// Ends every session of the account, and cancels its sign-ins waiting for
+/// a second step.
 pub async fn revoke_sessions_of(tx: &mut Tx, account: &AccountId, now: i64) -> sqlx::Result<u64> {
+    sqlx::query(
+        "UPDATE pending_sign_ins SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(account.as_str())
+    .execute(tx.conn())
+    .await?;
     Ok(sqlx::query(
         "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
     )

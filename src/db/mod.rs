@@ -31,10 +31,10 @@ pub enum Backend {
 /// write lock (BEGIN IMMEDIATE). The one way fieldkit locks a row.
 #[macro_export]
 macro_rules! for_update {
-    ($tx:expr, $sql:literal) => {
+    ($tx:expr, $($sql:tt)+) => {
         match $tx.backend() {
-            $crate::db::Backend::Postgres => concat!($sql, " FOR UPDATE"),
-            $crate::db::Backend::Sqlite => $sql,
+            $crate::db::Backend::Postgres => concat!($($sql)+, " FOR UPDATE"),
+            $crate::db::Backend::Sqlite => concat!($($sql)+),
         }
     };
 }

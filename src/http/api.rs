@@ -16,6 +16,7 @@ use poem_openapi::{ApiResponse, Object, SecurityScheme, Tags};
 use serde::Serialize;
 
 use crate::auth::model::Actor;
+use crate::auth::policy::{obligation, Obligation};
 use crate::auth::service;
 use crate::db::list::{Key, Page};
 use crate::error::AppError;
@@ -42,18 +43,32 @@ pub enum Tag {
 #[oai(ty = "bearer", checker = "check_bearer")]
 pub struct BearerAuth(pub Actor);
 
+/// What a session whose role needs a second factor, and has none, may use
+/// until it has one.
+const BEFORE_ENROLMENT: &[&str] = &[
+    "/api/v1/me",
+    "/api/v1/sessions/current",
+    "/api/v1/me/second-factor",
+    "/api/v1/me/second-factor/confirmation",
+];
+
 async fn check_bearer(req: &Request, bearer: Bearer) -> poem::Result<Actor> {
     let app = app_of(req);
+    // The full path: inside the /api/v1 nest, `uri()` has lost its prefix.
+    let route = super::routes::api_route(req.original_uri().path()).unwrap_or("(unknown route)");
     let actor = if bearer.token.starts_with(service::SESSION_PREFIX) {
         service::actor_for_session(app, &bearer.token).await?
     } else {
-        // The full path: inside the /api/v1 nest, `uri()` has lost its prefix.
-        let path = req.original_uri().path();
-        let route = super::routes::api_route(path).unwrap_or("(unknown route)");
         let method = super::routes::method_name(req.method());
         service::actor_for_api_token(app, &bearer.token, method, route).await?
     };
-    actor.ok_or_else(|| AppError::Unauthenticated.into())
+    let actor = actor.ok_or(AppError::Unauthenticated)?;
+    if obligation(&actor) == Some(Obligation::EnrolSecondFactor)
+        && !BEFORE_ENROLMENT.contains(&route)
+    {
+        return Err(AppError::SecondFactorEnrolmentRequired.into());
+    }
+    Ok(actor)
 }
 
 /// The OpenAPI document as served. poem-openapi refuses unknown fields where

@@ -44,6 +44,8 @@ pub async fn around(app: App, ep: impl Endpoint, mut req: Request) -> poem::Resu
         };
         let mut resp = match outcome {
             Ok(resp) => resp,
+            // A page sending someone elsewhere first (`viewer::first_things_first`).
+            Err(err) if err.status().is_redirection() => err.into_response(),
             Err(err) => error_response(&app, &err, is_api, &request_id),
         };
         if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
@@ -149,6 +151,7 @@ fn classify(err: &poem::Error) -> AppError {
             AppError::Invalid(p) => AppError::Invalid(p.clone()),
             AppError::BadRequest(s) => AppError::BadRequest(s.clone()),
             AppError::Forbidden(s) => AppError::Forbidden(s.clone()),
+            AppError::SecondFactorEnrolmentRequired => AppError::SecondFactorEnrolmentRequired,
             AppError::Conflict(s) => AppError::Conflict(s.clone()),
             AppError::Throttled { retry_after_secs } => AppError::Throttled {
                 retry_after_secs: *retry_after_secs,

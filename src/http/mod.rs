@@ -33,6 +33,7 @@ macro_rules! pages {
 pages! {
     "/" => { GET studies::pages::dashboard },
     "/login" => { GET auth::pages::login_form, POST auth::pages::login },
+    "/login/second-factor" => { GET auth::pages::second_step_form, POST auth::pages::second_step },
     "/logout" => { POST auth::pages::logout },
     "/setup" => { GET auth::pages::setup_form, POST auth::pages::setup },
     "/password-reset/request" => { GET auth::pages::reset_request_form, POST auth::pages::reset_request },
@@ -40,6 +41,10 @@ pages! {
     "/invitation" => { GET auth::pages::invitation_form, POST auth::pages::invitation },
     "/account" => { GET auth::pages::account },
     "/account/password" => { POST auth::pages::change_password },
+    "/account/second-factor" => { GET auth::pages::second_factor, POST auth::pages::start_enrolment },
+    "/account/second-factor/confirmation" => { POST auth::pages::confirm_enrolment },
+    "/account/second-factor/recovery-codes" => { POST auth::pages::renew_recovery_codes },
+    "/account/second-factor/removal" => { POST auth::pages::turn_off_second_factor },
     "/account/tokens" => { POST auth::pages::create_token },
     "/account/tokens/:token_id/revoke" => { POST auth::pages::revoke_token },
     "/admin/accounts" => { GET auth::pages::admin_accounts, POST auth::pages::admin_invite },

@@ -36,10 +36,13 @@ pub enum Notice {
     ChoicesChanged,
     WithdrawnSelf,
     WithdrawnSelfNotEmailed,
+    SecondFactorNeeded,
+    PasswordChangeDue,
+    SecondFactorOff,
 }
 
 impl Notice {
-    const ALL: [Notice; 20] = [
+    const ALL: [Notice; 23] = [
         Notice::SignedOut,
         Notice::PasswordChanged,
         Notice::PasswordSet,
@@ -60,6 +63,9 @@ impl Notice {
         Notice::ChoicesChanged,
         Notice::WithdrawnSelf,
         Notice::WithdrawnSelfNotEmailed,
+        Notice::SecondFactorNeeded,
+        Notice::PasswordChangeDue,
+        Notice::SecondFactorOff,
     ];
 
     fn key(self) -> &'static str {
@@ -84,6 +90,9 @@ impl Notice {
             Notice::ChoicesChanged => "choices-changed",
             Notice::WithdrawnSelf => "withdrawn-self",
             Notice::WithdrawnSelfNotEmailed => "withdrawn-self-not-emailed",
+            Notice::SecondFactorNeeded => "second-factor-needed",
+            Notice::PasswordChangeDue => "password-change-due",
+            Notice::SecondFactorOff => "second-factor-off",
         }
     }
 
@@ -123,6 +132,13 @@ impl Notice {
             Notice::WithdrawnSelfNotEmailed => {
                 "Your withdrawal has been recorded and takes effect now. We have not emailed you. Your withdrawal record is below, to download and keep."
             }
+            Notice::SecondFactorNeeded => {
+                "Because your role lets you see people's identities or their consent records, your account needs a second factor as well as a password. Setting it up takes a couple of minutes, and then you can carry on."
+            }
+            Notice::PasswordChangeDue => {
+                "Our password rules have become stricter since you chose your password. It still works, but please choose a new one now; it only takes a moment."
+            }
+            Notice::SecondFactorOff => "Your second factor has been turned off.",
         }
     }
 

@@ -10,11 +10,15 @@ use poem::{FromRequest, Request, RequestBody};
 
 use crate::app::App;
 use crate::auth::model::Actor;
+use crate::auth::policy::{obligation, Obligation};
 use crate::auth::service;
 use crate::error::AppError;
+use crate::http::page::{see_other, Notice};
 
 pub const SESSION_COOKIE: &str = "__Host-fieldkit_session";
 pub const ANON_COOKIE: &str = "__Host-fieldkit_visit";
+/// A sign-in waiting for its second step (five minutes at most).
+pub const PENDING_COOKIE: &str = "__Host-fieldkit_pending";
 
 pub fn app_of(req: &Request) -> &App {
     req.data::<App>()
@@ -68,8 +72,19 @@ pub fn session_cookie(token: &str, app: &App) -> Cookie {
     c
 }
 
-pub fn expired_session_cookie() -> Cookie {
-    let mut c = Cookie::new_with_str(SESSION_COOKIE, "");
+pub fn pending_cookie(token: &str) -> Cookie {
+    let mut c = Cookie::new_with_str(PENDING_COOKIE, token);
+    c.set_path("/");
+    c.set_secure(true);
+    c.set_http_only(true);
+    c.set_same_site(SameSite::Lax);
+    c.set_max_age(std::time::Duration::from_secs(300));
+    c
+}
+
+/// A cookie of ours, ended.
+pub fn expired_cookie(name: &'static str) -> Cookie {
+    let mut c = Cookie::new_with_str(name, "");
     c.set_path("/");
     c.set_secure(true);
     c.set_http_only(true);
@@ -103,6 +118,9 @@ impl<'a> FromRequest<'a> for Viewer {
             Some(t) => service::actor_for_session(app, t).await?,
             None => None,
         };
+        if let Some(first) = actor.as_ref().and_then(obligation) {
+            first_things_first(first, req.uri().path())?;
+        }
         let csrf = match (&actor, &token) {
             (Some(_), Some(t)) => app
                 .keys
@@ -129,6 +147,36 @@ impl<'a> FromRequest<'a> for Viewer {
             session_token: token,
             csrf,
         })
+    }
+}
+
+/// Pages a session may open while it owes something, and where it is sent
+/// otherwise: to set up a second factor, or to change its password.
+fn first_things_first(first: Obligation, path: &str) -> poem::Result<()> {
+    let (allowed, to): (&[&str], _) = match first {
+        Obligation::EnrolSecondFactor => (
+            &[
+                "/account/second-factor",
+                "/account/second-factor/confirmation",
+                "/logout",
+            ],
+            see_other("/account/second-factor", Some(Notice::SecondFactorNeeded)),
+        ),
+        Obligation::ChangePassword => (
+            &[
+                "/account",
+                "/account/password",
+                "/account/second-factor",
+                "/account/second-factor/confirmation",
+                "/logout",
+            ],
+            see_other("/account", Some(Notice::PasswordChangeDue)),
+        ),
+    };
+    if allowed.contains(&path) {
+        Ok(())
+    } else {
+        Err(poem::Error::from_response(to))
     }
 }
 

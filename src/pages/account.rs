@@ -55,6 +55,11 @@ pub async fn render(
         .collect();
     let ctx = json!({
         "account": { "display_name": actor.display_name, "email": email, "is_admin": actor.is_admin },
+        "second_factor": {
+            "enrolled": actor.second_factor,
+            "required": auth::policy::second_factor_required(actor),
+            "offered": auth::policy::second_factor_offered(actor),
+        },
         "memberships": memberships,
         "tokens": auth::service::list_api_tokens(app, actor).await?,
         "studies": studies.iter().map(|s| json!({ "id": s.id, "title": s.title })).collect::<Vec<_>>(),

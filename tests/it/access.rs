@@ -66,6 +66,12 @@ impl Who {
 const MATRIX: &[(&str, &str, &str)] = &[
     // API
     ("POST", "/api/v1/sessions", "public"),
+    ("POST", "/api/v1/sessions/second-factor", "public"),
+    ("POST", "/api/v1/me/second-factor", "ARSVNO"),
+    ("POST", "/api/v1/me/second-factor/confirmation", "ARSVNO"),
+    ("POST", "/api/v1/me/second-factor/recovery-codes", "ARSVNO"),
+    // Only where no role requires one: here, the analyst.
+    ("POST", "/api/v1/me/second-factor/removal", "N"),
     ("DELETE", "/api/v1/sessions/current", "ARSVNPO"),
     ("GET", "/api/v1/me", "ARSVNPO"),
     ("POST", "/api/v1/me/password", "ARSVNPO"),
@@ -202,6 +208,8 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/", "ARSVNPO"),
     ("GET", "/login", "public"),
     ("POST", "/login", "public"),
+    ("GET", "/login/second-factor", "public"),
+    ("POST", "/login/second-factor", "public"),
     ("POST", "/logout", "public"),
     ("GET", "/setup", "public"),
     ("POST", "/setup", "public"),
@@ -213,6 +221,11 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/invitation", "public"),
     ("GET", "/account", "ARSVNPO"),
     ("POST", "/account/password", "ARSVNPO"),
+    ("GET", "/account/second-factor", "ARSVNO"),
+    ("POST", "/account/second-factor", "ARSVNO"),
+    ("POST", "/account/second-factor/confirmation", "ARSVNO"),
+    ("POST", "/account/second-factor/recovery-codes", "ARSVNO"),
+    ("POST", "/account/second-factor/removal", "N"),
     ("POST", "/account/tokens", "ARSVNP"),
     ("POST", "/account/tokens/:token_id/revoke", "ARSVNP"),
     ("GET", "/admin/accounts", "A"),
@@ -586,6 +599,12 @@ fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
             json!({ "current_password": PASSWORD, "new_password": "x" })
         }
         ("POST", "/api/v1/password-resets") => json!({ "email": "nobody@example.ac.uk" }),
+        ("POST", "/api/v1/sessions/second-factor") => {
+            json!({ "pending_token": "fkp_no-such-sign-in", "code": "000000" })
+        }
+        ("POST", "/api/v1/me/second-factor/confirmation")
+        | ("POST", "/api/v1/me/second-factor/recovery-codes")
+        | ("POST", "/api/v1/me/second-factor/removal") => json!({ "code": "000000" }),
         ("POST", "/api/v1/me/tokens") => {
             json!({ "study_id": f.study, "name": " ", "permissions": ["view_study"], "days": 1 })
         }

@@ -488,13 +488,28 @@ async fn fill(b: &Browser, css: &str, text: &str) {
     field.type_text(text).await;
 }
 
-/// Fills in and submits the sign-in form on the current page.
-/// Signs in through the login page and waits for the dashboard.
-async fn sign_in(b: &Browser, base: &str, email: &str) {
-    b.goto(&format!("{base}/login")).await;
+/// Signs in through the login page, with the code from the account's
+/// authenticator when it has a second factor, and waits for the dashboard.
+async fn sign_in(b: &Browser, t: &TestApp, email: &str) {
+    b.goto(&format!("{}/login", browser_base(t))).await;
     wait_for_heading(b, "Sign in").await;
     submit_sign_in(b, email, PASSWORD).await;
-    wait_for_heading(b, "Your studies").await;
+    b.wait_for("//h1[normalize-space()=\"Your studies\" or normalize-space()=\"Enter your code\"]")
+        .await;
+    if b.path().await == "/login/second-factor" {
+        let code = t.authenticator.code(email).await.expect("a second factor");
+        submit_code(b, "/login/second-factor", &code).await;
+        wait_for_heading(b, "Your studies").await;
+    }
+}
+
+/// Types a code into the form posting to `action` and submits it.
+async fn submit_code(b: &Browser, action: &str, code: &str) {
+    fill(b, &format!("form[action=\"{action}\"] #field-code"), code).await;
+    b.click_on(&format!(
+        "form[action=\"{action}\"] button[type=\"submit\"]"
+    ))
+    .await;
 }
 
 async fn submit_sign_in(b: &Browser, email: &str, password: &str) {
@@ -504,7 +519,8 @@ async fn submit_sign_in(b: &Browser, email: &str, password: &str) {
         .await;
 }
 
-/// A server with an administrator (whose email we know) and one study.
+/// A server with an administrator (whose email we know, with the second
+/// factor their role needs) and one study.
 async fn server_with_study(slug: &str) -> (TestApp, String, String) {
     let t = spawn(Engine::Sqlite).await.expect("SQLite is always there");
     let other_admin = t.admin().await;
@@ -513,7 +529,74 @@ async fn server_with_study(slug: &str) -> (TestApp, String, String) {
     fieldkit::auth::service::create_admin_directly(&t.app, &email, "Bea Browser", PASSWORD)
         .await
         .unwrap();
+    t.sign_in(&email, PASSWORD).await;
     (t, email, study)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_sets_up_a_second_factor_and_signs_in_with_it() {
+    with_browser(|b, axe| async move {
+        let t = spawn(Engine::Sqlite).await.expect("SQLite is always there");
+        let email = format!("browser-{}@example.ac.uk", uuid::Uuid::new_v4().simple());
+        fieldkit::auth::service::create_admin_directly(&t.app, &email, "Bea Browser", PASSWORD)
+            .await
+            .unwrap();
+        let base = browser_base(&t);
+        let mut problems = Vec::new();
+
+        // The password alone leads to setting up the second factor first.
+        b.goto(&format!("{base}/login")).await;
+        wait_for_heading(&b, "Sign in").await;
+        submit_sign_in(&b, &email, PASSWORD).await;
+        wait_for_heading(&b, "Second factor").await;
+        assert_eq!(b.path().await, "/account/second-factor");
+        problems.extend(check_page(&b, "second-factor-needed", &axe).await);
+
+        b.click_on("//button[normalize-space()=\"Set up a second factor\"]")
+            .await;
+        b.wait_for("figure.qr-code svg").await;
+        problems.extend(check_page(&b, "second-factor-enrol", &axe).await);
+        let secret = b
+            .execute(
+                "return document.getElementById('totp-secret').textContent;",
+                json!([]),
+            )
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned();
+        t.authenticator.remember(&email, &secret);
+
+        submit_code(&b, "/account/second-factor/confirmation", "000000").await;
+        b.wait_for(".error-summary").await;
+        problems.extend(check_page(&b, "second-factor-wrong-code", &axe).await);
+
+        let code = t.authenticator.code(&email).await.unwrap();
+        submit_code(&b, "/account/second-factor/confirmation", &code).await;
+        b.wait_for("//h2[normalize-space()=\"Your recovery codes\"]")
+            .await;
+        problems.extend(check_page(&b, "second-factor-recovery-codes", &axe).await);
+
+        // Signing in again asks for a code after the password.
+        b.click_on("//button[normalize-space()=\"Sign out\"]").await;
+        wait_for_heading(&b, "Sign in").await;
+        submit_sign_in(&b, &email, PASSWORD).await;
+        wait_for_heading(&b, "Enter your code").await;
+        let field = b.wait_for("#field-code").await;
+        assert_eq!(
+            field.attr("autocomplete").await.as_deref(),
+            Some("one-time-code")
+        );
+        assert_eq!(field.attr("inputmode").await.as_deref(), Some("numeric"));
+        problems.extend(check_page(&b, "sign-in-code", &axe).await);
+        let code = t.authenticator.code(&email).await.unwrap();
+        submit_code(&b, "/login/second-factor", &code).await;
+        wait_for_heading(&b, "Your studies").await;
+        assert!(b.has_cookie(SESSION_COOKIE).await);
+
+        assert_no_problems(&problems);
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -522,7 +605,7 @@ async fn a_person_signs_in_sees_their_study_and_signs_out() {
         let (t, email, study) = server_with_study("journey").await;
         let base = browser_base(&t);
 
-        sign_in(&b, &base, &email).await;
+        sign_in(&b, &t, &email).await;
         assert_eq!(b.path().await, "/");
         assert!(
             b.has_cookie(SESSION_COOKIE).await,
@@ -742,7 +825,7 @@ async fn the_main_pages_pass_axe_and_keep_to_the_content_security_policy() {
         assert_eq!(b.path().await, "/password-reset/request");
         problems.extend(check_page(&b, "password-reset-request", &axe).await);
 
-        sign_in(&b, &base, &email).await;
+        sign_in(&b, &t, &email).await;
         problems.extend(check_page(&b, "dashboard", &axe).await);
 
         b.goto(&format!("{base}/studies/{study}")).await;
@@ -889,7 +972,7 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
         }
 
         // The participant's own page, with both records and their choices.
-        sign_in(&b, &base, &email).await;
+        sign_in(&b, &t, &email).await;
         b.goto(&format!("{base}/my/studies/{study}")).await;
         b.wait_for("form[action$=\"/choices\"]").await;
         problems.extend(check_page(&b, "consent-my-study", &axe).await);
@@ -911,6 +994,8 @@ async fn the_study_pages_pass_axe_at_phone_size() {
         let admin = t.admin().await;
         let (account, email) = t.person(&admin, "Phoebe Phone").await;
         t.member(&admin, &study, &account, "researcher", &[]).await;
+        // Her role needs a second factor: set up as staff do on first sign-in.
+        t.sign_in(&email, PASSWORD).await;
         // Enough synthetic participants for a second page.
         let sites: Vec<fieldkit::ids::SiteId> =
             sqlx::query_scalar::<_, String>("SELECT id FROM sites WHERE study_id = $1")
@@ -989,7 +1074,7 @@ async fn the_study_pages_pass_axe_at_phone_size() {
 
         let base = browser_base(&t);
         b.set_window_size(390, 844).await;
-        sign_in(&b, &base, &email).await;
+        sign_in(&b, &t, &email).await;
         let mut problems = Vec::new();
 
         b.goto(&format!("{base}/studies/{study}/participants"))
@@ -1046,7 +1131,7 @@ async fn the_study_pages_pass_axe_at_phone_size() {
         // confirmation is on screen, with their record to download.
         b.click_on("//button[normalize-space()=\"Sign out\"]").await;
         wait_for_heading(&b, "Sign in").await;
-        sign_in(&b, &base, &participant_email).await;
+        sign_in(&b, &t, &participant_email).await;
         b.goto(&format!("{base}/my/studies/{study}")).await;
         b.wait_for("#scope-contact").await.click().await;
         b.click_on("form[action$=\"/withdrawals\"] button[type=\"submit\"]").await;

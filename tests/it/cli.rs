@@ -185,7 +185,7 @@ async fn admin_create_takes_the_password_on_stdin_and_the_admin_can_sign_in(engi
     ];
 
     let run = run_on(&storage, &create, Some("short pw\n")).await;
-    assert_one_clear_line(&run, "at least 12 characters");
+    assert_one_clear_line(&run, "at least 15 characters");
 
     let run = run_on(&storage, &create, Some(&format!("{PASSWORD}\n"))).await;
     assert_eq!(run.code, Some(0), "{run:?}");

@@ -13,7 +13,8 @@ use serde_json::{json, Value};
 use sqlx::Row;
 
 use crate::support::{
-    created_id, fieldkit_command, fresh_postgres_url, run_fieldkit, Server, TempDir, PASSWORD,
+    created_id, fieldkit_command, fresh_postgres_url, run_fieldkit, Authenticator, Server, TempDir,
+    PASSWORD,
 };
 
 /// One PostgreSQL schema and the keys every instance on it shares.
@@ -21,6 +22,10 @@ struct Cluster {
     url: String,
     secret_key: String,
     signing_key: String,
+    /// The vault's keys: every instance opens what another sealed (a
+    /// second factor's secret, an identity).
+    vault_key: String,
+    vault_index_key: String,
     dirs: Vec<TempDir>,
 }
 
@@ -39,6 +44,8 @@ impl Cluster {
             url,
             secret_key: hex64(),
             signing_key: hex64(),
+            vault_key: format!("1:{}", hex64()),
+            vault_index_key: hex64(),
             dirs: (0..instances).map(|_| TempDir::new()).collect(),
         })
     }
@@ -52,7 +59,9 @@ impl Cluster {
             .arg("--database-url")
             .arg(&self.url)
             .env("FIELDKIT_SECRET_KEY", &self.secret_key)
-            .env("FIELDKIT_AUDIT_SIGNING_KEY", &self.signing_key);
+            .env("FIELDKIT_AUDIT_SIGNING_KEY", &self.signing_key)
+            .env("FIELDKIT_VAULT_KEYS", &self.vault_key)
+            .env("FIELDKIT_VAULT_INDEX_KEY", &self.vault_index_key);
         cmd
     }
 
@@ -106,13 +115,16 @@ async fn try_sign_in(
         .unwrap()
 }
 
+/// The authenticator app of the administrators these tests create: each
+/// process reads the system clock.
+static AUTHENTICATOR: std::sync::LazyLock<Authenticator> =
+    std::sync::LazyLock::new(|| Authenticator::new(fieldkit::clock::Clock::system()));
+
+/// Signs an administrator in as staff do, with the second factor their role needs.
 async fn sign_in(http: &reqwest::Client, server: &Server, email: &str) -> String {
-    let r = try_sign_in(http, server, email, PASSWORD).await;
-    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
-    r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
+    AUTHENTICATOR
+        .sign_in(http, &server.url("/api/v1"), email, PASSWORD)
+        .await
 }
 
 async fn me(http: &reqwest::Client, server: &Server, token: &str) -> StatusCode {

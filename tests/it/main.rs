@@ -26,6 +26,7 @@ mod participants;
 mod races;
 mod register;
 mod schemathesis;
+mod second_factor;
 mod smoke;
 mod smtp;
 mod translations;

@@ -48,6 +48,133 @@ macro_rules! on_both_engines {
 
 pub const PASSWORD: &str = "plum kettle orbit lantern";
 
+/// The code of a TOTP secret (base32) for a time step, as an authenticator app shows it.
+pub fn totp_code(secret: &str, step: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .unwrap();
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 0, 30, bytes, None, "t".into())
+        .generate(step as u64 * 30)
+}
+
+/// The authenticator app of every account the helpers set a second factor
+/// up for: its secret, by email, and the last time step used. A code is
+/// accepted once, so each use takes a later step: the current one, then
+/// the next (accepted as one step of drift), then it waits for the clock.
+/// It reads the server's clock, which tests may move on.
+#[derive(Clone)]
+pub struct Authenticator {
+    clock: Clock,
+    secrets: std::sync::Arc<std::sync::Mutex<BTreeMap<String, (String, i64)>>>,
+}
+
+impl Authenticator {
+    pub fn new(clock: Clock) -> Authenticator {
+        Authenticator {
+            clock,
+            secrets: Default::default(),
+        }
+    }
+
+    /// Signs in through the API at `api` (".../api/v1"), as staff do: with a
+    /// code when the account has a second factor, and setting one up first
+    /// when its role needs one. Returns the session token.
+    pub async fn sign_in(
+        &self,
+        http: &reqwest::Client,
+        api: &str,
+        email: &str,
+        password: &str,
+    ) -> String {
+        let post = |path: &str| http.post(format!("{api}{path}"));
+        let r = post("/sessions")
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let mut body: Value = r.json().await.unwrap();
+        if status == 202 {
+            let code = self.code(email).await.expect("a second factor");
+            let r = post("/sessions/second-factor")
+                .json(&json!({ "pending_token": body["pending_token"], "code": code }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "second step of {email}");
+            body = r.json().await.unwrap();
+        } else {
+            assert_eq!(status, 200, "sign-in of {email} failed: {body}");
+        }
+        let token = body["token"].as_str().unwrap().to_owned();
+        let me: Value = http
+            .get(format!("{api}/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if me["second_factor"] == json!({ "enrolled": false, "required": true }) {
+            self.enrol(http, api, &token, email).await;
+        }
+        token
+    }
+
+    /// Sets up a second factor for a signed-in account through the API at
+    /// `api`; returns its recovery codes.
+    pub async fn enrol(
+        &self,
+        http: &reqwest::Client,
+        api: &str,
+        token: &str,
+        email: &str,
+    ) -> Vec<String> {
+        let post = |path: &str| http.post(format!("{api}{path}")).bearer_auth(token);
+        let r = post("/me/second-factor").send().await.unwrap();
+        assert_eq!(r.status(), 200, "enrolment of {email}");
+        let secret = r.json::<Value>().await.unwrap()["secret"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        self.remember(email, &secret);
+        let code = self.code(email).await.unwrap();
+        let r = post("/me/second-factor/confirmation")
+            .json(&json!({ "code": code }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "confirmation of {email}");
+        serde_json::from_value(r.json::<Value>().await.unwrap()["recovery_codes"].clone()).unwrap()
+    }
+
+    fn current_step(&self) -> i64 {
+        self.clock.now_ms() / 30_000
+    }
+
+    pub fn remember(&self, email: &str, secret: &str) {
+        self.secrets
+            .lock()
+            .unwrap()
+            .insert(email.to_owned(), (secret.to_owned(), 0));
+    }
+
+    /// A code of a step not used before, or None if the account has no factor here.
+    pub async fn code(&self, email: &str) -> Option<String> {
+        let (secret, step) = {
+            let mut all = self.secrets.lock().unwrap();
+            let (secret, last) = all.get_mut(email)?;
+            *last = (*last + 1).max(self.current_step());
+            (secret.clone(), *last)
+        };
+        while step > self.current_step() + 1 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        Some(totp_code(&secret, step))
+    }
+}
+
 /// A folder removed when dropped.
 pub struct TempDir(pub PathBuf);
 
@@ -145,6 +272,7 @@ pub struct TestApp {
     pub storage: Storage,
     pub dir: TempDir,
     pub http: reqwest::Client,
+    pub authenticator: Authenticator,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -199,6 +327,7 @@ pub async fn spawn_with(
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    let app_clock = app.clock.clone();
     Some(TestApp {
         base: format!("http://{addr}"),
         app,
@@ -206,6 +335,7 @@ pub async fn spawn_with(
         storage,
         dir,
         http,
+        authenticator: Authenticator::new(app_clock),
         stop: Some(stop),
     })
 }
@@ -355,24 +485,20 @@ impl TestApp {
         pages
     }
 
-    /// Signs in through the API and returns the session token.
+    /// Signs in through the API, as staff do (see `Authenticator::sign_in`).
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
-        let r = self
-            .api(reqwest::Method::POST, "/sessions", None)
-            .json(&json!({ "email": email, "password": password }))
-            .send()
+        let api = self.url("/api/v1");
+        self.authenticator
+            .sign_in(&self.http, &api, email, password)
             .await
-            .unwrap();
-        assert_eq!(
-            r.status(),
-            200,
-            "sign-in of {email} failed: {}",
-            r.text().await.unwrap()
-        );
-        r.json::<Value>().await.unwrap()["token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+    }
+
+    /// Sets up a second factor for a signed-in account; its recovery codes.
+    pub async fn enrol(&self, token: &str, email: &str) -> Vec<String> {
+        let api = self.url("/api/v1");
+        self.authenticator
+            .enrol(&self.http, &api, token, email)
+            .await
     }
 
     /// Creates an administrator the way `fieldkit admin create` does and signs in.
@@ -489,6 +615,7 @@ impl TestApp {
             http: self.http.clone(),
             cookies: BTreeMap::new(),
             csrf: None,
+            authenticator: self.authenticator.clone(),
         }
     }
 }
@@ -535,6 +662,7 @@ pub struct PageClient {
     http: reqwest::Client,
     pub cookies: BTreeMap<String, String>,
     pub csrf: Option<String>,
+    authenticator: Authenticator,
 }
 
 impl PageClient {
@@ -602,11 +730,49 @@ impl PageClient {
         self.read(resp).await
     }
 
-    /// Signs in through the sign-in page.
+    /// Signs in through the sign-in page, as staff do: the code step when
+    /// the account has a second factor, and setting one up when its role
+    /// needs one. Returns the answer to the password step (a 303 when right).
     pub async fn sign_in(&mut self, email: &str, password: &str) -> Page {
         self.get("/login").await.assert_status(200);
-        self.post("/login", &[("email", email), ("password", password)])
-            .await
+        let answer = self
+            .post("/login", &[("email", email), ("password", password)])
+            .await;
+        if answer.location().starts_with("/login/second-factor") {
+            self.get(answer.location()).await.assert_status(200);
+            let code = self
+                .authenticator
+                .code(email)
+                .await
+                .expect("a second factor");
+            self.post("/login/second-factor", &[("code", &code)])
+                .await
+                .assert_status(303);
+        } else if answer.status == 303
+            && self
+                .get("/")
+                .await
+                .location()
+                .starts_with("/account/second-factor")
+        {
+            self.get("/account/second-factor").await.assert_status(200);
+            self.post("/account/second-factor", &[])
+                .await
+                .assert_status(303);
+            let page = self.get("/account/second-factor").await;
+            let at = page
+                .text
+                .find("id=\"totp-secret\">")
+                .expect("the key for typing")
+                + 17;
+            let secret = page.text[at..].split('<').next().unwrap().to_owned();
+            self.authenticator.remember(email, &secret);
+            let code = self.authenticator.code(email).await.unwrap();
+            self.post("/account/second-factor/confirmation", &[("code", &code)])
+                .await
+                .assert_status(200);
+        }
+        answer
     }
 }
 
