@@ -72,6 +72,37 @@ pub async fn study_by_slug(tx: &mut Tx, slug: &str) -> sqlx::Result<Option<Study
         .map(|r| StudyId::from_db(r.get(0))))
 }
 
+/// The columns every published form text has, in the order `bind_text` binds them.
+const TEXT_COLUMNS: &str = "title, information_sheet_version, information_sheet_date,
+    rec_reference, rec_approval_date, easy_read, withdrawal_policy, body_markdown, clauses,
+    content_hash, source_path, staff_note, loaded_at";
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds what `TEXT_COLUMNS` names, after whatever the query bound already.
+fn bind_text<'q>(
+    q: AnyQuery<'q>,
+    form: &'q ConsentForm,
+    source_path: &'q str,
+    now: i64,
+) -> sqlx::Result<AnyQuery<'q>> {
+    let clauses =
+        serde_json::to_string(&form.clauses).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    Ok(q.bind(&form.title)
+        .bind(&form.information_sheet_version)
+        .bind(form.information_sheet_date.format(DATE).to_string())
+        .bind(&form.rec_reference)
+        .bind(form.rec_approval_date.format(DATE).to_string())
+        .bind(i16::from(form.easy_read))
+        .bind(&form.withdrawal_policy)
+        .bind(&form.body_markdown)
+        .bind(clauses)
+        .bind(&form.content_hash)
+        .bind(source_path)
+        .bind(&form.staff_note)
+        .bind(now))
+}
+
 /// Publishes a version unless that version of the form is already there;
 /// says whether it was inserted. (Two instances starting together on
 /// PostgreSQL meet here: the second waits for the first and inserts nothing.)
@@ -83,37 +114,21 @@ pub async fn insert_if_new(
     source_path: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let clauses =
-        serde_json::to_string(&form.clauses).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let inserted = sqlx::query(
-        "INSERT INTO consent_form_versions (id, study_id, form_id, version, language, title,
-         information_sheet_version, information_sheet_date, rec_reference, rec_approval_date,
-         easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path, loaded_at,
-         staff_note)
+    let sql = format!(
+        "INSERT INTO consent_form_versions (id, study_id, form_id, version, language, {TEXT_COLUMNS})
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-         ON CONFLICT (study_id, form_id, version) DO NOTHING",
-    )
-    .bind(id)
-    .bind(study.as_str())
-    .bind(&form.form_id)
-    .bind(form.version)
-    .bind(&form.language)
-    .bind(&form.title)
-    .bind(&form.information_sheet_version)
-    .bind(form.information_sheet_date.format(DATE).to_string())
-    .bind(&form.rec_reference)
-    .bind(form.rec_approval_date.format(DATE).to_string())
-    .bind(i16::from(form.easy_read))
-    .bind(&form.withdrawal_policy)
-    .bind(&form.body_markdown)
-    .bind(clauses)
-    .bind(&form.content_hash)
-    .bind(source_path)
-    .bind(now)
-    .bind(&form.staff_note)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
+         ON CONFLICT (study_id, form_id, version) DO NOTHING"
+    );
+    let q = sqlx::query(&sql)
+        .bind(id)
+        .bind(study.as_str())
+        .bind(&form.form_id)
+        .bind(form.version)
+        .bind(&form.language);
+    let inserted = bind_text(q, form, source_path, now)?
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
     Ok(inserted == 1)
 }
 
@@ -144,36 +159,21 @@ pub async fn insert_translation_if_new(
     source_path: &str,
     now: i64,
 ) -> sqlx::Result<bool> {
-    let clauses =
-        serde_json::to_string(&form.clauses).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let inserted = sqlx::query(
+    let sql = format!(
         "INSERT INTO consent_form_translations (id, form_version_id, language, translated_from,
-         title, information_sheet_version, information_sheet_date, rec_reference, rec_approval_date,
-         easy_read, withdrawal_policy, body_markdown, clauses, content_hash, source_path,
-         staff_note, loaded_at)
+         {TEXT_COLUMNS})
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-         ON CONFLICT (form_version_id, language) DO NOTHING",
-    )
-    .bind(FormTranslationId::new())
-    .bind(version)
-    .bind(&form.language)
-    .bind(&form.translated_from)
-    .bind(&form.title)
-    .bind(&form.information_sheet_version)
-    .bind(form.information_sheet_date.format(DATE).to_string())
-    .bind(&form.rec_reference)
-    .bind(form.rec_approval_date.format(DATE).to_string())
-    .bind(i16::from(form.easy_read))
-    .bind(&form.withdrawal_policy)
-    .bind(&form.body_markdown)
-    .bind(clauses)
-    .bind(&form.content_hash)
-    .bind(source_path)
-    .bind(&form.staff_note)
-    .bind(now)
-    .execute(tx.conn())
-    .await?
-    .rows_affected();
+         ON CONFLICT (form_version_id, language) DO NOTHING"
+    );
+    let q = sqlx::query(&sql)
+        .bind(FormTranslationId::new())
+        .bind(version)
+        .bind(&form.language)
+        .bind(&form.translated_from);
+    let inserted = bind_text(q, form, source_path, now)?
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
     Ok(inserted == 1)
 }
 
