@@ -254,6 +254,12 @@ async fn withdrawal_is_confirmed_before_the_identity_is_erased(engine: Engine) {
     assert!(words(&text).contains(&words(&policy)), "{text}");
     assert!(text.contains("No further information to be collected about you."));
     assert!(html.contains("have been removed from our records"));
+    // The policy is Markdown: its paragraphs stay paragraphs in the HTML part.
+    assert!(
+        html.contains("<p>You can stop taking part at any time")
+            && html.contains("<p>Some things cannot be undone."),
+        "{html}"
+    );
 
     // Every read of the address is audited as a system use, never with the value.
     let uses = sqlx::query(
