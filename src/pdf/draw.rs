@@ -183,14 +183,26 @@ fn grey_fill(grey: f32) -> Fill {
 fn tag(node: Node, leaves: &mut HashMap<usize, Identifier>) -> Option<TagNode> {
     match node {
         Node::Leaf(n) => leaves.remove(&n).map(TagNode::from),
-        Node::Group(role, children) => {
-            let children: Vec<TagNode> = children
-                .into_iter()
-                .filter_map(|child| tag(child, leaves))
-                .collect();
-            (!children.is_empty()).then(|| TagGroup::with_children(kind(role), children).into())
-        }
+        Node::Group(role, children) => group(kind(role), children, leaves),
+        Node::InLanguage(language, node) => match *node {
+            Node::Group(role, children) => {
+                group(kind(role).with_lang(Some(language)), children, leaves)
+            }
+            other => tag(other, leaves),
+        },
     }
+}
+
+fn group(
+    kind: TagKind,
+    children: Vec<Node>,
+    leaves: &mut HashMap<usize, Identifier>,
+) -> Option<TagNode> {
+    let children: Vec<TagNode> = children
+        .into_iter()
+        .filter_map(|child| tag(child, leaves))
+        .collect();
+    (!children.is_empty()).then(|| TagGroup::with_children(kind, children).into())
 }
 
 fn kind(role: Role) -> TagKind {

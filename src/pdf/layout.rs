@@ -120,6 +120,8 @@ pub(super) enum Role {
 #[derive(Clone, Debug, PartialEq)]
 pub(super) enum Node {
     Group(Role, Vec<Node>),
+    /// A node in a language other than the document's.
+    InLanguage(String, Box<Node>),
     Leaf(usize),
 }
 
@@ -133,6 +135,10 @@ pub(super) fn lay_out(doc: &Document, fonts: &Fonts) -> Laid {
         fonts,
         leaves: Cell::new(0),
         heading_level: Cell::new(1),
+        interface: doc
+            .interface_language
+            .as_deref()
+            .filter(|l| *l != doc.metadata.language),
     };
     let (mut groups, mut structure) = setter.title(&doc.metadata.title);
     for block in &doc.blocks {
@@ -297,6 +303,8 @@ struct Typesetter<'a> {
     leaves: Cell<usize>,
     /// The level of the last heading, so that levels never skip one.
     heading_level: Cell<u16>,
+    /// The language of fieldkit's own words, when not the document's.
+    interface: Option<&'a str>,
 }
 
 type Laid1 = (Vec<Group>, Vec<Node>);
@@ -317,7 +325,23 @@ impl Typesetter<'_> {
             Block::List { ordered, items } => self.list(*ordered, items),
             Block::KeyValues(pairs) => self.key_values(pairs),
             Block::Clauses { headers, rows } => self.clauses(headers, rows),
-            Block::Signature(signature) => self.signature(signature),
+            Block::Signature(signature) => {
+                let (groups, nodes) = self.signature(signature);
+                (groups, nodes.into_iter().map(|n| self.ours(n)).collect())
+            }
+            Block::Section(text) => {
+                let (groups, nodes) = self.heading(1, text);
+                (groups, nodes.into_iter().map(|n| self.ours(n)).collect())
+            }
+        }
+    }
+
+    /// A node of fieldkit's own words, tagged with their language when it
+    /// is not the document's.
+    fn ours(&self, node: Node) -> Node {
+        match self.interface {
+            Some(language) => Node::InLanguage(language.to_owned(), Box::new(node)),
+            None => node,
         }
     }
 
@@ -380,12 +404,12 @@ impl Typesetter<'_> {
                 Keep::Together,
                 side_by_side(&[&label, &value]),
             ));
-            rows.push(table_row(&[
-                (Role::HeaderCell { of_row: true }, &label),
-                (Role::Cell, &value),
+            rows.push(table_row(vec![
+                cell(Role::HeaderCell { of_row: true }, &label),
+                cell(Role::Cell, &value),
             ]));
         }
-        (groups, vec![Node::Group(Role::Table, rows)])
+        (groups, vec![self.ours(Node::Group(Role::Table, rows))])
     }
 
     /// Ruled like a table: the column headers, a rule, and a rule under
@@ -402,9 +426,9 @@ impl Typesetter<'_> {
         );
         let mut opening = side_by_side(&[&header_text, &header_answer]);
         opening.push(Row::rule(TEXT_WIDTH, 10.0));
-        let mut rows = vec![table_row(&[
-            (Role::HeaderCell { of_row: false }, &header_text),
-            (Role::HeaderCell { of_row: false }, &header_answer),
+        let mut rows = vec![table_row(vec![
+            self.ours(cell(Role::HeaderCell { of_row: false }, &header_text)),
+            self.ours(cell(Role::HeaderCell { of_row: false }, &header_answer)),
         ])];
         let mut groups = Vec::new();
         for clause in clauses {
@@ -419,7 +443,10 @@ impl Typesetter<'_> {
             group_rows.extend(side_by_side(&[&text, &answer]));
             group_rows.push(Row::rule(TEXT_WIDTH, 10.0));
             groups.push(Group::new(4.0, Keep::Together, group_rows));
-            rows.push(table_row(&[(Role::Cell, &text), (Role::Cell, &answer)]));
+            rows.push(table_row(vec![
+                cell(Role::Cell, &text),
+                self.ours(cell(Role::Cell, &answer)),
+            ]));
         }
         if !opening.is_empty() {
             groups.push(Group::new(4.0, Keep::Together, opening));
@@ -521,11 +548,11 @@ impl Typesetter<'_> {
     }
 }
 
-fn table_row(cells: &[(Role, &Column)]) -> Node {
-    let cells = cells
-        .iter()
-        .map(|(role, column)| Node::Group(role.clone(), column.leaves()))
-        .collect();
+fn cell(role: Role, column: &Column) -> Node {
+    Node::Group(role, column.leaves())
+}
+
+fn table_row(cells: Vec<Node>) -> Node {
     Node::Group(Role::TableRow, cells)
 }
 
@@ -609,6 +636,7 @@ mod tests {
             metadata,
             footer: "footer".into(),
             page_label: "Page {page} of {pages}".into(),
+            interface_language: None,
             blocks,
         }
     }

@@ -78,6 +78,9 @@ pub enum Block {
         rows: Vec<Clause>,
     },
     Signature(Signature),
+    /// A top-level heading fieldkit writes itself ("Your answers"), in the
+    /// document's interface language.
+    Section(String),
 }
 
 /// The metadata title opens the first page; the footer line (cut with "…"
@@ -88,6 +91,12 @@ pub struct Document {
     pub metadata: Metadata,
     pub footer: String,
     pub page_label: String,
+    /// The language of what fieldkit writes itself (sections, labels and
+    /// their values, the clause table's headers and answers, signatures)
+    /// when it is not the document's (an English copy of an Urdu form): each
+    /// such part is tagged with it, so a screen reader speaks it in its own
+    /// language (PDF/UA-1 7.2). None when everything is in the document's.
+    pub interface_language: Option<String>,
     pub blocks: Vec<Block>,
 }
 

@@ -45,6 +45,7 @@ fn consent_copy() -> Document {
         metadata: metadata("en-GB"),
         footer: "Record sha256:3f0a9c1be27d4e58a6b0c9d1e2f3a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5".into(),
         page_label: "Page {page} of {pages}".into(),
+        interface_language: Some("en-GB".into()),
         blocks: vec![
             Block::KeyValues(vec![
                 KeyValue::new("Study", "Recovery college co-design study (IRAS 312345, REC 24/NW/0123)"),
@@ -94,6 +95,7 @@ fn urdu_copy() -> Document {
         },
         footer: "ریکارڈ RC-0147".into(),
         page_label: "صفحہ {page} از {pages}".into(),
+        interface_language: None,
         blocks: vec![
             Block::KeyValues(vec![KeyValue::new("مطالعہ", "ریکوری کالج")]),
             heading("آپ کے جوابات"),
@@ -153,7 +155,7 @@ fn every_block_reads_back_as_text_across_pages() {
     assert!(pages >= 3, "{pages} pages");
     for block in &doc.blocks {
         let expected: Vec<String> = match block {
-            Block::Heading { text, .. } => vec![text.clone()],
+            Block::Heading { text, .. } | Block::Section(text) => vec![text.clone()],
             Block::Paragraph(spans) => vec![spans_text(spans)],
             Block::List { items, .. } => items.iter().map(|item| spans_text(item)).collect(),
             Block::KeyValues(rows) => rows
@@ -231,6 +233,77 @@ fn language_title_and_tags_are_in_the_catalog() {
 }
 
 /// The types of the structure elements.
+/// The structure types that carry a `/Lang` of their own, with it.
+fn languages_of_elements(doc: &lopdf::Document) -> std::collections::BTreeSet<(String, String)> {
+    doc.objects
+        .values()
+        .filter_map(|o| o.as_dict().ok())
+        .filter(|d| d.has_type(b"StructElem"))
+        .filter_map(|d| {
+            let kind = d.get(b"S").and_then(lopdf::Object::as_name).ok()?;
+            let lang = d.get(b"Lang").and_then(lopdf::Object::as_str).ok()?;
+            Some((
+                String::from_utf8_lossy(kind).into_owned(),
+                String::from_utf8_lossy(lang).into_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn fieldkits_own_words_in_a_copy_of_another_language_are_tagged_as_theirs() {
+    let mut urdu = urdu_copy();
+    urdu.interface_language = Some("en-GB".into());
+    urdu.blocks = vec![
+        Block::KeyValues(vec![KeyValue::new("Study", "Recovery college")]),
+        Block::Section("Your answers".into()),
+        Block::Heading {
+            level: 2,
+            text: "آپ کے جوابات".into(),
+        },
+        Block::Clauses {
+            headers: ["Statement".into(), "Answer".into()],
+            rows: vec![Clause::new("میں نے معلوماتی پرچہ پڑھ لیا ہے۔", "Yes")],
+        },
+        Block::Signature(Signature {
+            label: "Participant".into(),
+            name: "Signed by typing their name".into(),
+            time: "1 March 2025".into(),
+        }),
+    ];
+    let tagged = languages_of_elements(&load(&urdu.render().unwrap()));
+    let expected: std::collections::BTreeSet<(String, String)> = [
+        ("Document", "ur-PK"),
+        ("Table", "en-GB"),
+        ("H2", "en-GB"),
+        ("TH", "en-GB"),
+        ("TD", "en-GB"),
+        ("Div", "en-GB"),
+    ]
+    .iter()
+    .map(|(k, l)| (k.to_string(), l.to_string()))
+    .collect();
+    assert_eq!(tagged, expected, "only fieldkit's words carry en-GB");
+    // The clause's own cell and the form's heading (H3) take the document's language.
+    let tds_in_english = load(&urdu.render().unwrap())
+        .objects
+        .values()
+        .filter_map(|o| o.as_dict().ok())
+        .filter(|d| {
+            d.has_type(b"StructElem")
+                && d.get(b"S").and_then(lopdf::Object::as_name).ok() == Some(b"TD")
+        })
+        .filter(|d| d.get(b"Lang").is_ok())
+        .count();
+    assert_eq!(tds_in_english, 1, "the answer, not the clause");
+    // In a document of fieldkit's own language nothing is tagged apart.
+    let english = languages_of_elements(&load(&consent_copy().render().unwrap()));
+    assert_eq!(
+        english,
+        [("Document".to_owned(), "en-GB".to_owned())].into()
+    );
+}
+
 fn structure_types(doc: &lopdf::Document) -> std::collections::BTreeSet<String> {
     doc.objects
         .values()
@@ -286,6 +359,7 @@ fn empty_document_is_one_page() {
         metadata: metadata("en"),
         footer: String::new(),
         page_label: "Page {page} of {pages}".into(),
+        interface_language: None,
         blocks: vec![],
     };
     let (text, pages) = extract_text(&doc.render().unwrap());

@@ -450,6 +450,19 @@ async fn the_copies_in_english_easy_read_and_urdu_are_archival_and_read_back(eng
             language,
             "the document language is the form's"
         );
+        // fieldkit's own words (labels, answers, headings) are tagged
+        // English inside an Urdu copy, so a screen reader switches voice.
+        let english_parts = doc
+            .objects
+            .values()
+            .filter_map(|o| o.as_dict().ok())
+            .filter(|d| d.has_type(b"StructElem"))
+            .filter(|d| d.get(b"Lang").and_then(lopdf::Object::as_str).ok() == Some(b"en-GB"))
+            .count();
+        match language {
+            "ur" => assert!(english_parts >= 5, "{english_parts} parts tagged en-GB"),
+            _ => assert_eq!(english_parts, 1, "only the document itself names en-GB"),
+        }
         assert!(!raw.contains(NAME), "no identity in the copy");
         let Some((text, qpdf)) = outside_reading(&pdf) else {
             return;

@@ -28,11 +28,11 @@ pub struct CopyOf<'a> {
 
 const PAGE_LABEL: &str = "Page {page} of {pages}";
 
+/// The language of everything fieldkit writes on a copy itself.
+const INTERFACE_LANGUAGE: &str = "en-GB";
+
 fn heading(text: impl Into<String>) -> Block {
-    Block::Heading {
-        level: 1,
-        text: text.into(),
-    }
+    Block::Section(text.into())
 }
 
 fn paragraph(text: impl Into<String>) -> Block {
@@ -108,6 +108,7 @@ pub fn document(c: &CopyOf<'_>) -> Document {
         },
         footer: format!("Consent record {} · {}", c.study_code, c.record_hash),
         page_label: PAGE_LABEL.into(),
+        interface_language: Some(INTERFACE_LANGUAGE.into()),
         blocks,
     }
 }
@@ -145,7 +146,7 @@ pub fn withdrawal_document(c: &WithdrawalCopy<'_>) -> Document {
     blocks.push(paragraph(w.erasure_in_words()));
     if let Some(policy) = c.policy {
         blocks.push(heading("What the consent form says about withdrawing"));
-        blocks.push(paragraph(policy));
+        blocks.extend(crate::markdown::to_blocks(policy));
     }
     blocks.push(paragraph(match w.confirmation_emailed {
         Some(true) => "A confirmation was also emailed to you.",
@@ -159,10 +160,11 @@ pub fn withdrawal_document(c: &WithdrawalCopy<'_>) -> Document {
             producer: "fieldkit".into(),
             created_unix_ms: w.recorded_at,
             // The record is written in English whatever the form's language.
-            language: "en-GB".into(),
+            language: INTERFACE_LANGUAGE.into(),
         },
         footer: format!("Withdrawal record {} · {}", c.study_code, w.id),
         page_label: PAGE_LABEL.into(),
+        interface_language: None,
         blocks,
     }
 }
