@@ -99,6 +99,13 @@ impl NewPassword {
         Ok(NewPassword(Zeroizing::new(raw.to_owned())))
     }
 
+    /// Whether the password is long enough only because the account has a
+    /// second factor: the one who stores it must confirm the factor is still
+    /// there, inside the transaction that stores it.
+    pub fn relies_on_second_factor(&self) -> bool {
+        self.0.chars().count() < MIN_CHARS_ALONE
+    }
+
     /// A password that just verified against a stored hash, to store again with
     /// current parameters. It may predate today's rules; that is for the next change.
     pub(crate) fn already_verified(raw: &str) -> NewPassword {

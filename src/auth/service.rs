@@ -13,7 +13,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use super::model::{Account, Actor, Credential, Email, Permission};
-use super::password::NewPassword;
+use super::password::{NewPassword, MIN_CHARS_ALONE};
 use super::policy::{permits, require_instance, require_study, Scope};
 use super::{second_factor, store};
 use crate::app::App;
@@ -50,6 +50,31 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 fn parse_email(raw: &str) -> Result<Email> {
     Email::parse(raw).map_err(|e| AppError::invalid("email", e))
+}
+
+/// A password accepted because the account had a second factor is refused
+/// if the factor was removed since (turned off, or reset by an
+/// administrator): checked with the account row locked, in the transaction
+/// that stores the password.
+async fn confirm_second_factor_still_there(
+    tx: &mut Tx,
+    account: &AccountId,
+    field: &str,
+    relies_on_it: bool,
+) -> Result<()> {
+    if !relies_on_it {
+        return Ok(());
+    }
+    let creds = store::lock_credentials(tx, account)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    match creds.has_second_factor {
+        true => Ok(()),
+        false => Err(AppError::invalid(
+            field,
+            format!("Your second factor was removed just now, so a password must be at least {MIN_CHARS_ALONE} characters. Choose a longer one."),
+        )),
+    }
 }
 
 /// The password policy, with the reason as a problem on `field`.
@@ -645,9 +670,11 @@ pub async fn set_password_by_link(
         &[&email, &creds.display_name],
         creds.has_second_factor,
     )?;
+    let relies = new.relies_on_second_factor();
     let hash = app.hasher.hash(new).await?;
     let now = app.now();
     let mut tx = app.db.begin().await?;
+    confirm_second_factor_still_there(&mut tx, &account, "password", relies).await?;
     use_link(app, &mut tx, purpose, secret).await?;
     store::set_password(&mut tx, &account, &hash, now).await?;
     store::revoke_sessions_of(&mut tx, &account, now).await?;
@@ -723,12 +750,17 @@ pub async fn change_password(app: &App, actor: &Actor, current: &str, new: &str)
         .hasher
         .verify(current, creds.password_hash.clone())
         .await?;
+    let relies = new.relies_on_second_factor();
     let hash = match verified.ok {
         true => Some(app.hasher.hash(new).await?),
         false => None,
     };
     let now = app.now();
     let mut tx = app.db.begin().await?;
+    if hash.is_some() {
+        confirm_second_factor_still_there(&mut tx, &actor.account_id, "new_password", relies)
+            .await?;
+    }
     let entity = Entity::Account(actor.account_id.clone());
     let (Some(hash), Some(old)) = (hash, &creds.password_hash) else {
         let entry = NewEntry::by(actor, None, Action::PasswordChangeFailed, entity);

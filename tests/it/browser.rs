@@ -933,6 +933,13 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
                 .await;
             assert_eq!(ticked, 0, "{name}: an answer was ticked for the participant");
             problems.extend(check_page(&b, name, &axe).await);
+            if !language.is_empty() {
+                // The right-to-left form on a phone, too.
+                let (width, height) = b.window_size().await;
+                b.set_window_size(390, 844).await;
+                problems.extend(check_page(&b, &format!("phone-{name}"), &axe).await);
+                b.set_window_size(width, height).await;
+            }
 
             if form_id == "participation" {
                 // Signing without answering: refused, every problem listed and linked.

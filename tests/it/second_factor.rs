@@ -415,6 +415,81 @@ async fn a_password_that_no_longer_meets_the_policy_is_asked_to_change(engine: E
     assert_eq!(body["password_change_due"], false);
 }
 
+/// A password of 12 to 14 characters is allowed only beside a second
+/// factor. Changing to one while the factor is turned off in parallel: the
+/// change is either refused or stored before the factor went, never after
+/// (the factor is checked with the account locked, in the transaction that
+/// stores the password, not when the request began).
+async fn a_short_password_is_never_stored_after_the_factor_it_relies_on_was_turned_off(
+    engine: Engine,
+) {
+    let Some(t) = spawn(engine).await else { return };
+    let admin = t.admin().await;
+    let mut both = 0;
+    for round in 0..6u64 {
+        let (analyst, token) = staff(&t, &admin, "analyst").await;
+        t.enrol(&token, &analyst).await;
+        let token = t.sign_in(&analyst, PASSWORD).await;
+        // A step of its own for the code, without waiting for it.
+        t.app.clock.advance(30_000);
+        let code = t.authenticator.code(&analyst).await.unwrap();
+        let change = post(
+            &t,
+            &token,
+            "/me/password",
+            json!({ "current_password": PASSWORD, "new_password": "plum kestrel 9" }),
+        );
+        let turn_off = async {
+            tokio::time::sleep(std::time::Duration::from_millis(round * 15)).await;
+            post(
+                &t,
+                &token,
+                "/me/second-factor/removal",
+                json!({ "code": code }),
+            )
+            .await
+        };
+        let ((changed, problem), (off, _)) = tokio::join!(change, turn_off);
+        assert!([204, 422].contains(&changed), "{changed} {problem}");
+        assert!([204, 401].contains(&off), "{off}");
+        let account: String = sqlx::query("SELECT id FROM accounts WHERE email = $1")
+            .bind(&analyst)
+            .fetch_one(&t.app.db.pool)
+            .await
+            .unwrap()
+            .get(0);
+        let order: Vec<String> = sqlx::query(
+            "SELECT action FROM audit_log WHERE entity_id = $1
+               AND action IN ('auth.password_change', 'second_factor.remove') ORDER BY seq",
+        )
+        .bind(&account)
+        .fetch_all(&t.app.db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+        if changed == 204 && off == 204 {
+            both += 1;
+            assert_eq!(
+                order,
+                ["auth.password_change", "second_factor.remove"],
+                "round {round}: a 14-character password was stored after its factor was gone"
+            );
+        }
+        if changed == 422 {
+            assert!(
+                problem["errors"][0]["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("15"),
+                "{problem}"
+            );
+        }
+    }
+    eprintln!("{both} of 6 rounds changed the password and turned the factor off");
+}
+
 async fn passwords_need_fifteen_characters_alone_and_a_zxcvbn_score_of_three(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
     let admin = t.admin().await;
@@ -531,6 +606,7 @@ async fn the_pages_enrol_then_ask_for_a_code_at_sign_in(engine: Engine) {
 }
 
 on_both_engines!(
+    a_short_password_is_never_stored_after_the_factor_it_relies_on_was_turned_off,
     an_administrator_must_enrol_before_anything_else_then_signs_in_with_a_code,
     wrong_codes_are_counted_first_throttled_and_audited,
     a_code_is_not_accepted_twice,
