@@ -569,6 +569,7 @@ fn check_front_matter(
 fn check_printable(c: &mut Checker, form: &ConsentForm) {
     let mut read = vec![
         form.title.as_str(),
+        &form.information_sheet_version,
         &form.body_markdown,
         &form.withdrawal_policy,
     ];
