@@ -12,7 +12,7 @@ use crate::clock::Clock;
 use crate::config::{LogFormat, ServerConfig, Storage};
 use crate::db::{Backend, Db};
 use crate::error::AppError;
-use crate::{audit, auth, consent, demo, http, mail, studies};
+use crate::{audit, auth, consent, demo, http, instruments, mail, studies};
 
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("FIELDKIT_LOG")
@@ -49,7 +49,7 @@ pub async fn serve(storage: Storage, mut server: ServerConfig) -> anyhow::Result
     }
     let checkpoint_every = std::time::Duration::from_secs(server.checkpoint_minutes.max(1) * 60);
     let app = App::open(storage, server, Clock::system()).await?;
-    publish_forms(&app).await?;
+    load_definitions(&app).await?;
     let engine = match app.db.backend {
         Backend::Sqlite => "SQLite",
         Backend::Postgres => "PostgreSQL",
@@ -130,9 +130,9 @@ async fn checkpoint_if_grown(app: &App) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks the consent-forms folder and publishes what is new; refuses (and
+/// Checks the consent forms and instrument definitions and loads what is new; refuses (and
 /// the server does not start) on any problem in any form.
-async fn publish_forms(app: &App) -> anyhow::Result<()> {
+pub async fn load_definitions(app: &App) -> anyhow::Result<()> {
     let forms =
         consent::forms::service::load_all(&app.db, &app.storage.consent_forms, app.now()).await?;
     // Publishing is news; finding everything as it was is not.
@@ -140,6 +140,14 @@ async fn publish_forms(app: &App) -> anyhow::Result<()> {
         tracing::debug!("{forms}");
     } else {
         tracing::info!("{forms}");
+    }
+    let instruments =
+        instruments::catalogue::load(&app.db, app.storage.instruments_dir.as_deref(), app.now())
+            .await?;
+    if instruments.loaded.is_empty() && instruments.updated.is_empty() {
+        tracing::debug!("{instruments}");
+    } else {
+        tracing::info!("{instruments}");
     }
     Ok(())
 }
@@ -155,7 +163,13 @@ pub async fn migrate(storage: Storage) -> anyhow::Result<()> {
     let forms =
         consent::forms::service::load_all(&db, &storage.consent_forms, Clock::system().now_ms())
             .await?;
-    println!("The database is up to date; {forms}.");
+    let instruments = instruments::catalogue::load(
+        &db,
+        storage.instruments_dir.as_deref(),
+        Clock::system().now_ms(),
+    )
+    .await?;
+    println!("The database is up to date; {forms}; {instruments}.");
     Ok(())
 }
 
@@ -251,6 +265,14 @@ pub async fn audit_checkpoint(storage: Storage) -> anyhow::Result<()> {
 /// `fieldkit consent-forms check`: the files only, no database.
 pub fn consent_forms_check(storage: &Storage) -> anyhow::Result<bool> {
     let checked = consent::forms::service::check_folder(&storage.consent_forms)?;
+    println!("{checked}");
+    Ok(checked.problems.is_empty())
+}
+
+/// `fieldkit instruments check`: the shipped definitions and the
+/// deployment's folder, no database.
+pub fn instruments_check(storage: &Storage) -> anyhow::Result<bool> {
+    let checked = instruments::catalogue::check(storage.instruments_dir.as_deref())?;
     println!("{checked}");
     Ok(checked.problems.is_empty())
 }

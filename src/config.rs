@@ -35,6 +35,12 @@ pub struct Storage {
         global = true
     )]
     pub consent_forms: PathBuf,
+
+    /// A folder of the deployment's own instrument definitions
+    /// (<id>.v<N>.toml), beside those fieldkit ships: the questionnaires and
+    /// checklists the team holds a licence for. Checked at every start.
+    #[arg(long, env = "FIELDKIT_INSTRUMENTS_DIR", global = true)]
+    pub instruments_dir: Option<PathBuf>,
 }
 
 impl Storage {
@@ -71,6 +77,7 @@ impl std::fmt::Debug for Storage {
                 &self.database_url.as_deref().map(redact_url),
             )
             .field("consent_forms", &self.consent_forms)
+            .field("instruments_dir", &self.instruments_dir)
             .finish()
     }
 }
@@ -214,6 +221,7 @@ mod tests {
             data_dir: "/tmp/x".into(),
             database_url: None,
             consent_forms: "/tmp/x/consent-forms".into(),
+            instruments_dir: None,
         };
         assert_eq!(s.database_url(), "sqlite:///tmp/x/fieldkit.db?mode=rwc");
     }

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::ids::{SiteId, StudyId};
 use crate::participants::model::StakeholderGroup;
 use crate::participants::service::{enrol_in, Enrolment};
-use crate::studies::model::{LawfulBasis, StudyInput, StudyStatus};
+use crate::studies::model::{Arm, LawfulBasis, StudyInput, StudyStatus};
 use crate::studies::service;
 use crate::vault::model::IdentityInput;
 
@@ -62,7 +62,7 @@ pub async fn fill(app: &App) -> Result<bool> {
         ("Peer trainers (synthetic)", "recovery college"),
         ("Friday drop-in group (synthetic)", "voluntary group"),
     ] {
-        service::add_team(app, &actor, &college_id, &site, team, kind).await?;
+        service::add_team(app, &actor, &college_id, &site, team, kind, None).await?;
     }
     let cp = service::create_study(
         app,
@@ -82,14 +82,15 @@ pub async fn fill(app: &App) -> Result<bool> {
             &format!("Example NHS Trust {n} (synthetic)"),
         )
         .await?;
-        for arm in ["intervention", "control"] {
+        for arm in [Arm::Intervention, Arm::Control] {
             service::add_team(
                 app,
                 &actor,
                 &cp_id,
                 &site,
-                &format!("CMHT {n} {arm} (synthetic)"),
+                &format!("CMHT {n} {} (synthetic)", arm.as_str()),
                 "CMHT",
+                Some(arm),
             )
             .await?;
         }

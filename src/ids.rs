@@ -158,6 +158,10 @@ typed_id!(
     AdviceId,
     /// A sign of objection (Mental Capacity Act s.33).
     ObjectionId,
+    /// One version of an instrument definition, as fieldkit keeps it.
+    InstrumentVersionId,
+    /// One response to an instrument (draft or submitted).
+    ResponseId,
 );
 
 /// A participant's pseudonymous study code, e.g. RC-0042: the only way a

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod audit;
 pub mod auth;
+pub mod charts;
 pub mod clock;
 pub mod commands;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod instruments;
 pub mod keys;
 pub mod mail;
 pub mod markdown;

@@ -38,6 +38,10 @@ enum Command {
     /// one folder per study, that participants agree to.
     #[command(subcommand)]
     ConsentForms(ConsentFormsCommand),
+    /// Work with instrument definitions: the fidelity checklists and
+    /// questionnaires fieldkit ships, and those in --instruments-dir.
+    #[command(subcommand)]
+    Instruments(InstrumentsCommand),
     /// Copy the embedded database to a file while the server runs
     /// (for PostgreSQL it tells you how to use pg_dump).
     Backup {
@@ -109,6 +113,15 @@ enum ConsentFormsCommand {
 }
 
 #[derive(Subcommand)]
+enum InstrumentsCommand {
+    /// Check every instrument definition (<id>.v<N>.toml): items, scales,
+    /// score rules, conversion tables, bands and time points. Lists every
+    /// problem with its file and line; exits with 1 if there is any. Needs no
+    /// database. The server makes the same check at every start.
+    Check,
+}
+
+#[derive(Subcommand)]
 enum VaultCommand {
     /// Start encrypting participants' identities with a new key and re-encrypt
     /// every stored identity with it (do this if a key may have leaked, or as
@@ -149,6 +162,7 @@ async fn main() -> ExitCode {
         Command::ConsentForms(ConsentFormsCommand::Check) => {
             commands::consent_forms_check(&storage)
         }
+        Command::Instruments(InstrumentsCommand::Check) => commands::instruments_check(&storage),
         Command::Backup { out } => commands::backup(storage, &out).await.map(|_| true),
         Command::Demo { participants } => commands::demo(storage, participants).await.map(|_| true),
         Command::Vault(VaultCommand::RotateKey) => {

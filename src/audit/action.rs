@@ -132,6 +132,8 @@ pub struct NewTeam {
     pub site_id: SiteId,
     pub name: String,
     pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arm: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -360,6 +362,50 @@ pub enum Action {
         /// What the advice did: consent_recorded, kept_from_taking_part,
         /// withdrawn or already_withdrawn.
         effect: &'static str,
+    },
+    /// An instrument version loaded from a file (`origin` "file") or
+    /// imported into a study (`origin` "xlsform" or "redcap").
+    #[serde(rename = "instrument.load")]
+    InstrumentLoad {
+        instrument_id: Key,
+        version: u32,
+        origin: &'static str,
+        content_hash: Sha256Hex,
+    },
+    /// A response begun. The subject is a study code for a participant, or
+    /// the team's or site's id; `on_behalf` when a researcher entered a
+    /// paper form for a rater named by a code.
+    #[serde(rename = "instrument.response_start")]
+    ResponseStart {
+        instrument_id: Key,
+        version: u32,
+        subject_kind: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        study_code: Option<StudyCode>,
+        rater_role: &'static str,
+        on_behalf: bool,
+        time_point: Key,
+    },
+    /// A response submitted: how many items were answered and scores
+    /// computed (never the answers), and for a participant the consent
+    /// record the permission rested on.
+    #[serde(rename = "instrument.response_submit")]
+    ResponseSubmit {
+        answered: usize,
+        scores: usize,
+        engine_version: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        consent_record_id: Option<ConsentRecordId>,
+    },
+    /// Stored scores recomputed; `changed` is how many responses' scores
+    /// differed and were replaced.
+    #[serde(rename = "instrument.rescore")]
+    Rescore {
+        instrument_id: Key,
+        version: u32,
+        responses: usize,
+        changed: usize,
+        engine_version: u32,
     },
     #[serde(rename = "audit.export")]
     AuditExport { entries: i64 },

@@ -8,8 +8,8 @@ use sha2::{Digest, Sha256};
 
 pub use super::action::Action;
 use crate::ids::{
-    AccountId, ApiTokenId, ConsentRecordId, FormVersionId, MembershipId, ParticipantId, SiteId,
-    StudyId, TeamId,
+    AccountId, ApiTokenId, ConsentRecordId, FormVersionId, InstrumentVersionId, MembershipId,
+    ParticipantId, ResponseId, SiteId, StudyId, TeamId,
 };
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -28,6 +28,8 @@ pub enum Entity {
     Participant(ParticipantId),
     ConsentRecord(ConsentRecordId),
     FormVersion(FormVersionId),
+    InstrumentVersion(InstrumentVersionId),
+    Response(ResponseId),
     AuditLog,
     VaultKey(u16),
 }
@@ -45,6 +47,8 @@ impl Entity {
             Entity::Participant(id) => ("participant", id.to_string()),
             Entity::ConsentRecord(id) => ("consent_record", id.to_string()),
             Entity::FormVersion(id) => ("consent_form_version", id.to_string()),
+            Entity::InstrumentVersion(id) => ("instrument_version", id.to_string()),
+            Entity::Response(id) => ("instrument_response", id.to_string()),
             Entity::AuditLog => ("audit_log", "audit_log".into()),
             Entity::VaultKey(v) => ("vault_key", v.to_string()),
         }

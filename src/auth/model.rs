@@ -56,6 +56,10 @@ pub enum Role {
     Reviewer,
     Analyst,
     Participant,
+    /// Completes the study's instruments (fidelity checklists,
+    /// questionnaires) as themselves; sees no identities and no one else's
+    /// answers.
+    Rater,
 }
 
 impl Role {
@@ -65,6 +69,7 @@ impl Role {
             Role::Reviewer => "reviewer",
             Role::Analyst => "analyst",
             Role::Participant => "participant",
+            Role::Rater => "rater",
         }
     }
 
@@ -74,6 +79,7 @@ impl Role {
             Role::Reviewer,
             Role::Analyst,
             Role::Participant,
+            Role::Rater,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -113,10 +119,17 @@ pub enum Permission {
     /// See one's own part in a study (consent records and PDFs), change one's
     /// optional choices and withdraw: a participant, about themselves only.
     ManageOwnParticipation,
+    /// Complete instruments (as oneself, or a researcher entering a paper
+    /// form for a rater named by a code).
+    RateInstruments,
+    /// Read every response, score, outcome and agreement figure of the study's instruments.
+    ViewInstrumentResults,
+    /// Import instrument definitions into the study and rescore responses.
+    ManageInstruments,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 16] = [
         Permission::ManageAccounts,
         Permission::CreateStudies,
         Permission::ViewInstanceAudit,
@@ -130,6 +143,9 @@ impl Permission {
         Permission::TakeConsent,
         Permission::ViewConsentRegister,
         Permission::ManageOwnParticipation,
+        Permission::RateInstruments,
+        Permission::ViewInstrumentResults,
+        Permission::ManageInstruments,
     ];
 
     pub fn is_instance_wide(self) -> bool {
@@ -154,6 +170,9 @@ impl Permission {
             Permission::TakeConsent => "take_consent",
             Permission::ViewConsentRegister => "view_consent_register",
             Permission::ManageOwnParticipation => "manage_own_participation",
+            Permission::RateInstruments => "rate_instruments",
+            Permission::ViewInstrumentResults => "view_instrument_results",
+            Permission::ManageInstruments => "manage_instruments",
         }
     }
 }

@@ -38,9 +38,13 @@ fn role_grants(role: Role, perm: Permission) -> bool {
                 | RevealIdentity
                 | TakeConsent
                 | ViewConsentRegister
+                | RateInstruments
+                | ViewInstrumentResults
+                | ManageInstruments
         ),
         Role::Reviewer => matches!(perm, ViewStudy | ViewStudyAudit | ViewConsentRegister),
-        Role::Analyst => matches!(perm, ViewStudy),
+        Role::Analyst => matches!(perm, ViewStudy | ViewInstrumentResults),
+        Role::Rater => matches!(perm, ViewStudy | RateInstruments),
         Role::Participant => matches!(perm, ViewStudy | ManageOwnParticipation),
     }
 }
@@ -226,6 +230,8 @@ pub struct Abilities {
     pub enrol_participants: bool,
     pub take_consent: bool,
     pub view_consent_register: bool,
+    pub rate_instruments: bool,
+    pub view_instrument_results: bool,
     pub manage_own_participation: bool,
 }
 
@@ -244,6 +250,8 @@ pub fn abilities(actor: &Actor, study: Option<&StudyId>) -> Abilities {
         enrol_participants: in_study(Permission::EnrolParticipants),
         take_consent: in_study(Permission::TakeConsent),
         view_consent_register: in_study(Permission::ViewConsentRegister),
+        rate_instruments: in_study(Permission::RateInstruments),
+        view_instrument_results: in_study(Permission::ViewInstrumentResults),
         manage_own_participation: in_study(Permission::ManageOwnParticipation),
     }
 }

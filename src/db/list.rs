@@ -61,7 +61,7 @@ macro_rules! id_keys {
     )*};
 }
 
-id_keys!(ParticipantId, ConsentRecordId, WithdrawalId);
+id_keys!(ParticipantId, ConsentRecordId, WithdrawalId, ResponseId);
 
 /// A UUID of one of several kinds of record listed together.
 impl Key for String {

@@ -36,6 +36,9 @@ pub enum Tag {
     Consent,
     /// The tamper-evident audit trail and its signed checkpoints.
     Audit,
+    /// Fidelity checklists and questionnaires: definitions, responses,
+    /// scores, outcomes and agreement between raters.
+    Instruments,
 }
 
 /// `Authorization: Bearer <token>`: an API token (fkt_...) or a session token (fks_...).

@@ -17,7 +17,7 @@ use poem::{get, handler, EndpointExt, IntoResponse, Response, Route};
 use poem_openapi::OpenApiService;
 
 use crate::app::App;
-use crate::{audit, auth, consent, participants, studies};
+use crate::{audit, auth, consent, instruments, participants, studies};
 
 macro_rules! pages {
     ($($path:literal => { $($method:ident $handler:path),+ $(,)? }),* $(,)?) => {
@@ -54,6 +54,10 @@ pages! {
     "/studies/:study_id/edit" => { GET studies::pages::edit_study_form, POST studies::pages::edit_study },
     "/studies/:study_id/sites" => { POST studies::pages::add_site },
     "/studies/:study_id/teams" => { POST studies::pages::add_team },
+    "/studies/:study_id/instruments" => { GET instruments::pages::list },
+    "/studies/:study_id/instruments/:version_id/fidelity" => { GET instruments::pages::fidelity },
+    "/studies/:study_id/responses" => { POST instruments::pages::start },
+    "/studies/:study_id/responses/:response_id" => { GET instruments::pages::show, POST instruments::pages::save },
     "/studies/:study_id/members" => { POST studies::pages::add_member },
     "/studies/:study_id/members/:membership_id/remove" => { POST studies::pages::remove_member },
     "/studies/:study_id/participants" => { GET participants::pages::list, POST participants::pages::enrol },
@@ -86,6 +90,7 @@ type Apis = (
     auth::api::AdminApi,
     studies::api::StudiesApi,
     participants::api::ParticipantsApi,
+    instruments::api::InstrumentsApi,
     consent::records::api::ConsentApi,
     consent::capacity::api::CapacityApi,
     consent::choices::api::ChoicesApi,
@@ -100,6 +105,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             auth::api::AdminApi,
             studies::api::StudiesApi,
             participants::api::ParticipantsApi,
+            instruments::api::InstrumentsApi,
             consent::records::api::ConsentApi,
             consent::capacity::api::CapacityApi,
             consent::choices::api::ChoicesApi,

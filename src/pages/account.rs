@@ -24,6 +24,11 @@ fn permission_label(p: Permission) -> &'static str {
         Permission::TakeConsent => "Take and record consent",
         Permission::ViewConsentRegister => "Read the consent register",
         Permission::ManageOwnParticipation => "See and change your own part in the study",
+        Permission::RateInstruments => "Complete fidelity checklists and questionnaires",
+        Permission::ViewInstrumentResults => {
+            "Read the instruments' responses, scores and agreement between raters"
+        }
+        Permission::ManageInstruments => "Import instruments and rescore responses",
         Permission::ManageAccounts | Permission::CreateStudies | Permission::ViewInstanceAudit => {
             "Instance administration"
         }

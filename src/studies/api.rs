@@ -5,7 +5,7 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
-use super::model::{Member, Site, Study, StudyInput};
+use super::model::{Arm, Member, Site, Study, StudyInput};
 use super::service;
 use crate::audit::Entry;
 use crate::auth::model::Role;
@@ -31,6 +31,8 @@ struct TeamInput {
     /// e.g. CMHT, recovery college, voluntary group.
     #[oai(validator(max_length = 200))]
     kind: Text,
+    /// The trial arm, when the study compares intervention and control teams.
+    arm: Option<Arm>,
 }
 
 #[derive(Object)]
@@ -137,6 +139,7 @@ impl StudiesApi {
             &site_id,
             &body.name,
             &body.kind,
+            body.arm,
         )
         .await?;
         Ok(Json(Created { id }))

@@ -1,6 +1,6 @@
 //! Study details and their rules. No I/O here.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, FieldProblem};
 use crate::http::api::Text;
@@ -281,6 +281,34 @@ pub struct Team {
     pub name: String,
     /// e.g. CMHT, recovery college, voluntary group.
     pub kind: String,
+    /// The trial arm the team is in, when the study compares arms.
+    pub arm: Option<Arm>,
+}
+
+/// A trial arm: teams that deliver the intervention, and those that do not.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, poem_openapi::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case")]
+pub enum Arm {
+    Intervention,
+    Control,
+}
+
+impl Arm {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Arm::Intervention => "intervention",
+            Arm::Control => "control",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Arm> {
+        [Arm::Intervention, Arm::Control]
+            .into_iter()
+            .find(|a| a.as_str() == s)
+    }
 }
 
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]

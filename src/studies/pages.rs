@@ -4,7 +4,7 @@ use poem::web::{Path, Query};
 use poem::{handler, Request, Response};
 use serde_json::json;
 
-use super::model::{LawfulBasis, StudyInput, StudyStatus};
+use super::model::{Arm, LawfulBasis, StudyInput, StudyStatus};
 use super::service;
 use crate::auth::model::Role;
 use crate::auth::policy::abilities;
@@ -187,6 +187,7 @@ async fn study_page(
         Role::Reviewer,
         Role::Analyst,
         Role::Participant,
+        Role::Rater,
     ]
     .iter()
     .map(|r| json!({ "value": r.as_str(), "label": r.as_str() }))
@@ -198,6 +199,7 @@ async fn study_page(
         "audit": audit, "audit_next": audit_next,
         "can_enrol": can.enrol_participants,
         "can_view_register": can.view_consent_register,
+        "can_use_instruments": can.rate_instruments || can.view_instrument_results,
     });
     let page = Page::new("study.html", title, ctx)
         .notice(q.done.as_deref())
@@ -297,6 +299,7 @@ pub async fn add_team(req: &Request, form: CsrfForm, Path(id): Path<StudyId>) ->
             &site,
             form.get("name"),
             form.get("kind"),
+            Arm::parse(form.get("arm")),
         )
         .await
         .map(drop),

@@ -2,7 +2,7 @@
 //! reads the old values it audits inside that transaction, and appends its
 //! audit entry there, with old and new values.
 
-use super::model::{parse_name, Member, Site, Study, StudyFields, StudyInput};
+use super::model::{parse_name, Arm, Member, Site, Study, StudyFields, StudyInput};
 use super::store::{self, MemberKey};
 use crate::app::App;
 use crate::audit::action::{Change, NewTeam, RoleAndSites, SiteName, StudyDetails};
@@ -152,6 +152,7 @@ pub async fn add_team(
     site: &SiteId,
     name: &str,
     kind: &str,
+    arm: Option<Arm>,
 ) -> Result<TeamId> {
     require_study(actor, Permission::EditStudy, study)?;
     let name = parse_name("name", name)?;
@@ -163,7 +164,7 @@ pub async fn add_team(
     if !store::site_in_study(tx.conn(), site, study).await? {
         return Err(AppError::invalid("site_id", "Choose a site of this study."));
     }
-    store::insert_team(&mut tx, &id, site, &name, &kind, now)
+    store::insert_team(&mut tx, &id, site, &name, &kind, arm, now)
         .await
         .map_err(|e| conflict_on_unique(e, "A team with this name at this site"))?;
     let action = Action::TeamCreate {
@@ -171,6 +172,7 @@ pub async fn add_team(
             site_id: site.clone(),
             name,
             kind,
+            arm: arm.map(Arm::as_str),
         },
     };
     let e = NewEntry::by_in_study(actor, study, action, Entity::Team(id.clone()));

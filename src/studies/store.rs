@@ -3,7 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Executor, Row};
 
-use super::model::{LawfulBasis, Member, Site, Study, StudyFields, StudyStatus, Team};
+use super::model::{Arm, LawfulBasis, Member, Site, Study, StudyFields, StudyStatus, Team};
 use crate::auth::model::Role;
 use crate::db::list::{ListQuery, SiteScope};
 use crate::db::{flag, Tx};
@@ -128,7 +128,7 @@ pub async fn all_studies(pool: &AnyPool) -> sqlx::Result<Vec<Study>> {
 /// The study's sites that `scope` lets the reader see, with their teams.
 pub async fn sites(pool: &AnyPool, study: &StudyId, scope: &SiteScope) -> sqlx::Result<Vec<Site>> {
     let mut q = ListQuery::new(
-        "SELECT s.id, s.name, t.id, t.name, t.kind FROM sites s LEFT JOIN teams t ON t.site_id = s.id
+        "SELECT s.id, s.name, t.id, t.name, t.kind, t.arm FROM sites s LEFT JOIN teams t ON t.site_id = s.id
          WHERE s.study_id = ",
     );
     q.bind(study.as_str())
@@ -137,7 +137,15 @@ pub async fn sites(pool: &AnyPool, study: &StudyId, scope: &SiteScope) -> sqlx::
     let rows = q
         .fetch_all(pool, |r| {
             let team = match r.try_get::<Option<TeamId>, _>(2)? {
-                Some(id) => Some((id, r.try_get(3)?, r.try_get(4)?)),
+                Some(id) => {
+                    let arm: Option<String> = r.try_get(5)?;
+                    Some((
+                        id,
+                        r.try_get(3)?,
+                        r.try_get(4)?,
+                        arm.as_deref().and_then(Arm::parse),
+                    ))
+                }
                 None => None,
             };
             Ok((r.try_get::<SiteId, _>(0)?, r.try_get::<String, _>(1)?, team))
@@ -153,12 +161,13 @@ pub async fn sites(pool: &AnyPool, study: &StudyId, scope: &SiteScope) -> sqlx::
                 teams: Vec::new(),
             });
         }
-        if let Some((id, name, kind)) = team {
+        if let Some((id, name, kind, arm)) = team {
             out.last_mut().expect("pushed above").teams.push(Team {
                 id,
                 site_id,
                 name,
                 kind,
+                arm,
             });
         }
     }
@@ -203,16 +212,18 @@ pub async fn insert_team(
     site: &SiteId,
     name: &str,
     kind: &str,
+    arm: Option<Arm>,
     now: i64,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "INSERT INTO teams (id, site_id, name, kind, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO teams (id, site_id, name, kind, created_at, arm) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(id.as_str())
     .bind(site.as_str())
     .bind(name)
     .bind(kind)
     .bind(now)
+    .bind(arm.map(Arm::as_str))
     .execute(tx.conn())
     .await?;
     Ok(())

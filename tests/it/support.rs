@@ -316,9 +316,7 @@ pub async fn spawn_with(
     let app = App::open(storage.clone(), server, Clock::system())
         .await
         .unwrap();
-    fieldkit::consent::forms::service::load_all(&app.db, &storage.consent_forms, app.now())
-        .await
-        .unwrap();
+    fieldkit::commands::load_definitions(&app).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(fieldkit::http::serve(app.clone(), acceptor, async move {
         let _ = stopped.await;
