@@ -10,10 +10,13 @@ use poem_openapi::{Object, OpenApi};
 use super::definition::RaterRole;
 use super::fidelity::Fidelity;
 use super::model::{InstrumentSummary, Response, Status};
-use super::scoring::Answers;
-use super::service::{self, Outcome, RescoreReport, Start};
+use std::collections::BTreeMap;
+
+use super::scoring::{Answer, Answers};
+use super::service::{self, RescoreReport, ScoreOutcome, Start};
 use super::store::ResponseFilter;
 use crate::db::list::{Limit, PageRequest};
+use crate::error::{AppError, FieldProblem};
 use crate::http::api::{ApiResult, BearerAuth, Paged, Tag, Text};
 use crate::http::viewer::app_of;
 use crate::ids::{InstrumentVersionId, ResponseId, StudyId};
@@ -50,7 +53,30 @@ struct StartRequest {
 struct AnswersRequest {
     /// Item key to answer: a number (an option's value, 1/0 for yes/no, or a
     /// number), a list of option values (multiple choice) or text.
-    answers: Answers,
+    answers: BTreeMap<String, serde_json::Value>,
+}
+
+/// The answers as the engine reads them; an answer of another shape is a
+/// problem for its item.
+fn parse_answers(raw: BTreeMap<String, serde_json::Value>) -> Result<Answers, AppError> {
+    let mut answers = Answers::new();
+    let mut problems = Vec::new();
+    for (key, value) in raw {
+        match serde_json::from_value::<Answer>(value) {
+            Ok(a) => {
+                answers.insert(key, a);
+            }
+            Err(_) => problems.push(FieldProblem {
+                field: format!("answers.{key}"),
+                detail: "Give a number, a list of option values, or text.".into(),
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(answers)
+    } else {
+        Err(AppError::Invalid(problems))
+    }
 }
 
 #[derive(Object)]
@@ -128,7 +154,7 @@ impl InstrumentsApi {
         score: Query<Option<String>>,
         from: Query<String>,
         to: Query<String>,
-    ) -> ApiResult<Json<Vec<Outcome>>> {
+    ) -> ApiResult<Json<Vec<ScoreOutcome>>> {
         let found = service::outcomes(
             app_of(req),
             &auth.0,
@@ -251,7 +277,7 @@ impl InstrumentsApi {
                 &auth.0,
                 &study_id,
                 &response_id,
-                body.answers,
+                parse_answers(body.answers)?,
                 false,
             )
             .await?,
@@ -278,7 +304,7 @@ impl InstrumentsApi {
                 &auth.0,
                 &study_id,
                 &response_id,
-                body.answers,
+                parse_answers(body.answers)?,
                 true,
             )
             .await?,

@@ -54,7 +54,7 @@ impl From<&InstrumentVersion> for InstrumentSummary {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, poem_openapi::Enum)]
 #[serde(rename_all = "snake_case")]
-#[oai(rename_all = "snake_case")]
+#[oai(rename_all = "snake_case", rename = "ResponseStatus")]
 pub enum Status {
     Draft,
     Submitted,
@@ -78,6 +78,7 @@ impl Status {
 /// One response. The subject is named by study code for a participant,
 /// and by id and name for a team or site.
 #[derive(Clone, Debug, Serialize, poem_openapi::Object)]
+#[oai(rename = "InstrumentResponse")]
 pub struct Response {
     pub id: ResponseId,
     pub study_id: StudyId,

@@ -135,12 +135,16 @@ fn subject_label(s: Subject) -> &'static str {
 
 #[handler]
 pub async fn list(req: &Request, viewer: Viewer, Path(study): Path<StudyId>) -> PageResult {
-    list_page(req, &viewer, &study, json!({}), None).await
+    let blank = json!({ "instrument_version_id": "", "subject_id": "", "rater_role": "",
+                        "rater_code": "", "time_point": "" });
+    list_page(req, &viewer, &study, blank, None).await
 }
 
 #[handler]
 pub async fn start(req: &Request, form: CsrfForm, Path(study): Path<StudyId>) -> PageResult {
     let actor = form.viewer.require()?;
+    // Access first: someone who may not rate learns nothing from the form's checks.
+    crate::auth::policy::require_study(actor, Permission::RateInstruments, &study)?;
     let version = InstrumentVersionId::parse(form.get("instrument_version_id"))
         .ok_or_else(|| AppError::invalid("instrument_version_id", "Choose an instrument."));
     let role = RaterRole::parse(form.get("rater_role"))

@@ -19,7 +19,7 @@ pub const ENGINE_VERSION: u32 = 1;
 /// values (multiple choice) or text.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, poem_openapi::Union)]
 #[serde(untagged)]
-#[oai(one_of)]
+#[oai(one_of, rename = "ItemAnswer")]
 pub enum Answer {
     Number(f64),
     Choices(Vec<i64>),
@@ -281,6 +281,7 @@ pub fn band(rule: &ScoreRule, value: f64) -> Option<String> {
 /// Change between two time points and whether it reaches the minimal
 /// important change (in either direction).
 #[derive(Clone, Debug, PartialEq, Serialize, poem_openapi::Object)]
+#[oai(rename = "ScoreChange")]
 pub struct Change {
     pub from: f64,
     pub to: f64,

@@ -476,7 +476,7 @@ pub async fn rescore(
 /// One participant's change in a score between two time points, as one
 /// kind of rater saw it.
 #[derive(Clone, Debug, serde::Serialize, poem_openapi::Object)]
-pub struct Outcome {
+pub struct ScoreOutcome {
     pub subject_id: String,
     /// The participant's study code (or the team's or site's name).
     pub subject: String,
@@ -503,7 +503,7 @@ pub async fn outcomes(
     score: Option<&str>,
     from: &str,
     to: &str,
-) -> Result<Vec<Outcome>> {
+) -> Result<Vec<ScoreOutcome>> {
     require_study(actor, Permission::ViewInstrumentResults, study)?;
     let v = store::version(&app.db.pool, study, version)
         .await?
@@ -544,7 +544,7 @@ pub async fn outcomes(
     Ok(by_subject
         .into_iter()
         .filter(|(_, (a, b))| !a.is_empty() && !b.is_empty())
-        .map(|((subject_id, subject, rater_role), (a, b))| Outcome {
+        .map(|((subject_id, subject, rater_role), (a, b))| ScoreOutcome {
             subject_id,
             subject,
             rater_role,

@@ -27,17 +27,19 @@ enum Who {
     Reviewer,
     Analyst,
     Participant,
+    Rater,
     Outsider,
     Anonymous,
 }
 
-const EVERYONE: [Who; 8] = [
+const EVERYONE: [Who; 9] = [
     Who::Admin,
     Who::Researcher,
     Who::SiteResearcher,
     Who::Reviewer,
     Who::Analyst,
     Who::Participant,
+    Who::Rater,
     Who::Outsider,
     Who::Anonymous,
 ];
@@ -51,6 +53,7 @@ impl Who {
             Who::Reviewer => 'V',
             Who::Analyst => 'N',
             Who::Participant => 'P',
+            Who::Rater => 'T',
             Who::Outsider => 'O',
             Who::Anonymous => 'X',
         }
@@ -61,32 +64,32 @@ impl Who {
 /// page router spell them. "public" routes answer everyone (sign-in, one-time
 /// links, checkpoints); for them the test checks only that nothing fails.
 /// A: admin, R: researcher, S: researcher limited to one site, V: reviewer,
-/// N: analyst, P: participant, O: signed in with no role in the study,
+/// N: analyst, P: participant, T: rater, O: signed in with no role in the study,
 /// X: not signed in.
 const MATRIX: &[(&str, &str, &str)] = &[
     // API
     ("POST", "/api/v1/sessions", "public"),
     ("POST", "/api/v1/sessions/second-factor", "public"),
-    ("POST", "/api/v1/me/second-factor", "ARSVNO"),
-    ("POST", "/api/v1/me/second-factor/confirmation", "ARSVNO"),
-    ("POST", "/api/v1/me/second-factor/recovery-codes", "ARSVNO"),
-    // Only where no role requires one: here, the analyst.
-    ("POST", "/api/v1/me/second-factor/removal", "N"),
-    ("DELETE", "/api/v1/sessions/current", "ARSVNPO"),
-    ("GET", "/api/v1/me", "ARSVNPO"),
-    ("POST", "/api/v1/me/password", "ARSVNPO"),
+    ("POST", "/api/v1/me/second-factor", "ARSVNTO"),
+    ("POST", "/api/v1/me/second-factor/confirmation", "ARSVNTO"),
+    ("POST", "/api/v1/me/second-factor/recovery-codes", "ARSVNTO"),
+    // Only where no role requires one: here, the analyst and the rater.
+    ("POST", "/api/v1/me/second-factor/removal", "NT"),
+    ("DELETE", "/api/v1/sessions/current", "ARSVNTPO"),
+    ("GET", "/api/v1/me", "ARSVNTPO"),
+    ("POST", "/api/v1/me/password", "ARSVNTPO"),
     ("POST", "/api/v1/password-resets", "public"),
-    ("GET", "/api/v1/me/tokens", "ARSVNPO"),
-    ("POST", "/api/v1/me/tokens", "ARSVNP"),
-    ("DELETE", "/api/v1/me/tokens/{token_id}", "ARSVNP"),
+    ("GET", "/api/v1/me/tokens", "ARSVNTPO"),
+    ("POST", "/api/v1/me/tokens", "ARSVNTP"),
+    ("DELETE", "/api/v1/me/tokens/{token_id}", "ARSVNTP"),
     ("GET", "/api/v1/accounts", "A"),
     ("POST", "/api/v1/accounts", "A"),
     ("POST", "/api/v1/accounts/{account_id}/changes", "A"),
-    ("GET", "/api/v1/studies", "ARSVNPO"),
+    ("GET", "/api/v1/studies", "ARSVNTPO"),
     ("POST", "/api/v1/studies", "A"),
-    ("GET", "/api/v1/studies/{study_id}", "ARSVNP"),
+    ("GET", "/api/v1/studies/{study_id}", "ARSVNTP"),
     ("PUT", "/api/v1/studies/{study_id}", "A"),
-    ("GET", "/api/v1/studies/{study_id}/sites", "ARSVNP"),
+    ("GET", "/api/v1/studies/{study_id}/sites", "ARSVNTP"),
     ("POST", "/api/v1/studies/{study_id}/sites", "A"),
     (
         "POST",
@@ -199,13 +202,51 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/api/v1/my/studies/{study_id}/withdrawals/{withdrawal_id}/pdf",
         "P",
     ),
+    ("GET", "/api/v1/studies/{study_id}/instruments", "RSNT"),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/instruments/{version_id}",
+        "RSNT",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/instruments/{version_id}/rescore",
+        "RS",
+    ),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/instruments/{version_id}/outcomes",
+        "RSN",
+    ),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/instruments/{version_id}/fidelity",
+        "RSN",
+    ),
+    ("GET", "/api/v1/studies/{study_id}/responses", "RSNT"),
+    ("POST", "/api/v1/studies/{study_id}/responses", "RST"),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/responses/{response_id}",
+        "RSN",
+    ),
+    (
+        "PUT",
+        "/api/v1/studies/{study_id}/responses/{response_id}/answers",
+        "R",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/responses/{response_id}/submission",
+        "R",
+    ),
     ("GET", "/api/v1/audit/public-key", "public"),
     ("GET", "/api/v1/audit/checkpoints", "public"),
     ("POST", "/api/v1/audit/checkpoints", "A"),
     ("GET", "/api/v1/audit/verify", "AV"),
     ("GET", "/api/v1/audit/log", "A"),
     // Pages
-    ("GET", "/", "ARSVNPO"),
+    ("GET", "/", "ARSVNTPO"),
     ("GET", "/login", "public"),
     ("POST", "/login", "public"),
     ("GET", "/login/second-factor", "public"),
@@ -219,21 +260,21 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/password-reset", "public"),
     ("GET", "/invitation", "public"),
     ("POST", "/invitation", "public"),
-    ("GET", "/account", "ARSVNPO"),
-    ("POST", "/account/password", "ARSVNPO"),
-    ("GET", "/account/second-factor", "ARSVNO"),
-    ("POST", "/account/second-factor", "ARSVNO"),
-    ("POST", "/account/second-factor/confirmation", "ARSVNO"),
-    ("POST", "/account/second-factor/recovery-codes", "ARSVNO"),
-    ("POST", "/account/second-factor/removal", "N"),
-    ("POST", "/account/tokens", "ARSVNP"),
-    ("POST", "/account/tokens/:token_id/revoke", "ARSVNP"),
+    ("GET", "/account", "ARSVNTPO"),
+    ("POST", "/account/password", "ARSVNTPO"),
+    ("GET", "/account/second-factor", "ARSVNTO"),
+    ("POST", "/account/second-factor", "ARSVNTO"),
+    ("POST", "/account/second-factor/confirmation", "ARSVNTO"),
+    ("POST", "/account/second-factor/recovery-codes", "ARSVNTO"),
+    ("POST", "/account/second-factor/removal", "NT"),
+    ("POST", "/account/tokens", "ARSVNTP"),
+    ("POST", "/account/tokens/:token_id/revoke", "ARSVNTP"),
     ("GET", "/admin/accounts", "A"),
     ("POST", "/admin/accounts", "A"),
     ("POST", "/admin/accounts/:account_id/:change", "A"),
     ("GET", "/admin/studies/new", "A"),
     ("POST", "/admin/studies/new", "A"),
-    ("GET", "/studies/:study_id", "ARSVNP"),
+    ("GET", "/studies/:study_id", "ARSVNTP"),
     ("GET", "/studies/:study_id/edit", "A"),
     ("POST", "/studies/:study_id/edit", "A"),
     ("POST", "/studies/:study_id/sites", "A"),
@@ -244,6 +285,15 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/studies/:study_id/members/:membership_id/remove",
         "A",
     ),
+    ("GET", "/studies/:study_id/instruments", "RSNT"),
+    (
+        "GET",
+        "/studies/:study_id/instruments/:version_id/fidelity",
+        "RSN",
+    ),
+    ("POST", "/studies/:study_id/responses", "RST"),
+    ("GET", "/studies/:study_id/responses/:response_id", "RSN"),
+    ("POST", "/studies/:study_id/responses/:response_id", "R"),
     ("GET", "/studies/:study_id/participants", "RS"),
     ("POST", "/studies/:study_id/participants", "RS"),
     (
@@ -347,6 +397,10 @@ struct Fixture {
     spare_account: String,
     /// Throwaway memberships for the two remove routes.
     spare_memberships: Vec<String>,
+    /// The draft Connecting People checklist (about teams), and a
+    /// researcher's draft response to it about a team at `site`.
+    instrument_version: String,
+    response: String,
     api: BTreeMap<Who, String>,
     pages: BTreeMap<Who, PageClient>,
     /// Each member's own API tokens, two each (one per revoke route).
@@ -418,6 +472,7 @@ async fn fixture(t: &TestApp) -> Fixture {
         (Who::Reviewer, "reviewer", vec![]),
         (Who::Analyst, "analyst", vec![]),
         (Who::Participant, "participant", vec![]),
+        (Who::Rater, "rater", vec![]),
         (Who::Outsider, "researcher", vec![]),
     ];
     // The participant's account is linked to the enrolled participant below.
@@ -505,9 +560,51 @@ async fn fixture(t: &TestApp) -> Fixture {
         .as_str()
         .unwrap()
         .to_owned();
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{study}/sites/{site}/teams"),
+            Some(&admin),
+        )
+        .json(&json!({ "name": "Matrix CMHT", "kind": "CMHT", "arm": "intervention" }))
+        .send()
+        .await
+        .unwrap();
+    let team = crate::support::created_id(r).await;
+    let instruments: Value = t
+        .get_json(
+            &api[&Who::Researcher],
+            &format!("/studies/{study}/instruments"),
+        )
+        .await;
+    let instrument_version = instruments
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["instrument_id"] == "connecting-people-fidelity")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{study}/responses"),
+            Some(&api[&Who::Researcher]),
+        )
+        .json(
+            &json!({ "instrument_version_id": instrument_version, "subject_id": team,
+                       "rater_role": "researcher", "time_point": "baseline" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    let response = crate::support::created_id(r).await;
     Fixture {
         study,
         site,
+        instrument_version,
+        response,
         participant,
         record,
         withdrawal,
@@ -565,6 +662,8 @@ fn fill(route: &str, f: &Fixture, who: Who, page: bool) -> String {
     let membership = &f.spare_memberships[usize::from(page)];
     let query = if route.ends_with("/consents/new") {
         format!("?form={}", f.form_version)
+    } else if route.ends_with("/outcomes") {
+        "?from=baseline&to=month_9".to_owned()
     } else {
         String::new()
     };
@@ -583,6 +682,10 @@ fn fill(route: &str, f: &Fixture, who: Who, page: bool) -> String {
         .replace(":record_id", &f.record)
         .replace("{withdrawal_id}", &f.withdrawal)
         .replace(":withdrawal_id", &f.withdrawal)
+        .replace("{version_id}", &f.instrument_version)
+        .replace(":version_id", &f.instrument_version)
+        .replace("{response_id}", &f.response)
+        .replace(":response_id", &f.response)
         .replace("{token_id}", &own_token)
         .replace(":token_id", &own_token)
         + &query
@@ -648,6 +751,17 @@ fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
         }
         ("POST", "/api/v1/studies/{study_id}/participants/{participant_id}/objections") => {
             json!({ "description": "" })
+        }
+        ("POST", "/api/v1/studies/{study_id}/responses") => json!({
+            "instrument_version_id": f.instrument_version, "subject_id": uuid::Uuid::now_v7().to_string(),
+            "rater_role": "practitioner", "time_point": "never"
+        }),
+        ("POST", "/api/v1/studies/{study_id}/instruments/{version_id}/rescore") => {
+            json!({ "apply": false })
+        }
+        ("PUT", "/api/v1/studies/{study_id}/responses/{response_id}/answers")
+        | ("POST", "/api/v1/studies/{study_id}/responses/{response_id}/submission") => {
+            json!({ "answers": { "no_such_item": 1 } })
         }
         ("PUT", "/api/v1/studies/{study_id}/members") => {
             json!({ "account_id": uuid::Uuid::now_v7().to_string(), "role": "analyst" })

@@ -21,6 +21,7 @@ mod consent_email;
 mod consent_forms;
 mod erasure;
 mod guessing;
+mod instruments;
 mod openapi;
 mod participants;
 mod races;

@@ -262,6 +262,7 @@ pub async fn storage(engine: Engine, dir: &TempDir) -> Option<Storage> {
         data_dir: dir.0.clone(),
         database_url,
         consent_forms: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/consent-forms")),
+        instruments_dir: None,
     })
 }
 
