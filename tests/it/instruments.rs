@@ -315,6 +315,7 @@ fn ratings(v: i64, cycle: i64) -> Value {
     Value::Object(a)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn rate(
     t: &TestApp,
     token: &str,
