@@ -364,7 +364,8 @@ pub enum Action {
         effect: &'static str,
     },
     /// An instrument version loaded from a file (`origin` "file") or
-    /// imported into a study (`origin` "xlsform" or "redcap").
+    /// imported into a study from an XLSForm or a REDCap data dictionary
+    /// (`origin` "import").
     #[serde(rename = "instrument.load")]
     InstrumentLoad {
         instrument_id: Key,

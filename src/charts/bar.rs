@@ -29,13 +29,15 @@ const MIN_PLOT_WIDTH: f64 = 120.0;
 /// with its value at its end. Bars are told apart by fill pattern as well
 /// as colour. A missing value is labelled "No data" instead of a bar.
 ///
-/// ```ignore
+/// ```
+/// use fieldkit::charts::BarChart;
 /// let chart = BarChart::new("items", "Fidelity by item", "Mean score per checklist item and team.")
 ///     .categories(["Co-production", "Peer support"])
 ///     .series("Team A", [1.5, 2.0])
 ///     .series("Team B", [Some(0.5), None])
 ///     .value_domain(0.0, 2.0)
 ///     .render();
+/// assert!(chart.svg.starts_with("<svg") && chart.table.rows.len() == 2);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct BarChart {

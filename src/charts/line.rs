@@ -25,13 +25,15 @@ const CLOSE: f64 = 9.0;
 /// one line per series with a marker at each value. A missing value breaks
 /// the line.
 ///
-/// ```ignore
+/// ```
+/// use fieldkit::charts::LineChart;
 /// let chart = LineChart::new("fidelity-by-team", "Fidelity by team", "Mean score per team at each time point.")
 ///     .categories(["Baseline", "6 months", "12 months"])
 ///     .series("Team A", [Some(1.2), None, Some(1.7)])
 ///     .value_domain(0.0, 2.0)
 ///     .reference_line(1.5, "High fidelity threshold")
 ///     .render();
+/// assert!(chart.svg.starts_with("<svg") && chart.table.rows.len() == 3);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct LineChart {

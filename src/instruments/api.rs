@@ -5,10 +5,12 @@
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use poem_openapi::types::Base64;
 use poem_openapi::{Object, OpenApi};
 
-use super::definition::RaterRole;
+use super::definition::{RaterRole, Subject, TimePoint};
 use super::fidelity::Fidelity;
+use super::import::ImportOptions;
 use super::model::{InstrumentSummary, Response, Status};
 use std::collections::BTreeMap;
 
@@ -79,12 +81,71 @@ fn parse_answers(raw: BTreeMap<String, serde_json::Value>) -> Result<Answers, Ap
     }
 }
 
+async fn save(
+    req: &Request,
+    auth: &BearerAuth,
+    study: &StudyId,
+    response: &ResponseId,
+    body: AnswersRequest,
+    submit: bool,
+) -> ApiResult<Json<Response>> {
+    let answers = parse_answers(body.answers)?;
+    Ok(Json(
+        service::save(app_of(req), &auth.0, study, response, answers, submit).await?,
+    ))
+}
+
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct RescoreRequest {
     /// Replace the scores that differ (audited); without it, only report them.
     #[oai(default)]
     apply: bool,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct TimePointInput {
+    #[oai(validator(max_length = 63))]
+    key: Text,
+    #[oai(validator(max_length = 200))]
+    label: Text,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct ImportRequest {
+    /// The file's name: `.xlsx` for an XLSForm; `.csv` for a REDCap data
+    /// dictionary or an XLSForm in pyxform's CSV layout.
+    #[oai(validator(max_length = 200))]
+    file_name: Text,
+    /// The file's bytes, base64.
+    content: Base64<Vec<u8>>,
+    /// The instrument id; else the form's own id or name.
+    #[oai(validator(max_length = 63))]
+    id: Option<Text>,
+    /// Else the form's version, else 1.
+    #[oai(validator(minimum(value = "1"), maximum(value = "100000")))]
+    version: Option<u32>,
+    #[oai(validator(max_length = 300))]
+    title: Option<Text>,
+    /// The licence and attribution notice, shown wherever the instrument is.
+    #[oai(validator(max_length = 2000))]
+    licence: Text,
+    subject: Subject,
+    #[oai(validator(max_items = 6))]
+    rater_roles: Vec<RaterRole>,
+    #[oai(validator(max_items = 50))]
+    time_points: Vec<TimePointInput>,
+}
+
+/// An imported instrument, and what the import ignored or read differently.
+#[derive(Object)]
+struct ImportResponse {
+    instrument: InstrumentSummary,
+    /// E.g. "survey sheet, row 9: relevant ignored; every item is shown":
+    /// read these before the instrument is used.
+    notes: Vec<String>,
 }
 
 #[OpenApi(tag = "Tag::Instruments")]
@@ -99,6 +160,50 @@ impl InstrumentsApi {
     ) -> ApiResult<Json<Vec<InstrumentSummary>>> {
         let found = service::instruments(app_of(req), &auth.0, &study_id).await?;
         Ok(Json(found.iter().map(InstrumentSummary::from).collect()))
+    }
+
+    /// Import an XLSForm or a REDCap data dictionary as an instrument of
+    /// this study, checked exactly as a definition file is. A problem names
+    /// its sheet, row and column; calculations are mapped onto the engine's
+    /// scoring rules or refused, never run.
+    #[oai(path = "/studies/:study_id/instruments", method = "post")]
+    async fn import(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        study_id: Path<StudyId>,
+        body: Json<ImportRequest>,
+    ) -> ApiResult<Json<ImportResponse>> {
+        let body = body.0;
+        let options = ImportOptions {
+            id: body.id.map(|t| t.to_string()),
+            version: body.version,
+            title: body.title.map(|t| t.to_string()),
+            licence: body.licence.to_string(),
+            subject: body.subject,
+            rater_roles: body.rater_roles,
+            time_points: body
+                .time_points
+                .into_iter()
+                .map(|t| TimePoint {
+                    key: t.key.to_string(),
+                    label: t.label.to_string(),
+                })
+                .collect(),
+        };
+        let imported = service::import(
+            app_of(req),
+            &auth.0,
+            &study_id,
+            &body.file_name,
+            &body.content.0,
+            &options,
+        )
+        .await?;
+        Ok(Json(ImportResponse {
+            instrument: InstrumentSummary::from(&imported.version),
+            notes: imported.notes,
+        }))
     }
 
     /// One instrument version and its definition.
@@ -270,18 +375,7 @@ impl InstrumentsApi {
         response_id: Path<ResponseId>,
         body: Json<AnswersRequest>,
     ) -> ApiResult<Json<Response>> {
-        let body = body.0;
-        Ok(Json(
-            service::save(
-                app_of(req),
-                &auth.0,
-                &study_id,
-                &response_id,
-                parse_answers(body.answers)?,
-                false,
-            )
-            .await?,
-        ))
+        save(req, &auth, &study_id, &response_id, body.0, false).await
     }
 
     /// Submit a response with its answers: checked, scored, then frozen.
@@ -297,17 +391,6 @@ impl InstrumentsApi {
         response_id: Path<ResponseId>,
         body: Json<AnswersRequest>,
     ) -> ApiResult<Json<Response>> {
-        let body = body.0;
-        Ok(Json(
-            service::save(
-                app_of(req),
-                &auth.0,
-                &study_id,
-                &response_id,
-                parse_answers(body.answers)?,
-                true,
-            )
-            .await?,
-        ))
+        save(req, &auth, &study_id, &response_id, body.0, true).await
     }
 }

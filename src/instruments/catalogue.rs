@@ -233,7 +233,10 @@ pub async fn load(db: &Db, extra: Option<&Path>, now: i64) -> anyhow::Result<Loa
                 continue;
             }
             Some(existing) => {
-                if store::update_unused_version(&mut tx, &existing.id, &new, now).await? == 0 {
+                // Locked first, then asked: a response begun a moment ago
+                // (which takes the same lock) is seen.
+                store::lock_version(&mut tx, &existing.id).await?;
+                if store::has_responses(tx.conn(), &existing.id).await? {
                     frozen.push(format!(
                         "{}: {} version {} has responses, so it cannot change; put the change in {}.v{}.toml",
                         f.source,
@@ -244,6 +247,7 @@ pub async fn load(db: &Db, extra: Option<&Path>, now: i64) -> anyhow::Result<Loa
                     ));
                     continue;
                 }
+                store::update_version(&mut tx, &existing.id, &new, now).await?;
                 report.updated.push(f.source.clone());
                 existing.id
             }

@@ -7,6 +7,7 @@ pub mod agreement;
 pub mod catalogue;
 pub mod definition;
 pub mod fidelity;
+pub mod import;
 pub mod model;
 pub mod scoring;
 pub mod service;

@@ -172,6 +172,14 @@ pub async fn start(app: &App, actor: &Actor, study: &StudyId, s: Start<'_>) -> R
     let id = ResponseId::new();
     let now = app.now();
     let mut tx = app.db.begin().await?;
+    // The definition checked above is the one the response is given under:
+    // a file that changes an unused version waits for this lock, or went
+    // first and is seen here.
+    if store::lock_version(&mut tx, &version.id).await?.as_deref() != Some(&version.content_hash) {
+        return Err(AppError::Conflict(
+            "The instrument's definition changed a moment ago: please begin again.".into(),
+        ));
+    }
     let study_code = participant_permit(&mut tx, d.subject, s.subject_id)
         .await?
         .map(|(code, _)| code);
@@ -578,4 +586,79 @@ pub async fn fidelity(
     let sites = crate::studies::store::sites(&app.db.pool, study, &scope).await?;
     let responses = store::submitted(&app.db.pool, study, &scope, version).await?;
     Ok(super::fidelity::fidelity(d, rule, &sites, &responses))
+}
+
+/// An imported instrument: the version now usable in the study, and what
+/// the import ignored or read differently, for the researcher to review.
+pub struct ImportedVersion {
+    pub version: InstrumentVersion,
+    pub notes: Vec<String>,
+}
+
+/// Imports an XLSForm or a REDCap data dictionary into the study, checked
+/// exactly as a definition file is. Refused, with nothing stored, on any
+/// problem (each named by sheet, row and column), or when the id and
+/// version are taken: the unique index decides, whatever the race.
+pub async fn import(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    file_name: &str,
+    bytes: &[u8],
+    options: &super::import::ImportOptions,
+) -> Result<ImportedVersion> {
+    require_study(actor, Permission::ManageInstruments, study)?;
+    let imported = super::import::import(file_name, bytes, options).map_err(|problems| {
+        AppError::Invalid(
+            problems
+                .iter()
+                .map(|p| FieldProblem {
+                    field: "file".into(),
+                    detail: p.to_string(),
+                })
+                .collect(),
+        )
+    })?;
+    let d = &imported.definition;
+    let text = d.to_toml();
+    let hash = super::catalogue::content_hash(&text);
+    let source = format!(
+        "imported from {}",
+        file_name.chars().take(200).collect::<String>()
+    );
+    let new = store::NewVersion {
+        definition: d,
+        text: &text,
+        source: &source,
+        content_hash: &hash,
+        study: Some(study),
+    };
+    let now = app.now();
+    let mut tx = app.db.begin().await?;
+    let id = store::insert_version(&mut tx, &new, now)
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => AppError::Conflict(format!(
+                "{} version {} already exists: give the import another id or version.",
+                d.id, d.version
+            )),
+            _ => e.into(),
+        })?;
+    let action = Action::InstrumentLoad {
+        instrument_id: Key::published(&d.id),
+        version: d.version,
+        origin: "import",
+        content_hash: crate::audit::action::Sha256Hex::parse(&hash)
+            .ok_or_else(|| anyhow::anyhow!("a content hash is a SHA-256"))?,
+    };
+    let entry = NewEntry::by_in_study(actor, study, action, Entity::InstrumentVersion(id.clone()));
+    audit::append(&mut tx, now, entry).await?;
+    let version = store::version(tx.conn(), study, &id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    tx.commit().await?;
+    Ok(ImportedVersion {
+        version,
+        notes: imported.notes,
+    })
 }

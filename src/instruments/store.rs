@@ -87,18 +87,33 @@ pub async fn insert_version(
     Ok(id)
 }
 
-/// Replaces the definition of a version that has no responses. The
-/// condition is checked again here, so a response begun since the caller
-/// looked stops the change (0 rows).
-pub async fn update_unused_version(
+/// Locks a version for the rest of the transaction and reads its content
+/// hash after the lock: a response begun and a file replacing an unused
+/// version take this lock, so one waits for the other.
+pub async fn lock_version(tx: &mut Tx, id: &InstrumentVersionId) -> sqlx::Result<Option<String>> {
+    let sql = crate::for_update!(
+        tx,
+        "SELECT content_hash FROM instrument_versions WHERE id = $1"
+    );
+    sqlx::query(sql)
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()
+}
+
+/// Replaces the definition of a version; the caller holds its lock and has
+/// found it without responses.
+pub async fn update_version(
     tx: &mut Tx,
     id: &InstrumentVersionId,
     v: &NewVersion<'_>,
     now: i64,
-) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
+) -> sqlx::Result<()> {
+    sqlx::query(
         "UPDATE instrument_versions SET title = $2, subject = $3, definition = $4, content_hash = $5, source = $6, updated_at = $7
-         WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM instrument_responses r WHERE r.instrument_version_id = $1)",
+         WHERE id = $1",
     )
     .bind(id)
     .bind(&v.definition.title)
@@ -108,8 +123,8 @@ pub async fn update_unused_version(
     .bind(v.source)
     .bind(now)
     .execute(tx.conn())
-    .await?
-    .rows_affected())
+    .await?;
+    Ok(())
 }
 
 fn version_row(r: &AnyRow) -> sqlx::Result<InstrumentVersion> {

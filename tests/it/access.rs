@@ -203,6 +203,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "P",
     ),
     ("GET", "/api/v1/studies/{study_id}/instruments", "RSNT"),
+    ("POST", "/api/v1/studies/{study_id}/instruments", "RS"),
     (
         "GET",
         "/api/v1/studies/{study_id}/instruments/{version_id}",
@@ -755,6 +756,10 @@ fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
         ("POST", "/api/v1/studies/{study_id}/responses") => json!({
             "instrument_version_id": f.instrument_version, "subject_id": uuid::Uuid::now_v7().to_string(),
             "rater_role": "practitioner", "time_point": "never"
+        }),
+        ("POST", "/api/v1/studies/{study_id}/instruments") => json!({
+            "file_name": "form.xlsx", "content": "", "licence": "CC0", "subject": "team",
+            "rater_roles": ["researcher"], "time_points": [{ "key": "baseline", "label": "Baseline" }]
         }),
         ("POST", "/api/v1/studies/{study_id}/instruments/{version_id}/rescore") => {
             json!({ "apply": false })

@@ -1157,3 +1157,103 @@ async fn the_study_pages_pass_axe_at_phone_size() {
     })
     .await;
 }
+
+/// A practitioner completes the draft Connecting People checklist about
+/// their team: the form drawn from the definition, its errors tied to the
+/// items, the scored result; then a researcher reads the fidelity view with
+/// its pictures. Each page at desktop and phone size, under axe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_practitioner_completes_a_fidelity_checklist_and_the_pages_pass_axe() {
+    with_browser(|b, axe| async move {
+        let (t, _, study) = server_with_study("connecting-people").await;
+        let admin = t.admin().await;
+        let site = t.site(&admin, &study, "Example Trust").await;
+        let r = t
+            .api(reqwest::Method::POST, &format!("/studies/{study}/sites/{site}/teams"), Some(&admin))
+            .json(&json!({ "name": "North CMHT", "kind": "CMHT", "arm": "intervention" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let (rater, rater_email) = t.person(&admin, "Pat Practitioner").await;
+        t.member(&admin, &study, &rater, "rater", &[]).await;
+        let (researcher, researcher_email) = t.person(&admin, "Rhea Researcher").await;
+        t.member(&admin, &study, &researcher, "researcher", &[]).await;
+        t.sign_in(&researcher_email, PASSWORD).await;
+        let base = browser_base(&t);
+        let mut problems = Vec::new();
+        let both_sizes = |name: &'static str| {
+            let b = b.clone();
+            let axe = axe.clone();
+            async move {
+                let mut found = check_page(&b, name, &axe).await;
+                let (width, height) = b.window_size().await;
+                b.set_window_size(390, 844).await;
+                found.extend(check_page(&b, &format!("phone-{name}"), &axe).await);
+                b.set_window_size(width, height).await;
+                found
+            }
+        };
+
+        sign_in(&b, &t, &rater_email).await;
+        b.goto(&format!("{base}/studies/{study}/instruments")).await;
+        wait_for_heading(&b, "Checklists and questionnaires").await;
+        problems.extend(both_sizes("instruments").await);
+        // Begin: the checklist's own form, its team, as a practitioner, at baseline.
+        let form = "//form[.//input[@name='instrument_version_id']][.//option[normalize-space()='North CMHT (Example Trust)']]";
+        b.execute(
+            "const f = document.evaluate(arguments[0], document, null, 9, null).singleNodeValue;
+             for (const [name, label] of [['subject_id', 'North CMHT (Example Trust)'], ['rater_role', 'Practitioner'], ['time_point', 'Baseline']]) {
+               const s = f.querySelector(`select[name=${name}]`);
+               s.value = Array.from(s.options).find(o => o.text === label).value;
+             }
+             f.querySelector('button[type=submit]').click();",
+            json!([form]),
+        )
+        .await;
+        wait_for_heading(&b, "Connecting People fidelity checklist (draft)").await;
+        problems.extend(both_sizes("checklist").await);
+
+        // Submitted with nothing answered: each required item named and linked.
+        b.click_on("//button[normalize-space()='Submit']").await;
+        b.wait_for(".error-summary").await;
+        let linked = b
+            .execute(
+                "return Array.from(document.querySelectorAll('.error-summary a'), a => a.getAttribute('href'));",
+                json!([]),
+            )
+            .await;
+        assert_eq!(linked.as_array().unwrap().len(), 4, "{linked}");
+        assert!(linked[0].as_str().unwrap().starts_with("#field-answers."), "{linked}");
+        problems.extend(check_page(&b, "checklist-errors", &axe).await);
+
+        // Every item "Fully in place" by clicking its label, then submit.
+        b.execute(
+            "document.querySelectorAll('fieldset').forEach(f => {
+               const l = Array.from(f.querySelectorAll('label')).find(l => l.textContent === 'Fully in place');
+               if (l) l.click();
+             });",
+            json!([]),
+        )
+        .await;
+        b.click_on("//button[normalize-space()='Submit']").await;
+        wait_for_heading(&b, "Connecting People fidelity checklist (draft)").await;
+        let scored = b.source().await;
+        assert!(scored.contains("High fidelity"), "the score and its band are shown");
+        problems.extend(both_sizes("checklist-submitted").await);
+        b.click_on("//button[normalize-space()=\"Sign out\"]").await;
+        wait_for_heading(&b, "Sign in").await;
+
+        sign_in(&b, &t, &researcher_email).await;
+        b.goto(&format!("{base}/studies/{study}/instruments")).await;
+        b.click_on("//a[normalize-space()='Fidelity by team, time point and rater']").await;
+        wait_for_heading(&b, "Fidelity: Connecting People fidelity checklist (draft)").await;
+        let svgs = b
+            .execute("return Array.from(document.querySelectorAll('figure svg[role=img]'), s => s.getAttribute('aria-labelledby'));", json!([]))
+            .await;
+        assert_eq!(svgs.as_array().unwrap().len(), 2, "{svgs}");
+        problems.extend(both_sizes("fidelity").await);
+        assert_no_problems(&problems);
+    })
+    .await;
+}

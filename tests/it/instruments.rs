@@ -550,7 +550,219 @@ async fn fidelity_by_team_from_three_kinds_of_rater(engine: Engine) {
     );
 }
 
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/instruments");
+
+fn import_body(file: &str, id: &str) -> Value {
+    use base64::Engine as _;
+    let bytes = std::fs::read(format!("{FIXTURES}/{file}")).unwrap();
+    json!({
+        "file_name": file, "content": base64::engine::general_purpose::STANDARD.encode(bytes),
+        "id": id, "version": 1, "licence": "Written for fieldkit's tests; CC0.",
+        "subject": "participant", "rater_roles": ["researcher", "participant"],
+        "time_points": [{ "key": "baseline", "label": "Baseline" }]
+    })
+}
+
+async fn import(t: &TestApp, token: &str, study: &str, body: Value) -> reqwest::Response {
+    t.api(
+        Method::POST,
+        &format!("/studies/{study}/instruments"),
+        Some(token),
+    )
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+async fn an_xlsform_and_a_redcap_dictionary_import_as_instruments_of_the_study(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let before = count(&t, "SELECT COUNT(*) FROM instrument_versions").await;
+    for (file, id) in [
+        ("wellbeing-short.xlsx", "wellbeing-xlsx"),
+        ("wellbeing-short.xlsform.csv", "wellbeing-csv"),
+        ("wellbeing-short.redcap.csv", "wellbeing-redcap"),
+    ] {
+        let r = import(&t, &s.researcher, &s.study, import_body(file, id)).await;
+        assert_eq!(r.status(), 200, "{file}: {}", r.text().await.unwrap());
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["instrument"]["instrument_id"], id);
+    }
+    // The three imports hold the same definition, apart from their ids.
+    let definitions: Vec<Value> = {
+        let list = t
+            .get_json(&s.researcher, &format!("/studies/{}/instruments", s.study))
+            .await;
+        let mut out = Vec::new();
+        for i in list.as_array().unwrap().iter().filter(|i| {
+            i["instrument_id"]
+                .as_str()
+                .unwrap()
+                .starts_with("wellbeing-")
+        }) {
+            let v = t
+                .get_json(
+                    &s.researcher,
+                    &format!(
+                        "/studies/{}/instruments/{}",
+                        s.study,
+                        i["id"].as_str().unwrap()
+                    ),
+                )
+                .await;
+            let mut d = v["definition"].clone();
+            d["id"] = json!("");
+            out.push(d);
+        }
+        out
+    };
+    assert_eq!(definitions.len(), 3);
+    assert!(
+        definitions.windows(2).all(|w| w[0] == w[1]),
+        "{definitions:?}"
+    );
+
+    // The same id and version again: refused. Garbage and an unknown
+    // calculation: refused with the place named. Nothing stored by any.
+    let r = import(
+        &t,
+        &s.researcher,
+        &s.study,
+        import_body("wellbeing-short.xlsx", "wellbeing-xlsx"),
+    )
+    .await;
+    assert_eq!(r.status(), 409);
+    let mut garbage = import_body("wellbeing-short.xlsx", "garbage");
+    garbage["content"] = json!("UEsDBAoAAAAAAA==");
+    let r = import(&t, &s.researcher, &s.study, garbage).await;
+    assert_eq!(r.status(), 422, "{}", r.text().await.unwrap());
+    let csv = std::fs::read_to_string(format!("{FIXTURES}/wellbeing-short.redcap.csv")).unwrap();
+    let broken = csv.replacen("[f1]+[f2]+(6-[f3])+[f4]\"", "[f1]*[f2]\"", 1);
+    assert_ne!(broken, csv, "the fixture has a total to break");
+    let mut body = import_body("wellbeing-short.redcap.csv", "broken");
+    {
+        use base64::Engine as _;
+        body["content"] = json!(base64::engine::general_purpose::STANDARD.encode(broken));
+    }
+    let r = import(&t, &s.researcher, &s.study, body).await;
+    assert_eq!(r.status(), 422);
+    let problem: Value = r.json().await.unwrap();
+    let detail = problem["errors"][0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("data dictionary, row "), "{detail}");
+    assert_eq!(
+        count(&t, "SELECT COUNT(*) FROM instrument_versions").await,
+        before + 3
+    );
+
+    // Only those who manage the study's instruments import.
+    let admin = t.admin().await;
+    let (id, email) = t.person(&admin, "Ana Lyst").await;
+    t.member(&admin, &s.study, &id, "analyst", &[]).await;
+    let analyst = t.sign_in(&email, PASSWORD).await;
+    let r = import(
+        &t,
+        &analyst,
+        &s.study,
+        import_body("wellbeing-short.xlsx", "by-analyst"),
+    )
+    .await;
+    assert_eq!(r.status(), 403);
+}
+
+/// pyxform, the reference XLSForm reader, accepts the fixtures our importer
+/// reads, so they are XLSForms as ODK and KoboToolbox know them.
+#[test]
+fn pyxform_reads_the_xlsform_fixtures() {
+    let dir = crate::support::TempDir::new();
+    for file in ["wellbeing-short.xlsx", "wellbeing-short.xlsform.csv"] {
+        let out = dir.0.join(format!("{file}.xml"));
+        let run = std::process::Command::new("xls2xform")
+            .arg(format!("{FIXTURES}/{file}"))
+            .arg(&out)
+            .output();
+        let Ok(run) = run else {
+            crate::support::missing_tool("xls2xform (pip install pyxform)");
+            return;
+        };
+        assert!(
+            run.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let xml = std::fs::read_to_string(&out).unwrap();
+        for item in ["f1", "f3", "sessions", "comments"] {
+            assert!(
+                xml.contains(&format!("/{item}\"")),
+                "{file}: no {item} in {xml}"
+            );
+        }
+    }
+}
+
+async fn a_used_version_is_frozen_and_an_unused_one_follows_its_file(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    assert_eq!(take(&t, &s, &answers(&s, &[], "no")).await.status(), 200);
+    let dir = crate::support::TempDir::new();
+    let shipped = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/instruments/fieldkit-synthetic.v1.toml"
+    ))
+    .unwrap();
+    let ours = shipped.replace("id = \"fieldkit-synthetic\"", "id = \"team-own\"");
+    let file = dir.0.join("team-own.v1.toml");
+    let load = || fieldkit::instruments::catalogue::load(&t.app.db, Some(&dir.0), t.app.now());
+    std::fs::write(&file, &ours).unwrap();
+    assert_eq!(load().await.unwrap().loaded.len(), 1);
+    // Not used yet: a change to the file is taken up.
+    std::fs::write(
+        &file,
+        ours.replace("Synthetic statement one", "Synthetic statement 1"),
+    )
+    .unwrap();
+    assert_eq!(load().await.unwrap().updated.len(), 1);
+    let version = version_of(&t, &s.researcher, &s.study, "team-own").await;
+    let r = start(
+        &t,
+        &s.researcher,
+        &s.study,
+        json!({ "instrument_version_id": version,
+        "subject_id": s.participant, "rater_role": "researcher", "time_point": "baseline" }),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    // Used now: the file may not change it, and nothing is loaded.
+    std::fs::write(
+        &file,
+        ours.replace("Synthetic statement two", "Synthetic statement 2"),
+    )
+    .unwrap();
+    let refused = load().await.unwrap_err().to_string();
+    assert!(
+        refused.contains("has responses, so it cannot change; put the change in team-own.v2.toml"),
+        "{refused}"
+    );
+    let stored: String = sqlx::query_scalar(
+        "SELECT definition FROM instrument_versions WHERE instrument_id = 'team-own'",
+    )
+    .fetch_one(&t.app.db.pool)
+    .await
+    .unwrap();
+    assert!(stored.contains("Synthetic statement two"));
+    // A broken file names its line, and stops the load.
+    std::fs::write(
+        &file,
+        ours.replace("type = \"yes_no\"", "type = \"yes-no\""),
+    )
+    .unwrap();
+    let refused = load().await.unwrap_err().to_string();
+    assert!(refused.contains("team-own.v1.toml:"), "{refused}");
+}
+
 on_both_engines!(
+    a_used_version_is_frozen_and_an_unused_one_follows_its_file,
+    an_xlsform_and_a_redcap_dictionary_import_as_instruments_of_the_study,
     a_questionnaire_about_a_participant_is_gated_by_consent_and_scored,
     parallel_responses_for_one_subject_rater_and_time_point_make_one,
     fidelity_by_team_from_three_kinds_of_rater,
