@@ -283,6 +283,24 @@ pub struct Range {
 }
 
 impl Item {
+    /// A text item with nothing else set: what an importer starts from
+    /// before it reads the item's type.
+    pub fn new(key: String, text: &str, hint: &str, required: bool) -> Item {
+        Item {
+            key,
+            text: text.to_owned(),
+            kind: ItemKind::Text,
+            hint: (!hint.is_empty()).then(|| hint.to_owned()),
+            scale: None,
+            choices: Vec::new(),
+            min: None,
+            max: None,
+            integer: false,
+            required,
+            reverse: false,
+        }
+    }
+
     /// The lowest and highest value the item can be scored, if it is scorable.
     pub fn scored_range(&self, scales: &[Scale]) -> Option<Range> {
         let anchors = |a: &[Anchor]| {

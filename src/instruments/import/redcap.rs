@@ -338,20 +338,8 @@ impl FieldReader<'_> {
         if text.is_empty() {
             self.problem(row, LABEL, "the field has no label");
         }
-        let hint = row.cell(NOTE);
-        let mut item = Item {
-            key,
-            text: text.to_owned(),
-            kind: ItemKind::Text,
-            hint: (!hint.is_empty()).then(|| hint.to_owned()),
-            scale: None,
-            choices: Vec::new(),
-            min: None,
-            max: None,
-            integer: false,
-            required: row.cell(REQUIRED).eq_ignore_ascii_case("y"),
-            reverse: false,
-        };
+        let required = row.cell(REQUIRED).eq_ignore_ascii_case("y");
+        let mut item = Item::new(key, text, row.cell(NOTE), required);
         match ty {
             "text" => self.text(row, &mut item),
             "yesno" => item.kind = ItemKind::YesNo,

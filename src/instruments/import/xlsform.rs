@@ -690,19 +690,7 @@ impl SurveyReader<'_> {
             self.problem(row, self.columns.label, "the question has no label");
         }
         let hint = self.cell(row, self.columns.hint);
-        let mut item = Item {
-            key,
-            text: text.to_owned(),
-            kind: ItemKind::Text,
-            hint: (!hint.is_empty()).then(|| hint.to_owned()),
-            scale: None,
-            choices: Vec::new(),
-            min: None,
-            max: None,
-            integer: false,
-            required: self.required(row),
-            reverse: false,
-        };
+        let mut item = Item::new(key, text, hint, self.required(row));
         let constraint = self.cell(row, self.columns.constraint);
         match ty {
             RowType::Number { integer } => {
