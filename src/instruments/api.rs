@@ -5,7 +5,6 @@
 use poem::Request;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::Base64;
 use poem_openapi::{Object, OpenApi};
 
 use super::definition::{RaterRole, Subject, TimePoint};
@@ -120,7 +119,8 @@ struct ImportRequest {
     #[oai(validator(max_length = 200))]
     file_name: Text,
     /// The file's bytes, base64.
-    content: Base64<Vec<u8>>,
+    #[oai(validator(max_length = 1048576))]
+    content_base64: Text,
     /// The instrument id; else the form's own id or name.
     #[oai(validator(max_length = 63))]
     id: Option<Text>,
@@ -175,6 +175,12 @@ impl InstrumentsApi {
         body: Json<ImportRequest>,
     ) -> ApiResult<Json<ImportResponse>> {
         let body = body.0;
+        let bytes = {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(body.content_base64.as_bytes())
+                .map_err(|_| AppError::invalid("content_base64", "The file is not valid base64."))?
+        };
         let options = ImportOptions {
             id: body.id.map(|t| t.to_string()),
             version: body.version,
@@ -196,7 +202,7 @@ impl InstrumentsApi {
             &auth.0,
             &study_id,
             &body.file_name,
-            &body.content.0,
+            &bytes,
             &options,
         )
         .await?;

@@ -758,7 +758,7 @@ fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
             "rater_role": "practitioner", "time_point": "never"
         }),
         ("POST", "/api/v1/studies/{study_id}/instruments") => json!({
-            "file_name": "form.xlsx", "content": "", "licence": "CC0", "subject": "team",
+            "file_name": "form.xlsx", "content_base64": "", "licence": "CC0", "subject": "team",
             "rater_roles": ["researcher"], "time_points": [{ "key": "baseline", "label": "Baseline" }]
         }),
         ("POST", "/api/v1/studies/{study_id}/instruments/{version_id}/rescore") => {

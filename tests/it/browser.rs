@@ -1237,7 +1237,7 @@ async fn a_practitioner_completes_a_fidelity_checklist_and_the_pages_pass_axe() 
         )
         .await;
         b.click_on("//button[normalize-space()='Submit']").await;
-        wait_for_heading(&b, "Connecting People fidelity checklist (draft)").await;
+        b.wait_for("//h2[normalize-space()='Scores']").await;
         let scored = b.source().await;
         assert!(scored.contains("High fidelity"), "the score and its band are shown");
         problems.extend(both_sizes("checklist-submitted").await);

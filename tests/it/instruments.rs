@@ -556,7 +556,7 @@ fn import_body(file: &str, id: &str) -> Value {
     use base64::Engine as _;
     let bytes = std::fs::read(format!("{FIXTURES}/{file}")).unwrap();
     json!({
-        "file_name": file, "content": base64::engine::general_purpose::STANDARD.encode(bytes),
+        "file_name": file, "content_base64": base64::engine::general_purpose::STANDARD.encode(bytes),
         "id": id, "version": 1, "licence": "Written for fieldkit's tests; CC0.",
         "subject": "participant", "rater_roles": ["researcher", "participant"],
         "time_points": [{ "key": "baseline", "label": "Baseline" }]
@@ -634,7 +634,7 @@ async fn an_xlsform_and_a_redcap_dictionary_import_as_instruments_of_the_study(e
     .await;
     assert_eq!(r.status(), 409);
     let mut garbage = import_body("wellbeing-short.xlsx", "garbage");
-    garbage["content"] = json!("UEsDBAoAAAAAAA==");
+    garbage["content_base64"] = json!("UEsDBAoAAAAAAA==");
     let r = import(&t, &s.researcher, &s.study, garbage).await;
     assert_eq!(r.status(), 422, "{}", r.text().await.unwrap());
     let csv = std::fs::read_to_string(format!("{FIXTURES}/wellbeing-short.redcap.csv")).unwrap();
@@ -643,7 +643,7 @@ async fn an_xlsform_and_a_redcap_dictionary_import_as_instruments_of_the_study(e
     let mut body = import_body("wellbeing-short.redcap.csv", "broken");
     {
         use base64::Engine as _;
-        body["content"] = json!(base64::engine::general_purpose::STANDARD.encode(broken));
+        body["content_base64"] = json!(base64::engine::general_purpose::STANDARD.encode(broken));
     }
     let r = import(&t, &s.researcher, &s.study, body).await;
     assert_eq!(r.status(), 422);
