@@ -166,6 +166,7 @@ async fn main() {
         database_url: std::env::var("FIELDKIT_BENCH_DATABASE_URL").ok(),
         consent_forms: concat!(env!("CARGO_MANIFEST_DIR"), "/consent-forms").into(),
         instruments_dir: None,
+        media_dir: None,
     };
     let engine = if storage.database_url.is_some() {
         "PostgreSQL"

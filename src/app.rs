@@ -12,6 +12,7 @@ use crate::config::{ServerConfig, Storage};
 use crate::db::Db;
 use crate::keys::Keys;
 use crate::mail::Mailer;
+use crate::media::service::MediaStore;
 use crate::templates::Templates;
 use crate::vault::Vault;
 
@@ -20,6 +21,7 @@ pub struct Inner {
     pub clock: Clock,
     pub keys: Keys,
     pub vault: Vault,
+    pub media: MediaStore,
     pub storage: Storage,
     pub server: ServerConfig,
     pub hasher: PasswordHasher,
@@ -46,6 +48,8 @@ impl App {
         db.migrate().await?;
         let keys = Keys::load_or_create(&storage.keys_dir())?;
         let vault = Vault::load_or_create(&storage.keys_dir())?;
+        let media = MediaStore::open(&storage.media_dir())
+            .with_context(|| format!("cannot create {}", storage.media_dir().display()))?;
         let templates = Arc::new(Templates::load().context("the page templates are broken")?);
         let mailer = Mailer::new(&server, &storage, templates.clone())?;
         let hasher =
@@ -56,6 +60,7 @@ impl App {
             clock,
             keys,
             vault,
+            media,
             storage,
             server,
             hasher,

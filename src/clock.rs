@@ -31,6 +31,13 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_else(|| "invalid time".into())
 }
 
+/// Unix milliseconds as people in the UK write a moment: "24 November 2026, 12:43 UTC".
+pub fn spoken(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%-d %B %Y, %H:%M UTC").to_string())
+        .unwrap_or_else(|| "invalid time".into())
+}
+
 /// What a day must look like, in the words a form or filter uses.
 pub const DAY_FORMAT: &str = "Give a date as YYYY-MM-DD, for example 2026-03-27.";
 

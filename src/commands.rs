@@ -95,6 +95,13 @@ async fn checkpoint_loop(
         if let Err(e) = checkpoint_if_grown(&app).await {
             tracing::error!(error = %e, "could not sign an audit checkpoint");
         }
+        // Media past its study's retention period is erased, and erased or
+        // abandoned files are deleted.
+        match crate::media::service::apply_retention(&app).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(erased = n, "media past its retention period erased"),
+            Err(e) => tracing::error!(error = %e, "could not apply media retention"),
+        }
     }
 }
 
@@ -318,8 +325,8 @@ pub async fn vault_rotate_key(storage: Storage) -> anyhow::Result<()> {
         ),
     };
     println!(
-        "Re-encrypted identities: {}{from} to key {}. Keep the older keys: backups made before now need them to be read.",
-        report.rows, report.to_version
+        "Re-encrypted identities: {}{from} to key {}; re-sealed media keys: {}. Keep the older keys: backups made before now need them to be read.",
+        report.rows, report.to_version, report.media_keys
     );
     Ok(())
 }

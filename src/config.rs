@@ -41,6 +41,12 @@ pub struct Storage {
     /// checklists the team holds a licence for. Checked at every start.
     #[arg(long, env = "FIELDKIT_INSTRUMENTS_DIR", global = true)]
     pub instruments_dir: Option<PathBuf>,
+
+    /// Folder for recordings, photos and scans, encrypted at rest; by default
+    /// `media` in the data dir. Servers sharing a PostgreSQL database must
+    /// share this folder too (a network file system).
+    #[arg(long, env = "FIELDKIT_MEDIA_DIR", global = true)]
+    pub media_dir: Option<PathBuf>,
 }
 
 impl Storage {
@@ -66,6 +72,12 @@ impl Storage {
     pub fn audit_dir(&self) -> PathBuf {
         self.data_dir.join("audit")
     }
+
+    pub fn media_dir(&self) -> PathBuf {
+        self.media_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("media"))
+    }
 }
 
 impl std::fmt::Debug for Storage {
@@ -78,6 +90,7 @@ impl std::fmt::Debug for Storage {
             )
             .field("consent_forms", &self.consent_forms)
             .field("instruments_dir", &self.instruments_dir)
+            .field("media_dir", &self.media_dir)
             .finish()
     }
 }
@@ -131,6 +144,12 @@ pub struct ServerConfig {
     #[arg(long, env = "FIELDKIT_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
     pub max_body_bytes: usize,
 
+    /// Largest upload accepted (a recording, a photo, a scan), in bytes.
+    /// Uploads stream to disk, so this bounds disk use, not memory. A larger
+    /// film is recorded as a reference to the team's own storage.
+    #[arg(long, env = "FIELDKIT_MAX_UPLOAD_BYTES", default_value_t = 4 * 1024 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
     /// Sign an audit checkpoint this often (minutes) when the trail has grown.
     #[arg(long, env = "FIELDKIT_CHECKPOINT_MINUTES", default_value_t = 10)]
     pub checkpoint_minutes: u64,
@@ -177,6 +196,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("session_idle_minutes", &self.session_idle_minutes)
             .field("session_max_hours", &self.session_max_hours)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_upload_bytes", &self.max_upload_bytes)
             .field("checkpoint_minutes", &self.checkpoint_minutes)
             .field("log_format", &self.log_format)
             .finish()
@@ -222,6 +242,7 @@ mod tests {
             database_url: None,
             consent_forms: "/tmp/x/consent-forms".into(),
             instruments_dir: None,
+            media_dir: None,
         };
         assert_eq!(s.database_url(), "sqlite:///tmp/x/fieldkit.db?mode=rwc");
     }

@@ -162,6 +162,15 @@ typed_id!(
     InstrumentVersionId,
     /// One response to an instrument (draft or submitted).
     ResponseId,
+    /// One file in the media store (or a reference to one kept elsewhere).
+    MediaObjectId,
+    /// A vox pop, interview, focus group or film shoot.
+    EncounterId,
+    /// A recording, photo or document from an encounter.
+    MediaItemId,
+    TranscriptId,
+    RedactionId,
+    QuoteId,
 );
 
 /// A participant's pseudonymous study code, e.g. RC-0042: the only way a

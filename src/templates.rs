@@ -36,6 +36,10 @@ const TEMPLATES: &[(&str, &str)] = embedded!(
     "consent_register.html",
     "consent_record.html",
     "my_study.html",
+    "fieldwork.html",
+    "encounter.html",
+    "media.html",
+    "quotes.html",
     "reconsent.html",
     "reconsent_sent.html",
     "email/layout.html",
@@ -49,6 +53,8 @@ const TEMPLATES: &[(&str, &str)] = embedded!(
     "email/consent_copy.html",
     "email/withdrawal_confirmation.txt",
     "email/withdrawal_confirmation.html",
+    "email/takedown_flag.txt",
+    "email/takedown_flag.html",
 );
 
 pub struct Templates {
@@ -62,6 +68,8 @@ impl Templates {
             env.add_template(name, source)?;
         }
         env.add_filter("datetime", |ms: i64| crate::clock::rfc3339(ms));
+        // A moment as people in the UK write it: "24 November 2026, 12:43 UTC".
+        env.add_filter("when", |ms: i64| crate::clock::spoken(ms));
         // Form text written as Markdown, as escaped HTML (raw HTML shown as text).
         env.add_filter("markdown", |text: &str| {
             Value::from_safe_string(crate::markdown::to_html(text))

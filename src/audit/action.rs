@@ -408,6 +408,86 @@ pub enum Action {
         changed: usize,
         engine_version: u32,
     },
+    /// An encounter logged: its kind and the participants present by study
+    /// code, each of whom passed the take-part gate.
+    #[serde(rename = "fieldwork.encounter")]
+    Encounter {
+        kind: &'static str,
+        participants: Vec<StudyCode>,
+    },
+    /// A media item added: its kind, stored or a reference, its size and
+    /// checksum, and the people in it by study code with the consent use
+    /// each held (never the file's name or a location).
+    #[serde(rename = "fieldwork.media_add")]
+    MediaAdd {
+        kind: &'static str,
+        storage: &'static str,
+        size_bytes: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sha256: Option<Sha256Hex>,
+        people: Vec<StudyCode>,
+        consent_use: String,
+    },
+    /// A recording or file sent to someone: which bytes.
+    #[serde(rename = "fieldwork.media_read")]
+    MediaRead {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        range: Option<String>,
+    },
+    /// A film or photo moved towards (or away from) public use; for
+    /// approval and publication, the uses everyone in it held.
+    #[serde(rename = "fieldwork.publication")]
+    Publication {
+        from: &'static str,
+        to: &'static str,
+        people: Vec<StudyCode>,
+        uses: Vec<String>,
+    },
+    /// Items a participant is in, flagged for take-down because their
+    /// consent changed.
+    #[serde(rename = "fieldwork.takedown_flag")]
+    TakedownFlag { study_code: StudyCode, items: usize },
+    /// A participant's media after withdrawal with removal of identifiable
+    /// data: how many objects were removed, how many kept (each with its
+    /// reason in the media erasure log), and how many of their turns blanked.
+    #[serde(rename = "fieldwork.erasure")]
+    MediaErasure {
+        study_code: StudyCode,
+        removed: usize,
+        kept: usize,
+        turns_blanked: u64,
+    },
+    /// A transcript imported: its format, how many turns and speakers, and
+    /// how many redactions were suggested.
+    #[serde(rename = "fieldwork.transcript_import")]
+    TranscriptImport {
+        format: &'static str,
+        turns: usize,
+        speakers: usize,
+        suggestions: usize,
+    },
+    /// Speakers mapped, by study code (or interviewer).
+    #[serde(rename = "fieldwork.speakers")]
+    SpeakersMapped { mapped: Vec<String> },
+    /// A transcript's status changed; for redaction, how many spans.
+    #[serde(rename = "fieldwork.transcript_status")]
+    TranscriptStatus {
+        status: &'static str,
+        redactions: usize,
+    },
+    /// The raw words of a transcript, or its sealed original, read.
+    #[serde(rename = "fieldwork.transcript_read")]
+    TranscriptRead { raw: bool },
+    /// A quote marked, by the speaker's study code and theme, with the
+    /// consent record the quotes use rested on.
+    #[serde(rename = "fieldwork.quote")]
+    QuoteMark {
+        study_code: StudyCode,
+        consent_record_id: ConsentRecordId,
+    },
+    /// The usable quotes exported: how many, and how many were blocked.
+    #[serde(rename = "fieldwork.quotes_export")]
+    QuotesExport { usable: usize, blocked: usize },
     #[serde(rename = "audit.export")]
     AuditExport { entries: i64 },
     #[serde(rename = "vault.rotate_key")]

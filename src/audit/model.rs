@@ -8,8 +8,9 @@ use sha2::{Digest, Sha256};
 
 pub use super::action::Action;
 use crate::ids::{
-    AccountId, ApiTokenId, ConsentRecordId, FormVersionId, InstrumentVersionId, MembershipId,
-    ParticipantId, ResponseId, SiteId, StudyId, TeamId,
+    AccountId, ApiTokenId, ConsentRecordId, EncounterId, FormVersionId, InstrumentVersionId,
+    MediaItemId, MembershipId, ParticipantId, QuoteId, ResponseId, SiteId, StudyId, TeamId,
+    TranscriptId,
 };
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -30,6 +31,10 @@ pub enum Entity {
     FormVersion(FormVersionId),
     InstrumentVersion(InstrumentVersionId),
     Response(ResponseId),
+    Encounter(EncounterId),
+    MediaItem(MediaItemId),
+    Transcript(TranscriptId),
+    Quote(QuoteId),
     AuditLog,
     VaultKey(u16),
 }
@@ -49,6 +54,10 @@ impl Entity {
             Entity::FormVersion(id) => ("consent_form_version", id.to_string()),
             Entity::InstrumentVersion(id) => ("instrument_version", id.to_string()),
             Entity::Response(id) => ("instrument_response", id.to_string()),
+            Entity::Encounter(id) => ("encounter", id.to_string()),
+            Entity::MediaItem(id) => ("media_item", id.to_string()),
+            Entity::Transcript(id) => ("transcript", id.to_string()),
+            Entity::Quote(id) => ("quote", id.to_string()),
             Entity::AuditLog => ("audit_log", "audit_log".into()),
             Entity::VaultKey(v) => ("vault_key", v.to_string()),
         }

@@ -126,10 +126,19 @@ pub enum Permission {
     ViewInstrumentResults,
     /// Import instrument definitions into the study and rescore responses.
     ManageInstruments,
+    /// Log encounters, upload and play recordings, import, redact and quote
+    /// transcripts, move films and photos towards publication (site-scoped).
+    RecordFieldwork,
+    /// Read redacted transcripts and the quotes consent allows, never the
+    /// recordings or the raw text.
+    ViewRedactedFieldwork,
+    /// See that fieldwork passed its consent checks: counts and gate
+    /// decisions, never content.
+    ViewFieldworkChecks,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 19] = [
         Permission::ManageAccounts,
         Permission::CreateStudies,
         Permission::ViewInstanceAudit,
@@ -146,6 +155,9 @@ impl Permission {
         Permission::RateInstruments,
         Permission::ViewInstrumentResults,
         Permission::ManageInstruments,
+        Permission::RecordFieldwork,
+        Permission::ViewRedactedFieldwork,
+        Permission::ViewFieldworkChecks,
     ];
 
     pub fn is_instance_wide(self) -> bool {
@@ -173,6 +185,9 @@ impl Permission {
             Permission::RateInstruments => "rate_instruments",
             Permission::ViewInstrumentResults => "view_instrument_results",
             Permission::ManageInstruments => "manage_instruments",
+            Permission::RecordFieldwork => "record_fieldwork",
+            Permission::ViewRedactedFieldwork => "view_redacted_fieldwork",
+            Permission::ViewFieldworkChecks => "view_fieldwork_checks",
         }
     }
 }

@@ -41,9 +41,18 @@ fn role_grants(role: Role, perm: Permission) -> bool {
                 | RateInstruments
                 | ViewInstrumentResults
                 | ManageInstruments
+                | RecordFieldwork
+                | ViewRedactedFieldwork
+                | ViewFieldworkChecks
         ),
-        Role::Reviewer => matches!(perm, ViewStudy | ViewStudyAudit | ViewConsentRegister),
-        Role::Analyst => matches!(perm, ViewStudy | ViewInstrumentResults),
+        Role::Reviewer => matches!(
+            perm,
+            ViewStudy | ViewStudyAudit | ViewConsentRegister | ViewFieldworkChecks
+        ),
+        Role::Analyst => matches!(
+            perm,
+            ViewStudy | ViewInstrumentResults | ViewRedactedFieldwork
+        ),
         Role::Rater => matches!(perm, ViewStudy | RateInstruments),
         Role::Participant => matches!(perm, ViewStudy | ManageOwnParticipation),
     }
@@ -233,6 +242,9 @@ pub struct Abilities {
     pub rate_instruments: bool,
     pub view_instrument_results: bool,
     pub manage_own_participation: bool,
+    pub record_fieldwork: bool,
+    pub view_redacted_fieldwork: bool,
+    pub view_fieldwork_checks: bool,
 }
 
 /// The actor's abilities on the instance, and in a study when one is given.
@@ -253,6 +265,9 @@ pub fn abilities(actor: &Actor, study: Option<&StudyId>) -> Abilities {
         rate_instruments: in_study(Permission::RateInstruments),
         view_instrument_results: in_study(Permission::ViewInstrumentResults),
         manage_own_participation: in_study(Permission::ManageOwnParticipation),
+        record_fieldwork: in_study(Permission::RecordFieldwork),
+        view_redacted_fieldwork: in_study(Permission::ViewRedactedFieldwork),
+        view_fieldwork_checks: in_study(Permission::ViewFieldworkChecks),
     }
 }
 

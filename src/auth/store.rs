@@ -2,7 +2,7 @@
 //! tokens. Secrets are stored only as SHA-256 hashes.
 
 use sqlx::any::AnyRow;
-use sqlx::{AnyPool, Row};
+use sqlx::{AnyPool, Executor, Row};
 
 use super::model::{Account, Membership, Role};
 use crate::db::{flag, Tx};
@@ -121,9 +121,22 @@ pub async fn list_accounts(pool: &AnyPool) -> sqlx::Result<Vec<Account>> {
 /// An account's credentials, its row locked until the transaction ends, so a
 /// sign-in checked outside the transaction can confirm the password it
 /// checked is still the account's.
+///
+/// The lock and the read are two statements: on PostgreSQL (READ
+/// COMMITTED) a `FOR UPDATE` that waited re-reads only the locked row, and
+/// the statement's subquery on `second_factors` would still see the
+/// snapshot from before the wait, a factor another transaction removed
+/// under the same lock. The second statement reads after the wait.
 pub async fn lock_credentials(tx: &mut Tx, id: &AccountId) -> sqlx::Result<Option<Credentials>> {
-    let sql = crate::for_update!(tx, credentials_sql!("WHERE id = $1"));
-    sqlx::query(sql)
+    let lock = crate::for_update!(tx, "SELECT id FROM accounts WHERE id = $1");
+    let found = sqlx::query(lock)
+        .bind(id.as_str())
+        .fetch_optional(tx.conn())
+        .await?;
+    if found.is_none() {
+        return Ok(None);
+    }
+    sqlx::query(credentials_sql!("WHERE id = $1"))
         .bind(id.as_str())
         .fetch_optional(tx.conn())
         .await?
@@ -147,10 +160,13 @@ pub async fn lock_account(tx: &mut Tx, id: &AccountId) -> sqlx::Result<Account> 
     )
 }
 
-pub async fn email_of(pool: &AnyPool, id: &AccountId) -> sqlx::Result<String> {
+pub async fn email_of<'e>(
+    db: impl Executor<'e, Database = sqlx::Any>,
+    id: &AccountId,
+) -> sqlx::Result<String> {
     sqlx::query("SELECT email FROM accounts WHERE id = $1")
         .bind(id.as_str())
-        .fetch_one(pool)
+        .fetch_one(db)
         .await?
         .try_get(0)
 }

@@ -61,7 +61,14 @@ macro_rules! id_keys {
     )*};
 }
 
-id_keys!(ParticipantId, ConsentRecordId, WithdrawalId, ResponseId);
+id_keys!(
+    ParticipantId,
+    ConsentRecordId,
+    WithdrawalId,
+    ResponseId,
+    EncounterId,
+    QuoteId
+);
 
 /// A UUID of one of several kinds of record listed together.
 impl Key for String {
@@ -278,17 +285,13 @@ impl ListQuery {
     }
 
     /// Every row, for queries that are bounded by themselves.
-    pub async fn fetch_all<T>(
+    /// On the pool, or on a connection (inside a transaction).
+    pub async fn fetch_all<'e, T>(
         &self,
-        pool: &AnyPool,
+        db: impl sqlx::Executor<'e, Database = sqlx::Any>,
         row: impl Fn(&AnyRow) -> sqlx::Result<T>,
     ) -> sqlx::Result<Vec<T>> {
-        self.query()
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(row)
-            .collect()
+        self.query().fetch_all(db).await?.iter().map(row).collect()
     }
 
     /// One page, cut by keyset on `key_column`: the rows after the request's

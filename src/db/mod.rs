@@ -28,7 +28,8 @@ pub enum Backend {
 
 /// The statement as it locks the rows it reads until the transaction ends:
 /// `FOR UPDATE` on PostgreSQL; on SQLite the transaction already holds the
-/// write lock (BEGIN IMMEDIATE). The one way fieldkit locks a row.
+/// write lock (BEGIN IMMEDIATE). The one way fieldkit locks a row (`lock_in_study`
+/// applies the same rule to a row named by its study and id).
 #[macro_export]
 macro_rules! for_update {
     ($tx:expr, $($sql:tt)+) => {
@@ -58,6 +59,27 @@ impl Tx {
     pub async fn commit(self) -> sqlx::Result<()> {
         self.inner.commit().await
     }
+}
+
+/// Locks row `id` of `table` (a table with `study_id`) until `tx` ends:
+/// false when the study has no such row. Read the row after it.
+pub async fn lock_in_study(
+    tx: &mut Tx,
+    table: &'static str,
+    study: &crate::ids::StudyId,
+    id: &str,
+) -> sqlx::Result<bool> {
+    let lock = match tx.backend() {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    let sql = format!("SELECT id FROM {table} WHERE study_id = $1 AND id = $2{lock}");
+    let found = sqlx::query(&sql)
+        .bind(study)
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+    Ok(found.is_some())
 }
 
 #[derive(Clone)]

@@ -39,6 +39,9 @@ pub enum Tag {
     /// Fidelity checklists and questionnaires: definitions, responses,
     /// scores, outcomes and agreement between raters.
     Instruments,
+    /// Fieldwork: encounters, recordings and photos (encrypted at rest),
+    /// transcripts, redaction, quotes and publication, each behind consent.
+    Fieldwork,
 }
 
 /// `Authorization: Bearer <token>`: an API token (fkt_...) or a session token (fks_...).

@@ -55,6 +55,10 @@ pub async fn around(app: App, ep: impl Endpoint, mut req: Request) -> poem::Resu
             }
         }
         secure_headers(&app, &mut resp);
+        if is_upload(&method, &path) {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp.headers_mut().insert(
             "x-request-id",
             HeaderValue::from_str(&request_id).expect("hex is a valid header"),
@@ -85,6 +89,15 @@ async fn check_request(app: &App, req: &mut Request) -> Result<(), AppError> {
     limit_body(app, req).await
 }
 
+/// An upload may be answered before its body is read (refused by access,
+/// consent or kind at the first bytes). The connection then still carries the
+/// unread rest, so it is closed, and said to be, rather than left for a
+/// client to reuse and find cut off.
+fn is_upload(method: &Method, path: &str) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && super::routes::is_upload(path)
+}
+
 /// Control characters in logged input are escaped so a path cannot forge log lines.
 fn escape_for_log(s: &str) -> String {
     s.chars().take(300).flat_map(char::escape_default).collect()
@@ -92,6 +105,10 @@ fn escape_for_log(s: &str) -> String {
 
 async fn limit_body(app: &App, req: &mut Request) -> Result<(), AppError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return Ok(());
+    }
+    // Uploads stream to disk within their own limits (`media::upload`).
+    if is_upload(req.method(), req.uri().path()) {
         return Ok(());
     }
     let limit = app.server.max_body_bytes;

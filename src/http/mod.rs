@@ -17,7 +17,7 @@ use poem::{get, handler, EndpointExt, IntoResponse, Response, Route};
 use poem_openapi::OpenApiService;
 
 use crate::app::App;
-use crate::{audit, auth, consent, instruments, participants, studies};
+use crate::{audit, auth, consent, instruments, participants, recordings, studies};
 
 macro_rules! pages {
     ($($path:literal => { $($method:ident $handler:path),+ $(,)? }),* $(,)?) => {
@@ -58,6 +58,22 @@ pages! {
     "/studies/:study_id/instruments/:version_id/fidelity" => { GET instruments::pages::fidelity },
     "/studies/:study_id/responses" => { POST instruments::pages::start },
     "/studies/:study_id/responses/:response_id" => { GET instruments::pages::show, POST instruments::pages::save },
+    "/studies/:study_id/fieldwork" => { GET recordings::pages::fieldwork_list },
+    "/studies/:study_id/encounters" => { POST recordings::pages::log_encounter },
+    "/studies/:study_id/encounters/:encounter_id" => { GET recordings::pages::show_encounter },
+    "/studies/:study_id/encounters/:encounter_id/media" => { POST recordings::pages::upload_item },
+    "/studies/:study_id/encounters/:encounter_id/media-references" => { POST recordings::pages::add_reference },
+    "/studies/:study_id/media/:item_id" => { GET recordings::pages::show_item },
+    "/studies/:study_id/media/:item_id/content" => { GET recordings::pages::play_item },
+    "/studies/:study_id/media/:item_id/publication" => { POST recordings::pages::move_item },
+    "/studies/:study_id/media/:item_id/transcript" => { POST recordings::pages::import_transcript },
+    "/studies/:study_id/transcripts/:transcript_id/speakers" => { POST recordings::pages::map_speakers_form },
+    "/studies/:study_id/transcripts/:transcript_id/redactions" => { POST recordings::pages::mark_redaction },
+    "/studies/:study_id/transcripts/:transcript_id/redactions/:redaction_id" => { POST recordings::pages::decide_redaction },
+    "/studies/:study_id/transcripts/:transcript_id/status" => { POST recordings::pages::save_status },
+    "/studies/:study_id/transcripts/:transcript_id/quotes" => { POST recordings::pages::mark_quote },
+    "/studies/:study_id/quotes" => { GET recordings::pages::list_quotes },
+    "/studies/:study_id/quotes.csv" => { GET recordings::pages::quotes_csv },
     "/studies/:study_id/members" => { POST studies::pages::add_member },
     "/studies/:study_id/members/:membership_id/remove" => { POST studies::pages::remove_member },
     "/studies/:study_id/participants" => { GET participants::pages::list, POST participants::pages::enrol },
@@ -91,6 +107,7 @@ type Apis = (
     studies::api::StudiesApi,
     participants::api::ParticipantsApi,
     instruments::api::InstrumentsApi,
+    recordings::api::RecordingsApi,
     consent::records::api::ConsentApi,
     consent::capacity::api::CapacityApi,
     consent::choices::api::ChoicesApi,
@@ -106,6 +123,7 @@ pub fn api_service() -> OpenApiService<Apis, ()> {
             studies::api::StudiesApi,
             participants::api::ParticipantsApi,
             instruments::api::InstrumentsApi,
+            recordings::api::RecordingsApi,
             consent::records::api::ConsentApi,
             consent::capacity::api::CapacityApi,
             consent::choices::api::ChoicesApi,
@@ -158,6 +176,7 @@ pub fn routes(app: App) -> impl poem::Endpoint {
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
         .at("/static/app.css", get(stylesheet))
+        .at("/static/player.js", get(recordings::pages::player_script))
         .at(
             "/api/openapi.json",
             get(make_sync(move |_| {
@@ -195,4 +214,44 @@ pub fn local_addr(acceptor: &TcpAcceptor) -> Option<std::net::SocketAddr> {
         .local_addr()
         .first()
         .and_then(|a| a.as_socket_addr().copied())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every rule of the stylesheet is closed: one missing brace once hid
+    /// every rule after it without a sound (browsers skip what they cannot
+    /// parse). Only an @-rule (@media) holds other rules.
+    #[test]
+    fn the_stylesheet_closes_every_block() {
+        let mut css = String::new();
+        let mut rest = super::STYLESHEET;
+        while let Some(i) = rest.find("/*") {
+            css.push_str(&rest[..i]);
+            let end = rest[i..].find("*/").expect("a closed comment");
+            rest = &rest[i + end + 2..];
+        }
+        css.push_str(rest);
+        let mut open: Vec<bool> = Vec::new();
+        let mut since = 0;
+        for (i, c) in css.char_indices() {
+            match c {
+                '{' => {
+                    let selector = css[since..i].trim();
+                    assert!(
+                        open.last().is_none_or(|at_rule| *at_rule),
+                        "{selector:?} opens inside a rule that was never closed"
+                    );
+                    open.push(selector.starts_with('@'));
+                    since = i + 1;
+                }
+                '}' => {
+                    assert!(open.pop().is_some(), "a block is closed twice");
+                    since = i + 1;
+                }
+                ';' => since = i + 1,
+                _ => {}
+            }
+        }
+        assert!(open.is_empty(), "a block is never closed");
+    }
 }

@@ -74,6 +74,7 @@ fn build(spec: &serde_json::Value) -> Vec<Route> {
         "/healthz",
         "/readyz",
         "/static/app.css",
+        "/static/player.js",
         "/api/openapi.json",
     ] {
         add(&mut routes, path, "GET");
@@ -112,6 +113,20 @@ pub fn api_route(path: &str) -> Option<&'static str> {
     matching(path)
         .map(|r| r.template)
         .find(|t| t.starts_with("/api/v1/"))
+}
+
+/// The routes whose bodies stream to the media store past the JSON body
+/// limit, each within an upload limit of its own.
+const UPLOADS: &[&str] = &[
+    "/api/v1/studies/{study_id}/encounters/{encounter_id}/media",
+    "/api/v1/studies/{study_id}/media/{item_id}/transcript",
+    "/studies/:study_id/encounters/:encounter_id/media",
+    "/studies/:study_id/media/:item_id/transcript",
+];
+
+/// Is this path one of the upload routes?
+pub fn is_upload(path: &str) -> bool {
+    matching(path).any(|r| UPLOADS.contains(&r.template))
 }
 
 /// The methods a path answers, for the `Allow` header of a 405.

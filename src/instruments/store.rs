@@ -298,18 +298,10 @@ pub async fn lock_response(
     study: &StudyId,
     id: &ResponseId,
 ) -> sqlx::Result<Option<Response>> {
-    let sql = crate::for_update!(
-        tx,
-        "SELECT id FROM instrument_responses WHERE study_id = $1 AND id = $2"
-    );
-    let found = sqlx::query(sql)
-        .bind(study)
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-    match found {
-        Some(_) => response(tx.conn(), study, id).await,
-        None => Ok(None),
+    if crate::db::lock_in_study(tx, "instrument_responses", study, id.as_str()).await? {
+        response(tx.conn(), study, id).await
+    } else {
+        Ok(None)
     }
 }
 

@@ -34,6 +34,7 @@ pub enum Template {
     ConsentInvitation,
     ConsentCopy,
     WithdrawalConfirmation,
+    TakedownFlag,
 }
 
 impl Template {
@@ -44,6 +45,7 @@ impl Template {
             Template::ConsentInvitation => "consent_invitation",
             Template::ConsentCopy => "consent_copy",
             Template::WithdrawalConfirmation => "withdrawal_confirmation",
+            Template::TakedownFlag => "takedown_flag",
         }
     }
 }

@@ -29,6 +29,13 @@ fn permission_label(p: Permission) -> &'static str {
             "Read the instruments' responses, scores and agreement between raters"
         }
         Permission::ManageInstruments => "Import instruments and rescore responses",
+        Permission::RecordFieldwork => {
+            "Log fieldwork: recordings, transcripts, redaction, quotes and publication"
+        }
+        Permission::ViewRedactedFieldwork => {
+            "Read redacted transcripts and the quotes consent allows"
+        }
+        Permission::ViewFieldworkChecks => "See fieldwork's consent checks (counts, never content)",
         Permission::ManageAccounts | Permission::CreateStudies | Permission::ViewInstanceAudit => {
             "Instance administration"
         }

@@ -90,6 +90,25 @@ pub async fn get<'e>(
     )
 }
 
+/// The participant of this study with this study code.
+pub async fn by_code(
+    conn: &mut sqlx::AnyConnection,
+    study: &StudyId,
+    code: &str,
+) -> sqlx::Result<Option<Participant>> {
+    sqlx::query(
+        "SELECT id, study_id, study_code, site_id, stakeholder_group, status, account_id, capacity_flag, created_at, updated_at
+         FROM participants WHERE study_id = $1 AND study_code = $2",
+    )
+    .bind(study)
+    .bind(code)
+    .fetch_optional(conn)
+    .await?
+    .as_ref()
+    .map(participant)
+    .transpose()
+}
+
 /// A participant, their row locked until the transaction ends: every write
 /// that decides on a participant's consent, withdrawal or capacity takes
 /// this lock first and reads what it decides on after it.

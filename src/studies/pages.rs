@@ -200,6 +200,7 @@ async fn study_page(
         "can_enrol": can.enrol_participants,
         "can_view_register": can.view_consent_register,
         "can_use_instruments": can.rate_instruments || can.view_instrument_results,
+        "can_do_fieldwork": can.record_fieldwork || can.view_fieldwork_checks,
     });
     let page = Page::new("study.html", title, ctx)
         .notice(q.done.as_deref())

@@ -143,11 +143,28 @@ pub async fn erase(tx: &mut Tx, app: &App, participant_id: &ParticipantId) -> Re
     Ok(store::erase(tx, participant_id, app.now()).await? > 0)
 }
 
+/// The names of a study's participants, opened for the redaction
+/// suggester of a transcript import and dropped after it: never shown,
+/// never stored elsewhere. The import's own audit entry covers this use.
+pub async fn names_in_study(tx: &mut Tx, app: &App, study: &StudyId) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for (participant, sealed) in store::in_study(tx, study).await? {
+        let identity = app
+            .vault
+            .open_identity(participant.as_str(), &sealed)
+            .map_err(AppError::internal)?;
+        names.push(identity.name().to_owned());
+    }
+    Ok(names)
+}
+
 /// What a key rotation did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RotationReport {
     /// Identities re-encrypted.
     pub rows: u64,
+    /// Media data keys re-sealed (the files need no re-encryption).
+    pub media_keys: u64,
     /// The key versions they were sealed with before.
     pub from_versions: Vec<u16>,
     pub to_version: u16,
@@ -182,8 +199,10 @@ pub async fn rotate(app: &App) -> anyhow::Result<RotationReport> {
         }
         tx.commit().await?;
     }
+    let media_keys = crate::media::service::reseal_keys(app, to_version).await?;
     let report = RotationReport {
         rows,
+        media_keys,
         from_versions: from.into_iter().collect(),
         to_version,
     };

@@ -135,6 +135,24 @@ pub async fn erase(tx: &mut Tx, participant_id: &ParticipantId, now: i64) -> sql
 }
 
 /// Up to `limit` identities (not erased) sealed with a key older than `version`.
+/// The sealed identities of a study's participants (not erased).
+pub async fn in_study(
+    tx: &mut Tx,
+    study: &StudyId,
+) -> sqlx::Result<Vec<(ParticipantId, SealedIdentity)>> {
+    let rows = sqlx::query(
+        "SELECT i.participant_id, i.key_version, i.name_ct, i.email_ct, i.phone_ct, i.date_of_birth_ct, i.notes_ct
+         FROM identities i JOIN participants p ON p.id = i.participant_id
+         WHERE p.study_id = $1 AND i.name_ct IS NOT NULL ORDER BY i.participant_id",
+    )
+    .bind(study)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, sealed(r, 1)?)))
+        .collect()
+}
+
 pub async fn sealed_before(
     tx: &mut Tx,
     version: u16,

@@ -225,6 +225,78 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "RSN",
     ),
     ("GET", "/api/v1/studies/{study_id}/responses", "RSNT"),
+    ("POST", "/api/v1/studies/{study_id}/encounters", "RS"),
+    ("GET", "/api/v1/studies/{study_id}/encounters", "RS"),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/encounters/{encounter_id}",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/encounters/{encounter_id}/media",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/encounters/{encounter_id}/media-references",
+        "RS",
+    ),
+    ("GET", "/api/v1/studies/{study_id}/media/{item_id}", "RS"),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/media/{item_id}/content",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/media/{item_id}/publication",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/media/{item_id}/transcript",
+        "RS",
+    ),
+    // Raw until redacted: the analyst reads it only then.
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/transcripts/{transcript_id}",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/transcripts/{transcript_id}/speakers",
+        "RS",
+    ),
+    (
+        "GET",
+        "/api/v1/studies/{study_id}/transcripts/{transcript_id}/redactions",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/transcripts/{transcript_id}/redactions",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/transcripts/{transcript_id}/redactions/{redaction_id}",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/transcripts/{transcript_id}/status",
+        "RS",
+    ),
+    (
+        "POST",
+        "/api/v1/studies/{study_id}/transcripts/{transcript_id}/quotes",
+        "RS",
+    ),
+    ("GET", "/api/v1/studies/{study_id}/quotes", "RSN"),
+    ("POST", "/api/v1/studies/{study_id}/redaction-terms", "RS"),
+    ("GET", "/api/v1/studies/{study_id}/fieldwork-checks", "RSV"),
     ("POST", "/api/v1/studies/{study_id}/responses", "RST"),
     (
         "GET",
@@ -292,6 +364,55 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/studies/:study_id/instruments/:version_id/fidelity",
         "RSN",
     ),
+    // Fieldwork: the reviewer sees the counts on the fieldwork page, never content.
+    ("GET", "/studies/:study_id/fieldwork", "RSV"),
+    ("POST", "/studies/:study_id/encounters", "RS"),
+    ("GET", "/studies/:study_id/encounters/:encounter_id", "RS"),
+    (
+        "POST",
+        "/studies/:study_id/encounters/:encounter_id/media",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/encounters/:encounter_id/media-references",
+        "RS",
+    ),
+    ("GET", "/studies/:study_id/media/:item_id", "RS"),
+    ("GET", "/studies/:study_id/media/:item_id/content", "RS"),
+    (
+        "POST",
+        "/studies/:study_id/media/:item_id/publication",
+        "RS",
+    ),
+    ("POST", "/studies/:study_id/media/:item_id/transcript", "RS"),
+    (
+        "POST",
+        "/studies/:study_id/transcripts/:transcript_id/speakers",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/transcripts/:transcript_id/redactions",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/transcripts/:transcript_id/redactions/:redaction_id",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/transcripts/:transcript_id/status",
+        "RS",
+    ),
+    (
+        "POST",
+        "/studies/:study_id/transcripts/:transcript_id/quotes",
+        "RS",
+    ),
+    ("GET", "/studies/:study_id/quotes", "RSN"),
+    ("GET", "/studies/:study_id/quotes.csv", "RSN"),
     ("POST", "/studies/:study_id/responses", "RST"),
     ("GET", "/studies/:study_id/responses/:response_id", "RSN"),
     ("POST", "/studies/:study_id/responses/:response_id", "R"),
@@ -406,6 +527,115 @@ struct Fixture {
     pages: BTreeMap<Who, PageClient>,
     /// Each member's own API tokens, two each (one per revoke route).
     tokens: BTreeMap<Who, Vec<String>>,
+    /// Fieldwork at `site`: an encounter, its audio, the audio's transcript
+    /// and one of the transcript's suggested redactions.
+    fieldwork: Fieldwork,
+}
+
+struct Fieldwork {
+    encounter: String,
+    item: String,
+    transcript: String,
+    redaction: String,
+}
+
+/// A second participant, consented to everything, recorded at `site`.
+async fn fieldwork(t: &TestApp, researcher: &str, study: &str, site: &str) -> Fieldwork {
+    use reqwest::multipart::{Form, Part};
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{study}/participants"),
+            Some(researcher),
+        )
+        .json(&json!({ "site_id": site, "stakeholder_group": "student", "name": "Rec Orded" }))
+        .send()
+        .await
+        .unwrap();
+    let participant = crate::support::created_id(r).await;
+    let forms: Value = t
+        .get_json(researcher, &format!("/studies/{study}/consent-forms"))
+        .await;
+    let answers: serde_json::Map<String, Value> = forms[0]["clauses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap().to_owned(), json!("yes")))
+        .collect();
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{study}/participants/{participant}/consents"),
+            Some(researcher),
+        )
+        .json(
+            &json!({ "form_version_id": forms[0]["id"], "method": "in_person_witnessed",
+                       "answers": answers, "signature": "Rec Orded" }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let code = t
+        .get_json(
+            researcher,
+            &format!("/studies/{study}/participants/{participant}"),
+        )
+        .await["study_code"]
+        .clone();
+    let r = t
+        .api(Method::POST, &format!("/studies/{study}/encounters"), Some(researcher))
+        .json(&json!({ "kind": "interview", "occurred_at": 1_790_000_000_000i64, "site_id": site, "participants": [code] }))
+        .send()
+        .await
+        .unwrap();
+    let encounter = crate::support::created_id(r).await;
+    let form = Form::new()
+        .text("title", "Interview 1")
+        .text("kind", "audio")
+        .part(
+            "file",
+            Part::bytes(crate::recordings::wav(4_000)).file_name("a.wav"),
+        );
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{study}/encounters/{encounter}/media"),
+            Some(researcher),
+        )
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let item = crate::support::created_id(r).await;
+    let form = Form::new().part(
+        "file",
+        Part::bytes(b"Interviewer: Hello Rec, call 07700 900123.\nP1: Hello.\n".to_vec())
+            .file_name("t.txt"),
+    );
+    let r = t
+        .api(
+            Method::POST,
+            &format!("/studies/{study}/media/{item}/transcript"),
+            Some(researcher),
+        )
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let transcript = crate::support::created_id(r).await;
+    let marks: Value = t
+        .get_json(
+            researcher,
+            &format!("/studies/{study}/transcripts/{transcript}/redactions"),
+        )
+        .await;
+    Fieldwork {
+        encounter,
+        item,
+        transcript,
+        redaction: marks[0]["id"].as_str().unwrap().to_owned(),
+    }
 }
 
 async fn create_token(t: &TestApp, session: &str, study: &str) -> String {
@@ -601,6 +831,7 @@ async fn fixture(t: &TestApp) -> Fixture {
         .await
         .unwrap();
     let response = crate::support::created_id(r).await;
+    let fieldwork = fieldwork(t, &api[&Who::Researcher], &study, &site).await;
     Fixture {
         study,
         site,
@@ -615,6 +846,7 @@ async fn fixture(t: &TestApp) -> Fixture {
         api,
         pages,
         tokens,
+        fieldwork,
     }
 }
 
@@ -687,6 +919,14 @@ fn fill(route: &str, f: &Fixture, who: Who, page: bool) -> String {
         .replace(":version_id", &f.instrument_version)
         .replace("{response_id}", &f.response)
         .replace(":response_id", &f.response)
+        .replace("{encounter_id}", &f.fieldwork.encounter)
+        .replace(":encounter_id", &f.fieldwork.encounter)
+        .replace("{item_id}", &f.fieldwork.item)
+        .replace(":item_id", &f.fieldwork.item)
+        .replace("{transcript_id}", &f.fieldwork.transcript)
+        .replace(":transcript_id", &f.fieldwork.transcript)
+        .replace("{redaction_id}", &f.fieldwork.redaction)
+        .replace(":redaction_id", &f.fieldwork.redaction)
         .replace("{token_id}", &own_token)
         .replace(":token_id", &own_token)
         + &query
@@ -771,6 +1011,36 @@ fn api_body(method: &str, route: &str, f: &Fixture) -> Option<Value> {
         ("PUT", "/api/v1/studies/{study_id}/members") => {
             json!({ "account_id": uuid::Uuid::now_v7().to_string(), "role": "analyst" })
         }
+        ("POST", "/api/v1/studies/{study_id}/encounters") => json!({
+            "kind": "vox_pop", "occurred_at": 0, "site_id": f.site, "participants": []
+        }),
+        ("POST", "/api/v1/studies/{study_id}/encounters/{encounter_id}/media-references") => {
+            json!({
+                "title": "", "kind": "video", "reference": "", "size_bytes": 0
+            })
+        }
+        ("POST", "/api/v1/studies/{study_id}/media/{item_id}/publication") => {
+            json!({ "to": "published" })
+        }
+        ("POST", "/api/v1/studies/{study_id}/transcripts/{transcript_id}/speakers") => {
+            json!({ "speakers": [{ "speaker": 99, "role": "participant" }] })
+        }
+        ("POST", "/api/v1/studies/{study_id}/transcripts/{transcript_id}/redactions") => {
+            json!({ "position": 0, "start": 5, "end": 1, "category": "person" })
+        }
+        (
+            "POST",
+            "/api/v1/studies/{study_id}/transcripts/{transcript_id}/redactions/{redaction_id}",
+        ) => {
+            json!({ "accept": false })
+        }
+        ("POST", "/api/v1/studies/{study_id}/transcripts/{transcript_id}/status") => {
+            json!({ "status": "checked" })
+        }
+        ("POST", "/api/v1/studies/{study_id}/transcripts/{transcript_id}/quotes") => {
+            json!({ "position": 0, "start": 0, "end": 1, "theme": "" })
+        }
+        ("POST", "/api/v1/studies/{study_id}/redaction-terms") => json!({ "term": " " }),
         _ => return None,
     })
 }
@@ -857,6 +1127,10 @@ async fn call(t: &TestApp, f: &mut Fixture, who: Who, method: &str, route: &str)
         };
         let rb = match api_body(method, route, f) {
             Some(body) => rb.json(&body),
+            // The upload routes take multipart/form-data: one with no file.
+            None if method == "POST" => {
+                rb.multipart(reqwest::multipart::Form::new().text("kind", "audio"))
+            }
             None => rb,
         };
         let r = rb.send().await.unwrap();

@@ -1257,3 +1257,169 @@ async fn a_practitioner_completes_a_fidelity_checklist_and_the_pages_pass_axe() 
     })
     .await;
 }
+
+/// A researcher logs a vox pop, uploads its recording, imports its Teams
+/// transcript, maps the speakers, accepts the suggested redactions, redacts
+/// it and marks a quote; then the quotes list shows it usable. Each page at
+/// desktop and phone size, under axe; a turn's time seeks the player.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_researcher_logs_a_vox_pop_with_its_transcript_and_a_quote() {
+    with_browser(|b, axe| async move {
+        let t = spawn(Engine::Sqlite).await.expect("SQLite is always there");
+        let s = crate::consent::setup(&t).await;
+        let consent = crate::consent::answers(&s, &["audio_recording", "quotes"], "no");
+        assert_eq!(crate::consent::take(&t, &s, &consent).await.status(), 200);
+        let code = t.get_json(&s.researcher, &format!("/studies/{}/participants/{}", s.study, s.participant)).await
+            ["study_code"].as_str().unwrap().to_owned();
+        let dir = TempDir::new();
+        let sound = dir.0.join("vox-pop-3.wav");
+        std::fs::write(&sound, crate::recordings::wav(400_000)).unwrap();
+        // A Teams transcript naming the participant (as people do) and a phone number.
+        let vtt = dir.0.join("vox-pop-3.vtt");
+        std::fs::write(
+            &vtt,
+            "WEBVTT\n\n00:00:03.000 --> 00:00:07.000\n<v Interviewer>Thanks for stopping by the stall. What brought you here?</v>\n\n\
+             00:00:10.000 --> 00:00:15.000\n<v Zoë Okonkwo-Price>I'm Zoë, and a friend said ring 07700 900123 to book.</v>\n\n\
+             00:00:16.000 --> 00:00:21.000\n<v Zoë Okonkwo-Price>The course was the first thing that felt like it was made for people like me.</v>\n",
+        )
+        .unwrap();
+        let base = browser_base(&t);
+        let study = &s.study;
+        let mut problems = Vec::new();
+        let both_sizes = |name: &'static str| {
+            let b = b.clone();
+            let axe = axe.clone();
+            async move {
+                let mut found = check_page(&b, name, &axe).await;
+                let (width, height) = b.window_size().await;
+                b.set_window_size(390, 844).await;
+                found.extend(check_page(&b, &format!("phone-{name}"), &axe).await);
+                b.set_window_size(width, height).await;
+                found
+            }
+        };
+        let choose = |form: &'static str, name: &'static str, value: String| {
+            let b = b.clone();
+            async move {
+                b.execute(
+                    "document.querySelector(arguments[0]).querySelector(`[name='${arguments[1]}']`).value = arguments[2];",
+                    json!([form, name, value]),
+                )
+                .await;
+            }
+        };
+
+        sign_in(&b, &t, &s.researcher_email).await;
+        b.goto(&format!("{base}/studies/{study}/fieldwork")).await;
+        wait_for_heading(&b, "Fieldwork").await;
+        problems.extend(both_sizes("fieldwork").await);
+
+        // Log the encounter: nothing typed first, so each problem is named.
+        let new = "form[action$='/encounters']";
+        b.click_on(&format!("{new} button[type=submit]")).await;
+        b.wait_for(".error-summary").await;
+        problems.extend(check_page(&b, "fieldwork-errors", &axe).await);
+        choose(new, "kind", "vox_pop".into()).await;
+        choose(new, "occurred_at", "2026-11-20T11:30".into()).await;
+        let site = crate::consent::site(&t, &s.researcher, study).await;
+        choose(new, "site_id", site).await;
+        fill(&b, "#field-participants", &code).await;
+        fill(&b, "#field-location", "Market square").await;
+        b.click_on(&format!("{new} button[type=submit]")).await;
+        wait_for_heading(&b, "Vox pop, 20 November 2026, 11:30 UTC").await;
+        problems.extend(both_sizes("encounter").await);
+
+        // Upload the recording through the page's multipart form.
+        let upload = "form[enctype='multipart/form-data']";
+        fill(&b, &format!("{upload} #field-title"), "Vox pop 3, market square").await;
+        choose(upload, "kind", "audio".into()).await;
+        b.find(&format!("{upload} #field-file")).await.unwrap().type_text(sound.to_str().unwrap()).await;
+        b.click_on(&format!("{upload} button[type=submit]")).await;
+        wait_for_heading(&b, "Vox pop 3, market square").await;
+        // The player reads the recording by range, as a browser does to seek.
+        let status = b
+            .execute_async(
+                "const done = arguments[arguments.length - 1];
+                 fetch(document.getElementById('player').src, { headers: { Range: 'bytes=100-199' } })
+                   .then(r => done(r.status));",
+                json!([]),
+            )
+            .await;
+        assert_eq!(status, 206);
+
+        // Import the transcript.
+        b.find("form[action$='/transcript'] #field-file").await.unwrap().type_text(vtt.to_str().unwrap()).await;
+        b.click_on("form[action$='/transcript'] button[type=submit]").await;
+        b.wait_for("#transcript").await;
+        let page = b.source().await;
+        assert!(page.contains("(“Zoë Okonkwo-Price” in the file)"), "the file's names are shown beside the raw words");
+        assert!(page.contains("A participant&#x27;s name") || page.contains("A participant's name"), "the vault's name is suggested");
+        problems.extend(both_sizes("recording-with-transcript").await);
+
+        // A turn's time plays the recording from there.
+        b.click_on("//ol[@class='turns']/li[3]//a[@data-seek]").await;
+        let mut at = 0.0;
+        for _ in 0..50 {
+            at = b.execute("return document.getElementById('player').currentTime;", json!([])).await.as_f64().unwrap_or(0.0);
+            if at >= 10.0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(at >= 10.0, "the player is at {at} s");
+
+        // Map the speakers, accept every suggestion, redact.
+        choose("form[action$='/speakers']", "speakers.0", "interviewer".into()).await;
+        choose("form[action$='/speakers']", "speakers.1", format!("participant:{code}")).await;
+        b.click_on("form[action$='/speakers'] button[type=submit]").await;
+        b.wait_for("#transcript").await;
+        assert!(b.source().await.contains(&format!("<strong>{code}</strong>")));
+        loop {
+            let waiting = b.execute("return document.querySelectorAll(\"button[value='accept']\").length;", json!([])).await;
+            if waiting == 0 {
+                break;
+            }
+            b.click_on("button[value='accept']").await;
+            b.wait_for("#transcript").await;
+        }
+        choose("form[action$='/status']", "status", "redacted".into()).await;
+        b.click_on("form[action$='/status'] button[type=submit]").await;
+        b.wait_for("//h2[starts-with(normalize-space(), 'Transcript')]/span[normalize-space()='Redacted']").await;
+        let redacted = b.execute("return document.querySelector('ol.turns').textContent;", json!([])).await;
+        let redacted = redacted.as_str().unwrap();
+        assert!(
+            redacted.contains("[PERSON_1]") && !redacted.contains("Zoë") && !redacted.contains("07700"),
+            "{redacted}"
+        );
+        problems.extend(both_sizes("recording-redacted").await);
+
+        // A quote: words not in the turn are refused on the form, then the right ones.
+        let quote = "form[action$='/quotes']";
+        let turn = b
+            .execute(
+                "const li = Array.from(document.querySelectorAll('ol.turns li')).find(l => l.textContent.includes('the first thing'));
+                 return String(Number(li.id.replace('turn-', '')) - 1);",
+                json!([]),
+            )
+            .await;
+        let turn = turn.as_str().unwrap().to_owned();
+        choose(quote, "quote_position", turn.clone()).await;
+        fill(&b, "#field-quote_words", "words nobody said").await;
+        fill(&b, "#field-quote_theme", "belonging").await;
+        b.click_on(&format!("{quote} button[type=submit]")).await;
+        b.wait_for(".error-summary a[href='#field-quote_words']").await;
+        problems.extend(check_page(&b, "quote-error", &axe).await);
+        choose(quote, "quote_position", turn.clone()).await;
+        fill(&b, "#field-quote_words", "the first thing").await;
+        b.click_on(&format!("{quote} button[type=submit]")).await;
+        b.wait_for("#transcript").await;
+        assert!(!b.source().await.contains("error-summary"), "the quote is marked");
+        b.goto(&format!("{base}/studies/{study}/quotes")).await;
+        wait_for_heading(&b, "Quotes").await;
+        let listed = b.source().await;
+        assert!(listed.contains("the first thing") && listed.contains("belonging"), "the quote is listed");
+        problems.extend(both_sizes("quotes").await);
+        assert_no_problems(&problems);
+    })
+    .await;
+}

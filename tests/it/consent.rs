@@ -14,6 +14,7 @@ pub const NAME: &str = "Zoë Okonkwo-Price";
 pub struct Setup {
     pub study: String,
     pub researcher: String,
+    pub researcher_email: String,
     pub participant: String,
     pub form_version: String,
     /// The form's clause keys: mandatory ones first.
@@ -77,6 +78,7 @@ pub async fn setup(t: &TestApp) -> Setup {
     Setup {
         study,
         researcher,
+        researcher_email: remail,
         participant,
         form_version: form["id"].as_str().unwrap().to_owned(),
         mandatory: keys(true),
@@ -661,21 +663,34 @@ async fn verbal_and_paper_consent_keep_their_evidence(engine: Engine) {
                         "scan_base64": base64::engine::general_purpose::STANDARD.encode(scan) });
     assert_eq!(send(paper).await.unwrap().status(), 200);
     let row = sqlx::query(
-        "SELECT scan_sha256, scan_sealed FROM consent_records WHERE method = 'paper_scanned'",
+        "SELECT c.scan_sha256, c.scan_sealed, o.id, o.purpose, o.sha256 FROM consent_records c
+         JOIN media_objects o ON o.id = c.scan_object_id WHERE c.method = 'paper_scanned'",
     )
     .fetch_one(&t.app.db.pool)
     .await
     .unwrap();
     use sha2::Digest;
-    assert_eq!(
-        row.get::<String, _>(0),
-        hex::encode(sha2::Sha256::digest(scan))
-    );
-    let sealed: String = row.get(1);
+    let digest = hex::encode(sha2::Sha256::digest(scan));
+    assert_eq!(row.get::<String, _>(0), digest);
+    // The scan is a media object now, not sealed text in the record.
+    assert_eq!(row.get::<Option<String>, _>(1), None);
+    assert_eq!(row.get::<String, _>(3), "consent_scan");
+    assert_eq!(row.get::<String, _>(4), digest);
+    let object: String = row.get(2);
+    let files = crate::recordings::stored_files(&t);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(files[0].to_string_lossy().contains(&object));
+    let on_disk = std::fs::read(&files[0]).unwrap();
     assert!(
-        sealed.starts_with('v') && !sealed.contains("scanned"),
-        "the scan is sealed"
+        !on_disk.windows(9).any(|w| w == b"a scanned"),
+        "the scan is encrypted on disk"
     );
+
+    // Bytes that are neither a document nor a picture are refused, and nothing is kept.
+    let not_a_scan = json!({ "form_version_id": s.form_version, "method": "paper_scanned", "answers": a,
+                             "scan_base64": base64::engine::general_purpose::STANDARD.encode(b"MZ\x90\x00 an executable") });
+    assert_eq!(send(not_a_scan).await.unwrap().status(), 422);
+    assert_eq!(crate::recordings::stored_files(&t).len(), 1);
 }
 
 /// C8: consent to be filmed and consent to each use of the film (teaching,

@@ -42,8 +42,39 @@ async fn erasure_reaches_the_signatures_and_keeps_the_hashes(engine: Engine) {
     for _ in 0..2 {
         assert_eq!(take(&t, &s, &answers(&s, &[], "no")).await.status(), 200);
     }
+    // And one on paper, its scan in the media store.
+    use base64::Engine as _;
+    let paper = json!({ "form_version_id": s.form_version, "method": "paper_scanned",
+                        "answers": answers(&s, &[], "no"),
+                        "scan_base64": base64::engine::general_purpose::STANDARD.encode(b"%PDF-1.4 a signed paper form") });
+    let r = t
+        .api(
+            reqwest::Method::POST,
+            &format!(
+                "/studies/{}/participants/{}/consents",
+                s.study, s.participant
+            ),
+            Some(&s.researcher),
+        )
+        .json(&paper)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let scan_key = || async {
+        sqlx::query(
+            "SELECT o.data_key_sealed, o.erased_at FROM media_objects o
+             JOIN consent_records c ON c.scan_object_id = o.id",
+        )
+        .fetch_one(&t.app.db.pool)
+        .await
+        .map(|r| (r.get::<Option<String>, _>(0), r.get::<Option<i64>, _>(1)))
+        .unwrap()
+    };
+    assert!(scan_key().await.0.is_some());
     let before = records(&t, &s.participant).await;
-    assert!(before.iter().all(|r| r.0.is_some() && r.3.is_none()));
+    assert_eq!(before.iter().filter(|r| r.0.is_some()).count(), 2);
+    assert!(before.iter().all(|r| r.3.is_none()));
 
     // Withdrawing from contact only keeps the signatures.
     withdrawn(&t, &s, json!({ "no_contact": true })).await;
@@ -64,7 +95,12 @@ async fn erasure_reaches_the_signatures_and_keeps_the_hashes(engine: Engine) {
     .unwrap()
     .get(0);
     let details: serde_json::Value = serde_json::from_str(&details).unwrap();
-    assert_eq!(details["signatures_erased"], 2);
+    assert_eq!(details["signatures_erased"], 3);
+    let (key, erased_at) = scan_key().await;
+    assert!(
+        key.is_none() && erased_at.is_some(),
+        "the scan's data key is gone"
+    );
     assert_eq!(details["erasure"], "erased");
 
     // The database refuses to change a record any other way, or to delete it.
@@ -74,6 +110,7 @@ async fn erasure_reaches_the_signatures_and_keeps_the_hashes(engine: Engine) {
         "UPDATE consent_records SET signature_sealed = 'v1:forged'",
         "UPDATE consent_records SET signature_erased_at = NULL",
         "UPDATE consent_records SET signature_erased_at = 1",
+        "UPDATE consent_records SET scan_object_id = NULL",
         "DELETE FROM consent_records",
     ] {
         assert!(

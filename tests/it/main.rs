@@ -25,6 +25,7 @@ mod instruments;
 mod openapi;
 mod participants;
 mod races;
+mod recordings;
 mod register;
 mod schemathesis;
 mod second_factor;

@@ -263,6 +263,7 @@ pub async fn storage(engine: Engine, dir: &TempDir) -> Option<Storage> {
         database_url,
         consent_forms: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/consent-forms")),
         instruments_dir: None,
+        media_dir: None,
     })
 }
 

@@ -469,7 +469,7 @@ async fn the_rotate_key_command_re_encrypts_and_a_running_server_follows(engine:
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(
         run.stdout
-            .contains("Re-encrypted identities: 1, from key 1 to key 2."),
+            .contains("Re-encrypted identities: 1, from key 1 to key 2; re-sealed media keys: 0."),
         "{run:?}"
     );
     let (version, sealed, _, _) = identity_row(&f.t, &f.participant).await;

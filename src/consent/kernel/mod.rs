@@ -34,8 +34,9 @@ use crate::auth::model::Actor;
 use crate::consent::forms::model::ConsentFormVersion;
 use crate::db::Tx;
 use crate::error::{AppError, Result};
-use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, WithdrawalId};
+use crate::ids::{ConsentRecordId, FormVersionId, MediaObjectId, ParticipantId, WithdrawalId};
 use crate::mail::{Attachment, Template};
+use crate::media::store::Cause;
 use crate::participants::model::{Participant, ParticipantStatus};
 
 /// A participant, locked for a decision, with everything the decision rests
@@ -108,7 +109,9 @@ pub struct Consent<'a> {
     /// The typed name (or, for a consultee's advice, the consultee's).
     pub signature: Option<&'a str>,
     pub verbal_record: Option<&'a str>,
-    pub scan: Option<&'a [u8]>,
+    /// The paper form's scan, already in the media store (`Staged`): placed
+    /// by the caller in the same transaction, before `record`.
+    pub scan: Option<Scan>,
     /// The researcher who took the consent and countersigns it; None when
     /// the participant gave it themselves.
     pub witness: Option<&'a Actor>,
@@ -119,6 +122,12 @@ pub struct Consent<'a> {
     pub send_copy: bool,
 }
 
+/// A scan of a signed paper form, as the media store received it.
+pub struct Scan {
+    pub object: MediaObjectId,
+    pub sha256: String,
+}
+
 /// A consent checked and sealed, ready for `record`.
 pub struct Prepared<'a> {
     id: ConsentRecordId,
@@ -126,13 +135,6 @@ pub struct Prepared<'a> {
     answers: Vec<ClauseAnswer>,
     signature_sha256: Option<String>,
     signature_sealed: Option<String>,
-    scan_sha256: Option<String>,
-    scan_sealed: Option<String>,
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Checks every answer (C2) and the signature, and seals what is sealed:
@@ -153,8 +155,6 @@ pub fn prepare<'a>(app: &App, c: Consent<'a>) -> Result<Prepared<'a>> {
             .as_ref()
             .map(|s| hex::encode(Sha256::digest(s.as_bytes()))),
         signature_sealed: signature.as_deref().map(|s| seal("signature", s)),
-        scan_sha256: c.scan.map(|s| hex::encode(Sha256::digest(s))),
-        scan_sealed: c.scan.map(|s| seal("scan", &base64_encode(s))),
         answers,
         id,
         c,
@@ -223,7 +223,7 @@ pub async fn record(
         taken_by: taken_by.map(|a| a.as_str()),
         countersigned_at,
         verbal_record: c.verbal_record,
-        scan_sha256: p.scan_sha256.as_deref(),
+        scan_sha256: c.scan.as_ref().map(|s| s.sha256.as_str()),
         supersedes,
     };
     let record_hash = content.hash();
@@ -255,8 +255,8 @@ pub async fn record(
         taken_by,
         countersigned_at,
         verbal_record: c.verbal_record,
-        scan_sha256: p.scan_sha256.as_deref(),
-        scan_sealed: p.scan_sealed.as_deref(),
+        scan_sha256: c.scan.as_ref().map(|s| s.sha256.as_str()),
+        scan_object: c.scan.as_ref().map(|s| &s.object),
         record_hash: &record_hash,
         pdf: &pdf,
         pdf_sha256: &pdf_sha256,
@@ -272,6 +272,8 @@ pub async fn record(
         })?;
     crate::participants::store::set_status(tx, &participant.id, ParticipantStatus::Consented, now)
         .await?;
+    // A new record may decline a public use someone's published film rests on.
+    crate::recordings::service::consent_changed(tx, app, participant).await?;
     let action = Action::ConsentRecord {
         study_code: participant.study_code.clone(),
         form_id: Key::published(&form.form_id),
@@ -420,7 +422,12 @@ pub async fn withdraw(
     if erasure == Erasure::Erased {
         crate::vault::service::erase(tx, app, &p.id).await?;
         signatures_erased = store::erase_signatures(tx, &p.id, now).await?;
+        for scan in store::scans_of(tx, &p.id).await? {
+            crate::media::service::erase(tx, app, &scan, Some(&p.id), Cause::Withdrawal).await?;
+        }
+        crate::recordings::service::erase_for(tx, app, p).await?;
     }
+    crate::recordings::service::consent_changed(tx, app, p).await?;
     let action = Action::Withdraw {
         study_code: p.study_code.clone(),
         scope: Scope {

@@ -9,7 +9,9 @@ use sqlx::{AnyConnection, Row};
 
 use super::model::{ClauseAnswer, ConsentMethod, WithdrawalBasis, WithdrawalScope};
 use crate::db::{flag, Tx};
-use crate::ids::{AccountId, ConsentRecordId, FormVersionId, ParticipantId, StudyId, WithdrawalId};
+use crate::ids::{
+    AccountId, ConsentRecordId, FormVersionId, MediaObjectId, ParticipantId, StudyId, WithdrawalId,
+};
 
 pub struct NewRecord<'a> {
     pub id: &'a ConsentRecordId,
@@ -26,7 +28,7 @@ pub struct NewRecord<'a> {
     pub countersigned_at: Option<i64>,
     pub verbal_record: Option<&'a str>,
     pub scan_sha256: Option<&'a str>,
-    pub scan_sealed: Option<&'a str>,
+    pub scan_object: Option<&'a MediaObjectId>,
     pub record_hash: &'a str,
     pub pdf: &'a [u8],
     pub pdf_sha256: &'a str,
@@ -40,7 +42,7 @@ pub async fn insert_record(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO consent_records (id, study_id, participant_id, form_version_id, method, supersedes_id, signature_sealed,
-             participant_signed_at, taken_by, countersigned_at, verbal_record, scan_sha256, scan_sealed, record_hash, pdf, pdf_sha256, created_at,
+             participant_signed_at, taken_by, countersigned_at, verbal_record, scan_sha256, scan_object_id, record_hash, pdf, pdf_sha256, created_at,
              language)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
     )
@@ -56,7 +58,7 @@ pub async fn insert_record(
     .bind(r.countersigned_at)
     .bind(r.verbal_record)
     .bind(r.scan_sha256)
-    .bind(r.scan_sealed)
+    .bind(r.scan_object)
     .bind(r.record_hash)
     .bind(r.pdf.to_vec())
     .bind(r.pdf_sha256)
@@ -225,7 +227,9 @@ pub async fn cancel_invitations(
 }
 
 /// Erases the sealed typed-name signatures and paper scans of a participant's
-/// records ("remove identifiable data"); the records keep their hashes.
+/// records ("remove identifiable data"); the records keep their hashes. A
+/// scan in the media store is erased there (`scans_of`); its record is dated
+/// here.
 /// Returns how many records had one.
 pub async fn erase_signatures(
     tx: &mut Tx,
@@ -234,13 +238,30 @@ pub async fn erase_signatures(
 ) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "UPDATE consent_records SET signature_sealed = NULL, scan_sealed = NULL, signature_erased_at = $1
-         WHERE participant_id = $2 AND (signature_sealed IS NOT NULL OR scan_sealed IS NOT NULL)",
+         WHERE participant_id = $2 AND (signature_sealed IS NOT NULL OR scan_sealed IS NOT NULL
+               OR (scan_object_id IS NOT NULL AND signature_erased_at IS NULL))",
     )
     .bind(now)
     .bind(participant)
     .execute(tx.conn())
     .await?
     .rows_affected())
+}
+
+/// The media objects holding a participant's paper consent scans.
+pub async fn scans_of(
+    tx: &mut Tx,
+    participant: &ParticipantId,
+) -> sqlx::Result<Vec<MediaObjectId>> {
+    let rows = sqlx::query(
+        "SELECT scan_object_id FROM consent_records WHERE participant_id = $1 AND scan_object_id IS NOT NULL",
+    )
+    .bind(participant)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter()
+        .map(|r| Ok(MediaObjectId::from_db(r.try_get(0)?)))
+        .collect()
 }
 
 /// A participant's withdrawal as kept, for their own page and its PDF record.

@@ -19,6 +19,9 @@ use crate::consent::kernel::{self, Consent, Withdrawal, Withdrawn};
 use crate::error::{AppError, Result};
 use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, StudyId};
 use crate::mail::Template;
+use crate::media;
+use crate::media::kind::MediaKind;
+use crate::media::store::Purpose;
 use crate::participants::model::Participant;
 
 use super::store::{self, RecordSummary};
@@ -105,6 +108,18 @@ pub async fn take(
         })?;
     let form = crate::consent::forms::service::in_language(&app.db, form, t.language).await?;
     let (signature, verbal_record, scan) = evidence(&t)?;
+    // A scan goes to the media store as a photo or a document (PDF), by its
+    // bytes; anything else is refused before any lock is taken.
+    let staged = match scan {
+        Some(bytes) => {
+            let kind = match media::kind::sniff(bytes).kind {
+                Some(MediaKind::Photo) => MediaKind::Photo,
+                _ => MediaKind::Document,
+            };
+            Some(media::service::receive_bytes(app, kind, bytes.to_vec(), "scan").await?)
+        }
+        None => None,
+    };
     let prepared = kernel::prepare(
         app,
         Consent {
@@ -113,7 +128,10 @@ pub async fn take(
             answers: &t.answers,
             signature,
             verbal_record,
-            scan,
+            scan: staged.as_ref().map(|s| kernel::Scan {
+                object: s.id.clone(),
+                sha256: s.sha256.clone(),
+            }),
             witness: Some(actor),
             by_consultee: false,
             send_copy: t.send_copy,
@@ -121,8 +139,25 @@ pub async fn take(
     )?;
     let mut tx = app.db.begin().await?;
     let locked = kernel::lock(&mut tx, participant).await?;
+    let placed = match staged {
+        Some(s) => Some(
+            s.record(
+                &mut tx,
+                app,
+                study,
+                Purpose::ConsentScan,
+                None,
+                &actor.account_id,
+            )
+            .await?,
+        ),
+        None => None,
+    };
     let id = kernel::record(&mut tx, app, &locked, prepared).await?;
     tx.commit().await?;
+    if let Some(p) = placed {
+        p.keep();
+    }
     app.mailer.wake();
     Ok(id)
 }

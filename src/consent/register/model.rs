@@ -284,8 +284,9 @@ impl Filter {
 
 /// A cell as written to CSV: a leading = + - @ (or tab or carriage return)
 /// gets a single quote so spreadsheets do not run it as a formula; then
-/// quoted when it holds a comma, quote or line break (RFC 4180).
-fn cell(raw: &str) -> String {
+/// quoted when it holds a comma, quote or line break (RFC 4180). Every CSV
+/// fieldkit writes goes through here.
+pub fn cell(raw: &str) -> String {
     let safe = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{raw}")
     } else {
