@@ -688,6 +688,67 @@ async fn a_transcript_is_imported_mapped_redacted_and_quoted_while_consent_allow
     json_of(quote(3, 0, 7).await.unwrap(), 409).await;
 }
 
+/// A page's upload carries the CSRF token as its first field: without it,
+/// with a wrong one or with the file first, it is refused and nothing is
+/// kept; with it, the recording is stored and the page moves to it.
+async fn a_page_upload_checks_its_csrf_token_before_the_file(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let code = code_of(&t, &s).await;
+    take(&t, &s, &answers(&s, &["audio_recording"], "no")).await;
+    let e = json_of(encounter(&t, &s, "vox_pop", &[&code]).await, 200).await;
+    let path = format!(
+        "/studies/{}/encounters/{}/media",
+        s.study,
+        e["id"].as_str().unwrap()
+    );
+    let mut pages = t.pages();
+    pages
+        .sign_in(&s.researcher_email, crate::support::PASSWORD)
+        .await;
+    pages
+        .get(&path.replace("/media", ""))
+        .await
+        .assert_status(200);
+    let token = pages.csrf.clone().unwrap();
+    let form = |first: Option<&str>| {
+        let mut f = Form::new();
+        if let Some(tok) = first {
+            f = f.text("csrf_token", tok.to_owned());
+        }
+        f.text("title", "Vox pop 1")
+            .text("kind", "audio")
+            .part("file", Part::bytes(wav(100_000)).file_name("a.wav"))
+    };
+    for forged in [None, Some("not-the-token")] {
+        pages
+            .post_multipart(&path, form(forged))
+            .await
+            .assert_status(403);
+    }
+    let file_first = Form::new()
+        .part("file", Part::bytes(wav(100_000)).file_name("a.wav"))
+        .text("csrf_token", token.clone());
+    pages
+        .post_multipart(&path, file_first)
+        .await
+        .assert_status(403);
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM media_objects").await, 0);
+    assert!(stored_files(&t).is_empty(), "{:?}", stored_files(&t));
+
+    let stored = pages.post_multipart(&path, form(Some(&token))).await;
+    stored.assert_status(303);
+    assert!(
+        stored.location().contains("/media/"),
+        "{}",
+        stored.location()
+    );
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM media_objects").await, 1);
+    let page = pages.get(stored.location()).await;
+    page.assert_status(200);
+    assert!(page.text.contains("<audio id=\"player\""));
+}
+
 async fn withdrawal_with_removal_erases_their_media_and_keeps_what_others_are_in(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
     let s = setup(&t).await;
@@ -850,4 +911,5 @@ on_both_engines!(
     a_transcript_is_imported_mapped_redacted_and_quoted_while_consent_allows,
     withdrawal_with_removal_erases_their_media_and_keeps_what_others_are_in,
     a_reviewer_sees_counts_and_no_content,
+    a_page_upload_checks_its_csrf_token_before_the_file,
 );

@@ -730,6 +730,19 @@ impl PageClient {
         self.read(resp).await
     }
 
+    /// Posts a multipart form as a page's upload form sends it.
+    pub async fn post_multipart(&mut self, path: &str, form: reqwest::multipart::Form) -> Page {
+        let resp = self
+            .http
+            .post(format!("{}{}", self.base, path))
+            .header("cookie", self.cookie_header())
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        self.read(resp).await
+    }
+
     /// Signs in through the sign-in page, as staff do: the code step when
     /// the account has a second factor, and setting one up when its role
     /// needs one. Returns the answer to the password step (a 303 when right).
