@@ -13,8 +13,11 @@
 //! The PostgreSQL database must be empty. Studies are built with
 //! `fieldkit::demo`, the generator behind `fieldkit demo --participants N`.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
+use common::{staff_session, PASSWORD};
 use fieldkit::app::App;
 use fieldkit::auth::model::{Actor, Role};
 use fieldkit::clock::Clock;
@@ -25,7 +28,6 @@ use fieldkit::{auth, demo, studies};
 use poem::listener::{Listener, TcpListener};
 
 const SMALL: usize = 50;
-const PASSWORD: &str = "plum kettle orbit lantern";
 /// Requests per measurement, after a tenth as many to warm up.
 const ROUNDS: usize = 1000;
 
@@ -281,29 +283,4 @@ async fn main() {
         scaled[2].p50.as_secs_f64() / timings[3].p50.as_secs_f64()
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Signs a member of staff in and sets up the second factor their role
-/// needs, as they would on first sign-in; returns the session token.
-async fn staff_session(app: &App, email: &str) -> String {
-    let auth::service::SignIn::Session(session) =
-        auth::service::login(app, email, PASSWORD, "127.0.0.1")
-            .await
-            .unwrap()
-    else {
-        panic!("{email} has no second factor yet");
-    };
-    let actor = auth::service::actor_for_session(app, &session.token)
-        .await
-        .unwrap()
-        .unwrap();
-    let factor = auth::second_factor::service::start_enrolment(app, &actor)
-        .await
-        .unwrap();
-    let totp = totp_rs::TOTP::from_url(&factor.otpauth_uri).unwrap();
-    let code = totp.generate((app.now() / 1000) as u64);
-    auth::second_factor::service::confirm_enrolment(app, &actor, &code)
-        .await
-        .unwrap();
-    session.token
 }

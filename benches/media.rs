@@ -21,6 +21,8 @@
 //! memory read from its `/proc/<pid>/status` (`VmHWM`) is the server's
 //! alone. The PostgreSQL database must be empty.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{staff_session, PASSWORD};
 use fieldkit::app::App;
 use fieldkit::auth::model::{Actor, Role};
 use fieldkit::clock::Clock;
@@ -44,7 +47,6 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt};
 
-const PASSWORD: &str = "plum kettle orbit lantern";
 /// The study whose consent forms ship in `consent-forms/`.
 const SLUG: &str = "recovery-college-codesign";
 const NAME: &str = "Synthetic Participant";
@@ -501,29 +503,4 @@ async fn main() {
         mib(at_end.0.saturating_sub(at_start.0))
     );
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Signs a member of staff in and sets up the second factor their role
-/// needs, as they would on first sign-in; returns the session token.
-async fn staff_session(app: &App, email: &str) -> String {
-    let auth::service::SignIn::Session(session) =
-        auth::service::login(app, email, PASSWORD, "127.0.0.1")
-            .await
-            .unwrap()
-    else {
-        panic!("{email} has no second factor yet");
-    };
-    let actor = auth::service::actor_for_session(app, &session.token)
-        .await
-        .unwrap()
-        .unwrap();
-    let factor = auth::second_factor::service::start_enrolment(app, &actor)
-        .await
-        .unwrap();
-    let totp = totp_rs::TOTP::from_url(&factor.otpauth_uri).unwrap();
-    let code = totp.generate((app.now() / 1000) as u64);
-    auth::second_factor::service::confirm_enrolment(app, &actor, &code)
-        .await
-        .unwrap();
-    session.token
 }

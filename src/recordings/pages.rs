@@ -751,17 +751,21 @@ pub async fn import_transcript(
     }
 }
 
-/// After a change to a transcript: back to its recording's page, or the
-/// page again with the problems.
-async fn after_change(
+/// A form that changes a transcript: access first (which also names its
+/// recording), then the change; back to the recording's page, or the page
+/// again with the problems under the form's own field names.
+async fn change_transcript(
     req: &Request,
     form: &CsrfForm,
     study: &StudyId,
-    item: &MediaItemId,
-    result: Result<(), AppError>,
+    id: &TranscriptId,
     names: &[(&str, &str)],
+    change: impl AsyncFnOnce(&crate::app::App, &Actor) -> Result<(), AppError>,
 ) -> PageResult {
-    match result {
+    let app = app_of(req);
+    let actor = form.viewer.require()?;
+    let item = &service::transcript_item(app, actor, study, id).await?;
+    match change(app, actor).await {
         Ok(()) => Ok(see_other(
             &format!("/studies/{study}/media/{item}#transcript"),
             None,
@@ -798,39 +802,38 @@ pub async fn map_speakers_form(
     form: CsrfForm,
     Path((study, id)): Path<(StudyId, TranscriptId)>,
 ) -> PageResult {
-    let app = app_of(req);
-    let actor = form.viewer.require()?;
-    let item = service::transcript_item(app, actor, &study, &id).await?;
-    let t = service::transcript_view(app, actor, &study, &id, false).await?;
-    let mut mappings = Vec::new();
-    let mut problems = Vec::new();
-    for s in &t.speakers {
-        let field = format!("speakers.{}", s.speaker);
-        let chosen = form.get(&field);
-        let (role, study_code) = match chosen.split_once(':') {
-            Some(("participant", code)) => (Some(SpeakerRole::Participant), Some(code.to_owned())),
-            _ => (SpeakerRole::parse(chosen), None),
-        };
-        match role {
-            Some(role) => mappings.push(SpeakerMapping {
-                speaker: s.speaker,
-                role,
-                study_code,
-            }),
-            None => problems.push(FieldProblem {
-                field,
-                detail: "Choose who this speaker is.".into(),
-            }),
+    change_transcript(req, &form, &study, &id, &[], async |app, actor| {
+        let t = service::transcript_view(app, actor, &study, &id, false).await?;
+        let mut mappings = Vec::new();
+        let mut problems = Vec::new();
+        for s in &t.speakers {
+            let field = format!("speakers.{}", s.speaker);
+            let chosen = form.get(&field);
+            let (role, study_code) = match chosen.split_once(':') {
+                Some(("participant", code)) => {
+                    (Some(SpeakerRole::Participant), Some(code.to_owned()))
+                }
+                _ => (SpeakerRole::parse(chosen), None),
+            };
+            match role {
+                Some(role) => mappings.push(SpeakerMapping {
+                    speaker: s.speaker,
+                    role,
+                    study_code,
+                }),
+                None => problems.push(FieldProblem {
+                    field,
+                    detail: "Choose who this speaker is.".into(),
+                }),
+            }
         }
-    }
-    let result = if problems.is_empty() {
-        service::map_speakers(app, actor, &study, &id, mappings)
-            .await
-            .map(|_| ())
-    } else {
-        Err(AppError::Invalid(problems))
-    };
-    after_change(req, &form, &study, &item, result, &[]).await
+        if !problems.is_empty() {
+            return Err(AppError::Invalid(problems));
+        }
+        service::map_speakers(app, actor, &study, &id, mappings).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Where words typed on the page lie in a turn: characters from, to. The
@@ -869,10 +872,8 @@ pub async fn mark_redaction(
     form: CsrfForm,
     Path((study, id)): Path<(StudyId, TranscriptId)>,
 ) -> PageResult {
-    let app = app_of(req);
-    let actor = form.viewer.require()?;
-    let item = service::transcript_item(app, actor, &study, &id).await?;
-    let result = async {
+    let names = [("position", "mark_position"), ("end", "mark_words")];
+    change_transcript(req, &form, &study, &id, &names, async |app, actor| {
         // The raw words, as redactions count into them.
         let t = service::transcript_view(app, actor, &study, &id, true).await?;
         let turn = turn_of(&t, form.get("mark_position"), "mark_position")?;
@@ -889,13 +890,10 @@ pub async fn mark_redaction(
             end,
             category,
         };
-        service::change_redactions(app, actor, &study, &id, Some(m), None)
-            .await
-            .map(|_| ())
-    }
-    .await;
-    let names = [("position", "mark_position"), ("end", "mark_words")];
-    after_change(req, &form, &study, &item, result, &names).await
+        service::change_redactions(app, actor, &study, &id, Some(m), None).await?;
+        Ok(())
+    })
+    .await
 }
 
 #[handler]
@@ -904,22 +902,19 @@ pub async fn decide_redaction(
     form: CsrfForm,
     Path((study, id, redaction)): Path<(StudyId, TranscriptId, RedactionId)>,
 ) -> PageResult {
-    let app = app_of(req);
-    let actor = form.viewer.require()?;
-    let item = service::transcript_item(app, actor, &study, &id).await?;
-    let result = match form.get("decision") {
-        "accept" | "reject" => {
-            let accept = form.get("decision") == "accept";
-            service::change_redactions(app, actor, &study, &id, None, Some((redaction, accept)))
-                .await
-                .map(|_| ())
-        }
-        _ => Err(AppError::invalid(
-            "decision",
-            "Accept or reject the suggestion.",
-        )),
+    let accept = match form.get("decision") {
+        "accept" => Some(true),
+        "reject" => Some(false),
+        _ => None,
     };
-    after_change(req, &form, &study, &item, result, &[]).await
+    change_transcript(req, &form, &study, &id, &[], async |app, actor| {
+        let accept = accept
+            .ok_or_else(|| AppError::invalid("decision", "Accept or reject the suggestion."))?;
+        service::change_redactions(app, actor, &study, &id, None, Some((redaction, accept)))
+            .await?;
+        Ok(())
+    })
+    .await
 }
 
 #[handler]
@@ -928,19 +923,14 @@ pub async fn save_status(
     form: CsrfForm,
     Path((study, id)): Path<(StudyId, TranscriptId)>,
 ) -> PageResult {
-    let app = app_of(req);
-    let actor = form.viewer.require()?;
-    let item = service::transcript_item(app, actor, &study, &id).await?;
-    let result = match TranscriptStatus::parse(form.get("status")) {
-        Some(s) => service::set_status(app, actor, &study, &id, s)
-            .await
-            .map(|_| ()),
-        None => Err(AppError::invalid(
-            "status",
-            "Choose raw, checked or redacted.",
-        )),
-    };
-    after_change(req, &form, &study, &item, result, &[]).await
+    let status = TranscriptStatus::parse(form.get("status"));
+    change_transcript(req, &form, &study, &id, &[], async |app, actor| {
+        let status = status
+            .ok_or_else(|| AppError::invalid("status", "Choose raw, checked or redacted."))?;
+        service::set_status(app, actor, &study, &id, status).await?;
+        Ok(())
+    })
+    .await
 }
 
 #[handler]
@@ -949,10 +939,12 @@ pub async fn mark_quote(
     form: CsrfForm,
     Path((study, id)): Path<(StudyId, TranscriptId)>,
 ) -> PageResult {
-    let app = app_of(req);
-    let actor = form.viewer.require()?;
-    let item = service::transcript_item(app, actor, &study, &id).await?;
-    let result = async {
+    let names = [
+        ("position", "quote_position"),
+        ("end", "quote_words"),
+        ("theme", "quote_theme"),
+    ];
+    change_transcript(req, &form, &study, &id, &names, async |app, actor| {
         // Quotes count into the redacted words.
         let t = service::transcript_view(app, actor, &study, &id, false).await?;
         if t.status != TranscriptStatus::Redacted {
@@ -968,17 +960,10 @@ pub async fn mark_quote(
             end,
             theme: form.get("quote_theme"),
         };
-        service::add_quote(app, actor, &study, &id, q)
-            .await
-            .map(|_| ())
-    }
-    .await;
-    let names = [
-        ("position", "quote_position"),
-        ("end", "quote_words"),
-        ("theme", "quote_theme"),
-    ];
-    after_change(req, &form, &study, &item, result, &names).await
+        service::add_quote(app, actor, &study, &id, q).await?;
+        Ok(())
+    })
+    .await
 }
 
 // Quotes.

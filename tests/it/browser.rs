@@ -1258,6 +1258,18 @@ async fn a_practitioner_completes_a_fidelity_checklist_and_the_pages_pass_axe() 
     .await;
 }
 
+/// Clicks and waits for the next page to load, not the one clicked on
+/// (which may have the same parts).
+async fn click_and_reload(b: &Browser, selector: &str) {
+    b.execute(
+        "document.documentElement.dataset.before = 'yes';",
+        json!([]),
+    )
+    .await;
+    b.click_on(selector).await;
+    b.wait_for("html:not([data-before])").await;
+}
+
 /// A researcher logs a vox pop, uploads its recording, imports its Teams
 /// transcript, maps the speakers, accepts the suggested redactions, redacts
 /// it and marks a quote; then the quotes list shows it usable. Each page at
@@ -1349,8 +1361,7 @@ async fn a_researcher_logs_a_vox_pop_with_its_transcript_and_a_quote() {
 
         // Import the transcript.
         b.find("form[action$='/transcript'] #field-file").await.unwrap().type_text(vtt.to_str().unwrap()).await;
-        b.click_on("form[action$='/transcript'] button[type=submit]").await;
-        b.wait_for("#transcript").await;
+        click_and_reload(&b, "form[action$='/transcript'] button[type=submit]").await;
         let page = b.source().await;
         assert!(page.contains("(“Zoë Okonkwo-Price” in the file)"), "the file's names are shown beside the raw words");
         assert!(page.contains("A participant&#x27;s name") || page.contains("A participant's name"), "the vault's name is suggested");
@@ -1371,16 +1382,14 @@ async fn a_researcher_logs_a_vox_pop_with_its_transcript_and_a_quote() {
         // Map the speakers, accept every suggestion, redact.
         choose("form[action$='/speakers']", "speakers.0", "interviewer".into()).await;
         choose("form[action$='/speakers']", "speakers.1", format!("participant:{code}")).await;
-        b.click_on("form[action$='/speakers'] button[type=submit]").await;
-        b.wait_for("#transcript").await;
+        click_and_reload(&b, "form[action$='/speakers'] button[type=submit]").await;
         assert!(b.source().await.contains(&format!("<strong>{code}</strong>")));
         loop {
             let waiting = b.execute("return document.querySelectorAll(\"button[value='accept']\").length;", json!([])).await;
             if waiting == 0 {
                 break;
             }
-            b.click_on("button[value='accept']").await;
-            b.wait_for("#transcript").await;
+            click_and_reload(&b, "button[value='accept']").await;
         }
         choose("form[action$='/status']", "status", "redacted".into()).await;
         b.click_on("form[action$='/status'] button[type=submit]").await;
@@ -1411,8 +1420,7 @@ async fn a_researcher_logs_a_vox_pop_with_its_transcript_and_a_quote() {
         problems.extend(check_page(&b, "quote-error", &axe).await);
         choose(quote, "quote_position", turn.clone()).await;
         fill(&b, "#field-quote_words", "the first thing").await;
-        b.click_on(&format!("{quote} button[type=submit]")).await;
-        b.wait_for("#transcript").await;
+        click_and_reload(&b, &format!("{quote} button[type=submit]")).await;
         assert!(!b.source().await.contains("error-summary"), "the quote is marked");
         b.goto(&format!("{base}/studies/{study}/quotes")).await;
         wait_for_heading(&b, "Quotes").await;
