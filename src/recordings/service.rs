@@ -226,6 +226,17 @@ pub async fn create_encounter(
     let id = EncounterId::new();
     let mut tx = app.db.begin().await?;
     gate_all(&mut tx, &present, &DataUse::TakePart).await?;
+    // Read again where it is decided: a member removed since the first look
+    // is not recorded as an interviewer.
+    if let Some(gone) = store::not_staff(&mut tx, study, &interviewers)
+        .await?
+        .first()
+    {
+        return Err(AppError::invalid(
+            "interviewers",
+            format!("Account {gone} does not work on this study."),
+        ));
+    }
     let ids: Vec<ParticipantId> = present.iter().map(|(id, _)| id.clone()).collect();
     let now = app.now();
     store::insert_encounter(

@@ -173,6 +173,38 @@ pub async fn present(
     .await
 }
 
+/// The accounts among `accounts` that are not staff of the study. Changes
+/// to membership lock the study's row first (`studies::store::lock_study`);
+/// this holds it shared (PostgreSQL) so the memberships read stay as read
+/// until the transaction commits. Take it before the participants' locks,
+/// in the order a membership change takes them.
+pub async fn not_staff(
+    tx: &mut Tx,
+    study: &StudyId,
+    accounts: &[AccountId],
+) -> sqlx::Result<Vec<AccountId>> {
+    if tx.backend() == crate::db::Backend::Postgres {
+        sqlx::query("SELECT id FROM studies WHERE id = $1 FOR SHARE")
+            .bind(study)
+            .fetch_optional(tx.conn())
+            .await?;
+    }
+    let mut missing = Vec::new();
+    for a in accounts {
+        let found = sqlx::query(
+            "SELECT id FROM memberships WHERE study_id = $1 AND account_id = $2 AND role <> 'participant'",
+        )
+        .bind(study)
+        .bind(a)
+        .fetch_optional(tx.conn())
+        .await?;
+        if found.is_none() {
+            missing.push(a.clone());
+        }
+    }
+    Ok(missing)
+}
+
 pub async fn encounter_in(
     conn: &mut AnyConnection,
     study: &StudyId,

@@ -688,6 +688,87 @@ async fn a_transcript_is_imported_mapped_redacted_and_quoted_while_consent_allow
     json_of(quote(3, 0, 7).await.unwrap(), 409).await;
 }
 
+/// A member removed from the study while an encounter naming them as
+/// interviewer is logged: the encounter is refused, or it was logged before
+/// the removal (its audit entry comes first), and neither fails: locking
+/// the membership rows instead of sharing the study's row deadlocks against
+/// the removal on PostgreSQL, which this test sees as a failed request.
+async fn an_interviewer_removed_at_that_moment_is_never_recorded_after_leaving(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let code = code_of(&t, &s).await;
+    take(&t, &s, &answers(&s, &[], "no")).await;
+    let admin = t.admin().await;
+    let site = site(&t, &s.researcher, &s.study).await;
+    let seq_of = |entity: String, action: &'static str| {
+        let pool = t.app.db.pool.clone();
+        async move {
+            sqlx::query("SELECT seq FROM audit_log WHERE entity_id = $1 AND action = $2")
+                .bind(entity)
+                .bind(action)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .get::<i64, _>(0)
+        }
+    };
+    let (mut logged, mut refused) = (0, 0);
+    for round in 0..16u64 {
+        let (account, _) = t.person(&admin, &format!("Ivy Interviewer {round}")).await;
+        t.member(&admin, &s.study, &account, "researcher", &[])
+            .await;
+        let members = t
+            .get_json(&admin, &format!("/studies/{}/members", s.study))
+            .await;
+        let membership = members
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["account_id"] == account.as_str())
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let log = t
+            .api(
+                Method::POST,
+                &format!("/studies/{}/encounters", s.study),
+                Some(&s.researcher),
+            )
+            .json(
+                &json!({ "kind": "interview", "occurred_at": 1_790_000_000_000i64,
+                           "site_id": site, "interviewers": [account], "participants": [code] }),
+            )
+            .send();
+        // At once, or staggered by up to 6 ms, so both orders happen.
+        let remove = async {
+            tokio::time::sleep(std::time::Duration::from_millis(round % 4 * 2)).await;
+            t.api(
+                Method::DELETE,
+                &format!("/studies/{}/members/{membership}", s.study),
+                Some(&admin),
+            )
+            .send()
+            .await
+        };
+        let (logged_answer, removed) = futures_util::join!(log, remove);
+        assert!(removed.unwrap().status().is_success());
+        let r = logged_answer.unwrap();
+        match r.status().as_u16() {
+            200 => {
+                let e: Value = r.json().await.unwrap();
+                let at = seq_of(e["id"].as_str().unwrap().to_owned(), "fieldwork.encounter").await;
+                let removed_at = seq_of(membership, "membership.remove").await;
+                assert!(at < removed_at, "logged after the removal");
+                logged += 1;
+            }
+            422 => refused += 1,
+            other => panic!("{other}: {}", r.text().await.unwrap()),
+        }
+    }
+    println!("{logged} logged before the removal, {refused} refused after it");
+}
+
 /// A page's upload carries the CSRF token as its first field: without it,
 /// with a wrong one or with the file first, it is refused and nothing is
 /// kept; with it, the recording is stored and the page moves to it.
@@ -912,4 +993,5 @@ on_both_engines!(
     withdrawal_with_removal_erases_their_media_and_keeps_what_others_are_in,
     a_reviewer_sees_counts_and_no_content,
     a_page_upload_checks_its_csrf_token_before_the_file,
+    an_interviewer_removed_at_that_moment_is_never_recorded_after_leaving,
 );
