@@ -199,13 +199,41 @@ pub async fn serve(
     acceptor: TcpAcceptor,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
-    poem::Server::new_with_acceptor(acceptor)
+    poem::Server::new_with_acceptor(NoDelay(acceptor))
         .run_with_graceful_shutdown(
             routes(app),
             shutdown,
             Some(std::time::Duration::from_secs(10)),
         )
         .await
+}
+
+/// Accepts connections with Nagle's algorithm off. A reply's last partial
+/// segment otherwise waits for the client's delayed acknowledgement: about
+/// 40 ms on a quarter of the Range requests a player makes to seek
+/// (`cargo bench --bench media`).
+struct NoDelay(TcpAcceptor);
+
+impl Acceptor for NoDelay {
+    type Io = tokio::net::TcpStream;
+
+    fn local_addr(&self) -> Vec<poem::web::LocalAddr> {
+        self.0.local_addr()
+    }
+
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(
+        Self::Io,
+        poem::web::LocalAddr,
+        poem::web::RemoteAddr,
+        poem::http::uri::Scheme,
+    )> {
+        let accepted = self.0.accept().await?;
+        // A socket that refuses the option still serves, only less promptly.
+        let _ = accepted.0.set_nodelay(true);
+        Ok(accepted)
+    }
 }
 
 /// The address a bound acceptor listens on.
