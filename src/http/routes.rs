@@ -122,6 +122,7 @@ const UPLOADS: &[&str] = &[
     "/api/v1/studies/{study_id}/media/{item_id}/transcript",
     "/studies/:study_id/encounters/:encounter_id/media",
     "/studies/:study_id/media/:item_id/transcript",
+    "/studies/:study_id/participants/:participant_id/consents/new",
 ];
 
 /// Is this path one of the upload routes?

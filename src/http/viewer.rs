@@ -180,6 +180,24 @@ fn first_things_first(first: Obligation, path: &str) -> poem::Result<()> {
     }
 }
 
+/// The text fields of a submitted form, however it was sent.
+pub trait FormFields: Sync {
+    /// The first value of a field; empty when it was not sent.
+    fn field(&self, name: &str) -> &str;
+}
+
+impl FormFields for CsrfForm {
+    fn field(&self, name: &str) -> &str {
+        self.get(name)
+    }
+}
+
+impl FormFields for crate::media::upload::Upload {
+    fn field(&self, name: &str) -> &str {
+        self.get(name)
+    }
+}
+
 /// A submitted form (application/x-www-form-urlencoded) whose CSRF token matched.
 pub struct CsrfForm {
     pub viewer: Viewer,

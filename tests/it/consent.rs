@@ -686,11 +686,54 @@ async fn verbal_and_paper_consent_keep_their_evidence(engine: Engine) {
         "the scan is encrypted on disk"
     );
 
+    // On the researcher's page the scan comes with the form, the CSRF token first.
+    let mut page = t.pages();
+    page.sign_in(&s.researcher_email, PASSWORD).await;
+    let form_path = format!(
+        "/studies/{}/participants/{}/consents/new?form={}",
+        s.study, s.participant, s.form_version
+    );
+    page.get(&form_path).await.assert_status(200);
+    let token = page.csrf.clone().unwrap();
+    let paper_form = |with_scan: bool| {
+        let mut f = reqwest::multipart::Form::new()
+            .text("csrf_token", token.clone())
+            .text("method", "paper_scanned");
+        for (key, answer) in &a {
+            f = f.text(format!("answer.{key}"), answer.clone());
+        }
+        let scan: &[u8] = if with_scan {
+            b"%PDF-1.4 page two of a paper form"
+        } else {
+            b""
+        };
+        f.part(
+            "file",
+            reqwest::multipart::Part::bytes(scan.to_vec()).file_name("scan.pdf"),
+        )
+    };
+    let without = page.post_multipart(&form_path, paper_form(false)).await;
+    without.assert_status(422);
+    assert!(
+        without.text.contains("href=\"#field-scan\""),
+        "the missing scan is named"
+    );
+    let with = page.post_multipart(&form_path, paper_form(true)).await;
+    with.assert_status(303);
+    assert_eq!(
+        count(
+            &t,
+            "SELECT COUNT(*) FROM media_objects WHERE purpose = 'consent_scan'"
+        )
+        .await,
+        2
+    );
+
     // Bytes that are neither a document nor a picture are refused, and nothing is kept.
     let not_a_scan = json!({ "form_version_id": s.form_version, "method": "paper_scanned", "answers": a,
                              "scan_base64": base64::engine::general_purpose::STANDARD.encode(b"MZ\x90\x00 an executable") });
     assert_eq!(send(not_a_scan).await.unwrap().status(), 422);
-    assert_eq!(crate::recordings::stored_files(&t).len(), 1);
+    assert_eq!(crate::recordings::stored_files(&t).len(), 2);
 }
 
 /// C8: consent to be filmed and consent to each use of the film (teaching,

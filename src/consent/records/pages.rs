@@ -16,8 +16,9 @@ use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalBasis, W
 use crate::consent::kernel::Withdrawal;
 use crate::error::AppError;
 use crate::http::page::{pdf_response, see_other, Notice, Page, PageQuery};
-use crate::http::viewer::{app_of, CsrfForm, Viewer};
+use crate::http::viewer::{app_of, CsrfForm, FormFields, Viewer};
 use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, StudyId};
+use crate::media::upload::Upload;
 use crate::pages::participant::{render, Extra};
 
 type PageResult = poem::Result<Response>;
@@ -84,6 +85,7 @@ fn consent_page(
             let methods: Vec<_> = [
                 ConsentMethod::InPersonWitnessed,
                 ConsentMethod::VerbalRecorded,
+                ConsentMethod::PaperScanned,
             ]
             .iter()
             .map(|m| json!({ "value": m.as_str(), "label": m.label() }))
@@ -116,13 +118,13 @@ fn consent_page(
 
 /// The answers in a submitted consent form: as chosen (to show again) and as read.
 fn submitted(
-    form: &CsrfForm,
+    form: &dyn FormFields,
     version: &ConsentFormVersion,
 ) -> (BTreeMap<String, String>, BTreeMap<String, Submitted>) {
     let mut chosen = BTreeMap::new();
     let mut answers = BTreeMap::new();
     for clause in &version.form.clauses {
-        let raw = form.get(&format!("answer.{}", clause.key));
+        let raw = form.field(&format!("answer.{}", clause.key));
         chosen.insert(clause.key.clone(), raw.to_owned());
         answers.insert(
             clause.key.clone(),
@@ -199,7 +201,7 @@ async fn researcher_form(
     study: &StudyId,
     pid: &ParticipantId,
     q: &FormQuery,
-    values: Option<(&CsrfForm, AppError)>,
+    values: Option<(&dyn FormFields, AppError)>,
 ) -> PageResult {
     let app = app_of(req);
     let actor = viewer.require()?;
@@ -210,10 +212,10 @@ async fn researcher_form(
     let action = format!("{base}&language={}", version.form.language);
     let (chosen, signature, method, verbal) = match &values {
         Some((form, _)) => (
-            submitted(form, version).0,
-            form.get("signature"),
-            form.get("method"),
-            form.get("verbal_record"),
+            submitted(*form, version).0,
+            form.field("signature"),
+            form.field("method"),
+            form.field("verbal_record"),
         ),
         None => (BTreeMap::new(), "", "", ""),
     };
@@ -261,34 +263,66 @@ pub async fn take_form(
     researcher_form(req, &viewer, &study, &pid, &q, None).await
 }
 
+/// The largest paper-form scan a page takes (a few pages, photographed or
+/// scanned as PDF).
+const SCAN_LIMIT: u64 = 25 * 1024 * 1024;
+
+/// Consent taken by a researcher, sent as multipart/form-data (the CSRF
+/// token first) so a paper form's scan can come with it.
 #[handler]
 pub async fn take(
     req: &Request,
-    form: CsrfForm,
+    viewer: Viewer,
     Path((study, pid)): Path<(StudyId, ParticipantId)>,
     Query(q): Query<FormQuery>,
+    body: poem::Body,
 ) -> PageResult {
     let app = app_of(req);
-    let actor = form.viewer.require()?;
+    let actor = viewer.require()?;
+    // Access first: nothing of the body is read for someone who may not take consent.
     let t = service::form_to_take(app, actor, &study, &pid, &q.form, q.language()).await?;
-    let (_, answers) = submitted(&form, &t.form);
+    let mut upload = Upload::read(req, body, SCAN_LIMIT, Some(&viewer.csrf)).await?;
+    let (_, answers) = submitted(&upload, &t.form);
+    let method =
+        ConsentMethod::parse(upload.get("method")).unwrap_or(ConsentMethod::InPersonWitnessed);
+    let scan = match upload.take_file() {
+        Ok(file) if method == ConsentMethod::PaperScanned => {
+            let mut chunks = file.chunks(SCAN_LIMIT);
+            let mut bytes = Vec::new();
+            while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
+                match chunk {
+                    Ok(c) => bytes.extend_from_slice(&c),
+                    Err(AppError::TooLarge { .. }) => {
+                        let e = AppError::invalid(
+                            "scan",
+                            "The scan is larger than 25 MB: scan it at a lower resolution, or as a PDF.",
+                        );
+                        return researcher_form(req, &viewer, &study, &pid, &q, Some((&upload, e)))
+                            .await;
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            Some(bytes)
+        }
+        _ => None,
+    };
     let taken = service::Taken {
         form_version_id: &q.form,
         language: q.language(),
-        method: ConsentMethod::parse(form.get("method"))
-            .unwrap_or(ConsentMethod::InPersonWitnessed),
+        method,
         answers,
-        signature: Some(form.get("signature")).filter(|s| !s.trim().is_empty()),
-        verbal_record: Some(form.get("verbal_record")),
-        scan: None,
-        send_copy: form.checked("send_copy"),
+        signature: Some(upload.get("signature")).filter(|s| !s.trim().is_empty()),
+        verbal_record: Some(upload.get("verbal_record")),
+        scan,
+        send_copy: !upload.get("send_copy").is_empty(),
     };
     match service::take(app, actor, &study, &pid, taken).await {
         Ok(_) => Ok(see_other(
             &format!("/studies/{study}/participants/{pid}"),
             Some(Notice::ConsentRecorded),
         )),
-        Err(e) => researcher_form(req, &form.viewer, &study, &pid, &q, Some((&form, e))).await,
+        Err(e) => researcher_form(req, &viewer, &study, &pid, &q, Some((&upload, e))).await,
     }
 }
 
