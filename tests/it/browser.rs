@@ -1322,6 +1322,30 @@ async fn a_researcher_logs_a_vox_pop_with_its_transcript_and_a_quote() {
         };
 
         sign_in(&b, &t, &s.researcher_email).await;
+
+        // First a paper consent, its scan uploaded with the form.
+        let scan = dir.0.join("consent-scan.pdf");
+        std::fs::write(&scan, b"%PDF-1.4 a signed paper consent form").unwrap();
+        b.goto(&format!(
+            "{base}/studies/{study}/participants/{}/consents/new?form={}",
+            s.participant, s.form_version
+        ))
+        .await;
+        b.wait_for("#field-scan").await;
+        problems.extend(both_sizes("consent-take").await);
+        b.execute(
+            "document.querySelectorAll('input[type=radio][value=yes]').forEach(r => r.click());",
+            json!([]),
+        )
+        .await;
+        choose("form[enctype='multipart/form-data']", "method", "paper_scanned".into()).await;
+        b.find("#field-scan").await.unwrap().type_text(scan.to_str().unwrap()).await;
+        click_and_reload(&b, "form[enctype='multipart/form-data'] button[type=submit]").await;
+        assert!(
+            b.source().await.contains("The consent has been recorded"),
+            "the paper consent is recorded"
+        );
+
         b.goto(&format!("{base}/studies/{study}/fieldwork")).await;
         wait_for_heading(&b, "Fieldwork").await;
         problems.extend(both_sizes("fieldwork").await);
