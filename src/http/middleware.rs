@@ -3,7 +3,12 @@
 //! secrets), a body size limit that also covers chunked bodies, and turning
 //! every error into problem+json (API) or a readable page (everything else).
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::StreamExt;
 
 use poem::http::{header, HeaderValue, Method, StatusCode};
 use poem::{Body, Endpoint, IntoResponse, Request, Response};
@@ -38,6 +43,13 @@ pub async fn around(app: App, ep: impl Endpoint, mut req: Request) -> poem::Resu
         path = %escape_for_log(&path),
     );
     async move {
+        // An upload's body is shared so what a refusal leaves unread can be
+        // read away before the answer goes (`drained`).
+        let rest = is_upload(&method, &path).then(|| {
+            let (body, rest) = shared(req.take_body());
+            req.set_body(body);
+            rest
+        });
         let outcome = match check_request(&app, &mut req).await {
             Ok(()) => ep.call(req).await.map(IntoResponse::into_response),
             Err(e) => Err(e.into()),
@@ -55,9 +67,11 @@ pub async fn around(app: App, ep: impl Endpoint, mut req: Request) -> poem::Resu
             }
         }
         secure_headers(&app, &mut resp);
-        if is_upload(&method, &path) {
-            resp.headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        if let Some(rest) = rest {
+            if !drained(&rest).await {
+                resp.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
         }
         resp.headers_mut().insert(
             "x-request-id",
@@ -89,13 +103,50 @@ async fn check_request(app: &App, req: &mut Request) -> Result<(), AppError> {
     limit_body(app, req).await
 }
 
-/// An upload may be answered before its body is read (refused by access,
-/// consent or kind at the first bytes). The connection then still carries the
-/// unread rest, so it is closed, and said to be, rather than left for a
-/// client to reuse and find cut off.
+/// Is this a request to one of the upload routes?
 fn is_upload(method: &Method, path: &str) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
         && super::routes::is_upload(path)
+}
+
+type BodyRest = Arc<tokio::sync::Mutex<BoxStream<'static, std::io::Result<Bytes>>>>;
+
+/// The body as the handler reads it, and a handle on what it leaves unread.
+fn shared(body: Body) -> (Body, BodyRest) {
+    let rest: BodyRest = Arc::new(tokio::sync::Mutex::new(body.into_bytes_stream().boxed()));
+    let reader = futures_util::stream::unfold(rest.clone(), |rest| async move {
+        let next = rest.lock().await.next().await;
+        next.map(|item| (item, rest))
+    });
+    (Body::from_bytes_stream(reader), rest)
+}
+
+/// How much of a refused upload is read and thrown away so its sender gets
+/// the answer: closing a connection with data still unread resets it, and
+/// the client loses the answer with it.
+const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Reads away what a handler left of an upload (an upload refused by access,
+/// CSRF, consent or kind before its end), within bounds. True when the body
+/// was read to its end and the connection can serve again; otherwise it is
+/// closed after the answer (`Connection: close`).
+async fn drained(rest: &BodyRest) -> bool {
+    let mut stream = rest.lock().await;
+    let mut read = 0u64;
+    let until = tokio::time::Instant::now() + DRAIN_TIME;
+    loop {
+        match tokio::time::timeout_at(until, stream.next()).await {
+            Ok(None) => return true,
+            Ok(Some(Ok(chunk))) => {
+                read += chunk.len() as u64;
+                if read > DRAIN_BYTES {
+                    return false;
+                }
+            }
+            Ok(Some(Err(_))) | Err(_) => return false,
+        }
+    }
 }
 
 /// Control characters in logged input are escaped so a path cannot forge log lines.
