@@ -31,11 +31,31 @@ pub fn rfc3339(ms: i64) -> String {
         .unwrap_or_else(|| "invalid time".into())
 }
 
-/// Unix milliseconds as people in the UK write a moment: "24 November 2026, 12:43 UTC".
+/// The time people read and type: the study teams work in the UK.
+pub const LOCAL: chrono_tz::Tz = chrono_tz::Europe::London;
+
+/// Unix milliseconds as people in the UK write a moment, in UK time (GMT or
+/// BST as the day had it): "24 November 2026, 12:43".
 pub fn spoken(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%-d %B %Y, %H:%M UTC").to_string())
+        .map(|t| {
+            t.with_timezone(&LOCAL)
+                .format("%-d %B %Y, %H:%M")
+                .to_string()
+        })
         .unwrap_or_else(|| "invalid time".into())
+}
+
+/// A date and time typed in UK time (an HTML datetime-local value,
+/// 2026-07-01T14:30) as Unix milliseconds. The hour the clocks skip in
+/// spring has no reading; the one repeated in autumn reads as its first.
+pub fn parse_local(raw: &str) -> Option<i64> {
+    use chrono::TimeZone;
+    let naive = chrono::NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M").ok()?;
+    LOCAL
+        .from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.timestamp_millis())
 }
 
 /// What a day must look like, in the words a form or filter uses.
@@ -69,5 +89,17 @@ mod tests {
     #[test]
     fn formats_utc() {
         assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn people_read_and_type_uk_time() {
+        // 24 November 2026 12:43 UTC is GMT; 1 July 2026 13:30 UTC is 14:30 BST.
+        assert_eq!(spoken(1_795_524_180_000), "24 November 2026, 12:43");
+        assert_eq!(spoken(1_782_912_600_000), "1 July 2026, 14:30");
+        assert_eq!(parse_local("2026-07-01T14:30"), Some(1_782_912_600_000));
+        assert_eq!(parse_local("2026-11-24T12:43"), Some(1_795_524_180_000));
+        // 01:30 on 29 March 2026 never happened in the UK.
+        assert_eq!(parse_local("2026-03-29T01:30"), None);
+        assert_eq!(parse_local("24/11/2026 12:43"), None);
     }
 }

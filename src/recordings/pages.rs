@@ -235,10 +235,7 @@ fn encounter_input(form: &CsrfForm) -> Result<EncounterInput, AppError> {
     if kind.is_none() {
         problem("kind", "Choose what kind of encounter it was.");
     }
-    let occurred_at =
-        chrono::NaiveDateTime::parse_from_str(form.get("occurred_at"), "%Y-%m-%dT%H:%M")
-            .ok()
-            .map(|t| t.and_utc().timestamp_millis());
+    let occurred_at = crate::clock::parse_local(form.get("occurred_at"));
     if occurred_at.is_none() {
         problem("occurred_at", "Give the date and time it took place.");
     }

@@ -1362,7 +1362,7 @@ async fn a_researcher_logs_a_vox_pop_with_its_transcript_and_a_quote() {
         fill(&b, "#field-participants", &code).await;
         fill(&b, "#field-location", "Market square").await;
         b.click_on(&format!("{new} button[type=submit]")).await;
-        wait_for_heading(&b, "Vox pop, 20 November 2026, 11:30 UTC").await;
+        wait_for_heading(&b, "Vox pop, 20 November 2026, 11:30").await;
         problems.extend(both_sizes("encounter").await);
 
         // Upload the recording through the page's multipart form.
