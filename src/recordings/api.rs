@@ -288,7 +288,7 @@ pub async fn upload_transcript(
     study: &StudyId,
     item: &MediaItemId,
     mut upload: Upload,
-) -> ApiResult<Transcript> {
+) -> ApiResult<TranscriptId> {
     // Access first: nothing of the file is read for someone who may not import it.
     service::media_item(app_of(req), actor, study, item).await?;
     let file = upload.take_file()?;
@@ -487,8 +487,9 @@ impl RecordingsApi {
         body: MultipartBody<TranscriptForm>,
     ) -> ApiResult<Json<Transcript>> {
         let upload = Upload::read(req, body.0, TRANSCRIPT_LIMIT, None).await?;
+        let id = upload_transcript(req, &auth.0, &study_id, &item_id, upload).await?;
         Ok(Json(
-            upload_transcript(req, &auth.0, &study_id, &item_id, upload).await?,
+            service::transcript_view(app_of(req), &auth.0, &study_id, &id, true).await?,
         ))
     }
 
@@ -530,9 +531,9 @@ impl RecordingsApi {
                 study_code: s.study_code.map(|c| c.to_string()),
             })
             .collect();
+        service::map_speakers(app_of(req), &auth.0, &study_id, &transcript_id, mappings).await?;
         Ok(Json(
-            service::map_speakers(app_of(req), &auth.0, &study_id, &transcript_id, mappings)
-                .await?,
+            service::transcript_view(app_of(req), &auth.0, &study_id, &transcript_id, true).await?,
         ))
     }
 
@@ -631,15 +632,16 @@ impl RecordingsApi {
         transcript_id: Path<TranscriptId>,
         body: Json<StatusRequest>,
     ) -> ApiResult<Json<Transcript>> {
+        service::set_status(
+            app_of(req),
+            &auth.0,
+            &study_id,
+            &transcript_id,
+            body.0.status,
+        )
+        .await?;
         Ok(Json(
-            service::set_status(
-                app_of(req),
-                &auth.0,
-                &study_id,
-                &transcript_id,
-                body.0.status,
-            )
-            .await?,
+            service::transcript_view(app_of(req), &auth.0, &study_id, &transcript_id, true).await?,
         ))
     }
 

@@ -589,18 +589,17 @@ async fn transcript_json(
     raw_wanted: bool,
     content: &str,
 ) -> Result<Value, AppError> {
-    let t = service::transcript_view(app, actor, study, id, raw_wanted).await?;
+    let service::TranscriptWork {
+        transcript: t,
+        labels,
+        redactions,
+    } = service::transcript_work(app, actor, study, id, raw_wanted).await?;
     let raw = raw_wanted || t.status != TranscriptStatus::Redacted;
-    let labels = if raw {
-        service::speaker_labels(app, actor, study, id).await?
-    } else {
-        Vec::new()
-    };
-    let redactions = service::redactions(app, actor, study, id).await?;
-    let raw_words = if raw {
+    // The words of each redaction, read from the raw turns when those are shown.
+    let raw_words: std::collections::HashMap<i32, &str> = if raw {
         t.turns
             .iter()
-            .map(|turn| (turn.position, turn.text.clone()))
+            .map(|turn| (turn.position, turn.text.as_str()))
             .collect()
     } else {
         std::collections::HashMap::new()
@@ -608,7 +607,7 @@ async fn transcript_json(
     let redactions: Vec<Value> = redactions
         .iter()
         .map(|r| {
-            let words: Option<String> = raw_words.get(&r.position).map(|text: &String| {
+            let words: Option<String> = raw_words.get(&r.position).map(|text| {
                 text.chars()
                     .skip(usize::try_from(r.start).unwrap_or(0))
                     .take(usize::try_from(r.end - r.start).unwrap_or(0))
@@ -800,11 +799,16 @@ pub async fn map_speakers_form(
     Path((study, id)): Path<(StudyId, TranscriptId)>,
 ) -> PageResult {
     change_transcript(req, &form, &study, &id, &[], async |app, actor| {
-        let t = service::transcript_view(app, actor, &study, &id, false).await?;
+        // The form names its speakers (the service refuses one the
+        // transcript does not have), so nothing is read to list them.
         let mut mappings = Vec::new();
         let mut problems = Vec::new();
-        for s in &t.speakers {
-            let field = format!("speakers.{}", s.speaker);
+        for speaker in form
+            .all("speaker")
+            .into_iter()
+            .filter_map(|n| n.parse::<i32>().ok())
+        {
+            let field = format!("speakers.{speaker}");
             let chosen = form.get(&field);
             let (role, study_code) = match chosen.split_once(':') {
                 Some(("participant", code)) => {
@@ -814,7 +818,7 @@ pub async fn map_speakers_form(
             };
             match role {
                 Some(role) => mappings.push(SpeakerMapping {
-                    speaker: s.speaker,
+                    speaker,
                     role,
                     study_code,
                 }),
@@ -823,6 +827,12 @@ pub async fn map_speakers_form(
                     detail: "Choose who this speaker is.".into(),
                 }),
             }
+        }
+        if mappings.is_empty() && problems.is_empty() {
+            problems.push(FieldProblem {
+                field: "speakers.0".into(),
+                detail: "Choose who each speaker is.".into(),
+            });
         }
         if !problems.is_empty() {
             return Err(AppError::Invalid(problems));

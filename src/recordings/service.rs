@@ -849,7 +849,7 @@ pub async fn import_transcript(
     item_id: &MediaItemId,
     file_name: Option<&str>,
     bytes: Vec<u8>,
-) -> Result<Transcript> {
+) -> Result<TranscriptId> {
     let (row, _) = item_for(app, actor, study, item_id).await?;
     if !matches!(row.item.kind, MediaKind::Audio | MediaKind::Video) {
         return Err(AppError::Conflict(
@@ -961,7 +961,7 @@ pub async fn import_transcript(
     .await?;
     tx.commit().await?;
     placed.keep();
-    transcript_view(app, actor, study, &id, true).await
+    Ok(id)
 }
 
 /// May the actor read this transcript, and in which words? Those who record
@@ -1019,6 +1019,18 @@ pub async fn transcript_view(
 ) -> Result<Transcript> {
     let (row, may_raw) = transcript_for(app, actor, study, id, false).await?;
     let raw = may_raw && (raw_wanted || row.status != TranscriptStatus::Redacted);
+    view_of(app, actor, study, row, raw).await
+}
+
+/// The transcript's turns in the words asked for; reading raw words is audited.
+async fn view_of(
+    app: &App,
+    actor: &Actor,
+    study: &StudyId,
+    row: TranscriptRow,
+    raw: bool,
+) -> Result<Transcript> {
+    let id = &row.id;
     let mut conn = app.db.pool.acquire().await?;
     let speakers = store::speakers(&mut conn, id).await?;
     let rows = store::turns(&mut conn, id).await?;
@@ -1068,16 +1080,44 @@ pub async fn transcript_item(
     Ok(transcript_for(app, actor, study, id, true).await?.0.item_id)
 }
 
-/// The speakers' labels as the imported file names them (often names), in
-/// speaker order, read from the sealed original for those who record
-/// fieldwork. Shown beside the raw words to map speakers; never stored.
-pub async fn speaker_labels(
+/// What a recording's page shows of its transcript to those who record
+/// fieldwork, behind one access check: the turns (raw before redaction or
+/// when asked for, audited; redacted after), the speakers' labels as the
+/// file names them (beside raw words only), and the redactions.
+pub struct TranscriptWork {
+    pub transcript: Transcript,
+    /// Shown to map speakers; read from the sealed original, never stored.
+    pub labels: Vec<String>,
+    pub redactions: Vec<Redaction>,
+}
+
+pub async fn transcript_work(
     app: &App,
     actor: &Actor,
     study: &StudyId,
     id: &TranscriptId,
-) -> Result<Vec<String>> {
+    raw_wanted: bool,
+) -> Result<TranscriptWork> {
     let (row, _) = transcript_for(app, actor, study, id, true).await?;
+    let raw = raw_wanted || row.status != TranscriptStatus::Redacted;
+    let labels = if raw {
+        labels_of(app, study, &row).await?
+    } else {
+        Vec::new()
+    };
+    let mut conn = app.db.pool.acquire().await?;
+    let redactions = store::redactions(&mut conn, id).await?;
+    drop(conn);
+    Ok(TranscriptWork {
+        transcript: view_of(app, actor, study, row, raw).await?,
+        labels,
+        redactions,
+    })
+}
+
+/// The speakers' labels as the imported file names them (often names), in
+/// speaker order, from the sealed original.
+async fn labels_of(app: &App, study: &StudyId, row: &TranscriptRow) -> Result<Vec<String>> {
     let format = transcript::Format::parse(&row.format)
         .ok_or_else(|| AppError::internal(anyhow::anyhow!("unknown transcript format")))?;
     let bytes = media::open(app, study, &row.original)
@@ -1115,7 +1155,7 @@ pub async fn map_speakers(
     study: &StudyId,
     id: &TranscriptId,
     mappings: Vec<SpeakerMapping>,
-) -> Result<Transcript> {
+) -> Result<()> {
     transcript_for(app, actor, study, id, true).await?;
     let mut problems = Vec::new();
     let mut resolved = Vec::new();
@@ -1194,7 +1234,7 @@ pub async fn map_speakers(
     )
     .await?;
     tx.commit().await?;
-    transcript_view(app, actor, study, id, true).await
+    Ok(())
 }
 
 /// A span marked for redaction by the researcher.
@@ -1280,7 +1320,7 @@ pub async fn set_status(
     study: &StudyId,
     id: &TranscriptId,
     status: TranscriptStatus,
-) -> Result<Transcript> {
+) -> Result<()> {
     transcript_for(app, actor, study, id, true).await?;
     let mut tx = app.db.begin().await?;
     store::lock_transcript(&mut tx, study, id)
@@ -1354,7 +1394,7 @@ pub async fn set_status(
     )
     .await?;
     tx.commit().await?;
-    transcript_view(app, actor, study, id, true).await
+    Ok(())
 }
 
 /// Adds a term the study always redacts (sealed).
