@@ -40,6 +40,19 @@ macro_rules! for_update {
     };
 }
 
+/// `for_update!` with a shared lock: others may read and share it, nobody
+/// may change the row until the transaction ends (PostgreSQL; SQLite's one
+/// writer serialises anyway).
+#[macro_export]
+macro_rules! for_share {
+    ($tx:expr, $($sql:tt)+) => {
+        match $tx.backend() {
+            $crate::db::Backend::Postgres => concat!($($sql)+, " FOR SHARE"),
+            $crate::db::Backend::Sqlite => concat!($($sql)+),
+        }
+    };
+}
+
 /// A write transaction, with the engine it runs on.
 pub struct Tx {
     inner: sqlx::Transaction<'static, Any>,

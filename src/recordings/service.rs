@@ -22,7 +22,7 @@ use super::transcript;
 use crate::app::App;
 use crate::audit::action::Sha256Hex;
 use crate::audit::{self, Action, Entity, NewEntry};
-use crate::auth::model::{Actor, Email, Permission, Role};
+use crate::auth::model::{Actor, Email, Permission};
 use crate::auth::policy::{require_site, require_study, site_scope};
 use crate::consent::forms::model::DataUse;
 use crate::consent::gate;
@@ -39,7 +39,6 @@ use crate::media::kind::MediaKind;
 use crate::media::service::{self as media, External, Opened, Staged};
 use crate::media::store::{Cause, Purpose};
 use crate::participants::model::Participant;
-use crate::studies::store::MemberKey;
 
 /// Text fields' limits, in characters.
 const SHORT: usize = 200;
@@ -198,15 +197,6 @@ pub async fn create_encounter(
     let mut interviewers = input.interviewers.clone();
     interviewers.sort();
     interviewers.dedup();
-    for a in &interviewers {
-        let member = crate::studies::store::member(&mut conn, study, MemberKey::Account(a)).await?;
-        if !member.is_some_and(|m| m.role != Role::Participant) {
-            problems.push(FieldProblem {
-                field: "interviewers".into(),
-                detail: format!("Account {a} does not work on this study."),
-            });
-        }
-    }
     drop(conn);
     let present = match by_codes(app, study, &input.participants, "participants").await {
         Ok(p) => p,
@@ -225,18 +215,20 @@ pub async fn create_encounter(
     problems_or(problems, ())?;
     let id = EncounterId::new();
     let mut tx = app.db.begin().await?;
-    gate_all(&mut tx, &present, &DataUse::TakePart).await?;
-    // Read again where it is decided: a member removed since the first look
-    // is not recorded as an interviewer.
-    if let Some(gone) = store::not_staff(&mut tx, study, &interviewers)
-        .await?
-        .first()
-    {
-        return Err(AppError::invalid(
-            "interviewers",
-            format!("Account {gone} does not work on this study."),
+    // Decided here, under the study's shared lock that membership changes
+    // wait for (taken before the participants', as they take it).
+    let gone = store::not_staff(&mut tx, study, &interviewers).await?;
+    if !gone.is_empty() {
+        return Err(AppError::Invalid(
+            gone.iter()
+                .map(|a| FieldProblem {
+                    field: "interviewers".into(),
+                    detail: format!("Account {a} does not work on this study."),
+                })
+                .collect(),
         ));
     }
+    gate_all(&mut tx, &present, &DataUse::TakePart).await?;
     let ids: Vec<ParticipantId> = present.iter().map(|(id, _)| id.clone()).collect();
     let now = app.now();
     store::insert_encounter(
@@ -898,6 +890,14 @@ pub async fn import_transcript(
     let staged = media::receive_bytes(app, MediaKind::Document, bytes, "file").await?;
     let original = staged.id.clone();
     let mut tx = app.db.begin().await?;
+    // Decided here, under the item's lock: the words are of the people in
+    // it, who must still hold the recording's use (a withdrawal with removal
+    // in the meantime refuses it).
+    let locked = store::lock_item(&mut tx, study, item_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let people = store::people(tx.conn(), item_id).await?;
+    gate_all(&mut tx, &people, &recording_use(locked.item.kind)).await?;
     let placed = staged
         .record(
             &mut tx,
@@ -1198,9 +1198,20 @@ pub async fn map_speakers(
     }
     problems_or(problems, ())?;
     let mut tx = app.db.begin().await?;
-    store::lock_transcript(&mut tx, study, id)
+    let row = store::lock_transcript(&mut tx, study, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    // Attributing words to someone is a use of their recording: decided under
+    // their lock (transcript first, then participant, as quotes take them), so
+    // a withdrawal with removal cannot slip in between.
+    let kind = store::item_in(tx.conn(), study, &row.item_id)
+        .await?
+        .ok_or(AppError::NotFound)?
+        .item
+        .kind;
+    let mapped_people: Vec<(ParticipantId, StudyCode)> =
+        resolved.iter().filter_map(|(_, _, p)| p.clone()).collect();
+    gate_all(&mut tx, &mapped_people, &recording_use(kind)).await?;
     let mut mapped = Vec::new();
     for (speaker, role, participant) in &resolved {
         if !store::map_speaker(

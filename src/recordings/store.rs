@@ -175,30 +175,28 @@ pub async fn present(
 
 /// The accounts among `accounts` that are not staff of the study. Changes
 /// to membership lock the study's row first (`studies::store::lock_study`);
-/// this holds it shared (PostgreSQL) so the memberships read stay as read
-/// until the transaction commits. Take it before the participants' locks,
-/// in the order a membership change takes them.
+/// this holds it shared so the memberships read stay as read until the
+/// transaction commits. Take it before the participants' locks, in the
+/// order a membership change takes them.
 pub async fn not_staff(
     tx: &mut Tx,
     study: &StudyId,
     accounts: &[AccountId],
 ) -> sqlx::Result<Vec<AccountId>> {
-    if tx.backend() == crate::db::Backend::Postgres {
-        sqlx::query("SELECT id FROM studies WHERE id = $1 FOR SHARE")
-            .bind(study)
-            .fetch_optional(tx.conn())
-            .await?;
-    }
-    let mut missing = Vec::new();
-    for a in accounts {
-        let found = sqlx::query(
-            "SELECT id FROM memberships WHERE study_id = $1 AND account_id = $2 AND role <> 'participant'",
-        )
+    let sql = crate::for_share!(tx, "SELECT id FROM studies WHERE id = $1");
+    sqlx::query(sql)
         .bind(study)
-        .bind(a)
         .fetch_optional(tx.conn())
         .await?;
-        if found.is_none() {
+    let mut missing = Vec::new();
+    for a in accounts {
+        let member = crate::studies::store::member(
+            tx.conn(),
+            study,
+            crate::studies::store::MemberKey::Account(a),
+        )
+        .await?;
+        if !member.is_some_and(|m| m.role != crate::auth::model::Role::Participant) {
             missing.push(a.clone());
         }
     }
@@ -751,7 +749,8 @@ pub async fn set_redacted(
     text: &str,
 ) -> sqlx::Result<()> {
     sqlx::query(
-        "UPDATE transcript_turns SET redacted_text = $1 WHERE transcript_id = $2 AND position = $3",
+        "UPDATE transcript_turns SET redacted_text = $1
+         WHERE transcript_id = $2 AND position = $3 AND text_sealed IS NOT NULL",
     )
     .bind(text)
     .bind(id)
