@@ -40,16 +40,28 @@ impl Permit {
 /// refusal says why (409).
 pub async fn may(tx: &mut Tx, participant: &ParticipantId, use_: DataUse) -> Result<Permit> {
     crate::participants::store::lock(tx, participant).await?;
-    let consent = super::kernel::standing(tx.conn(), participant)
+    let record_id = answer(tx.conn(), participant, &use_)
         .await?
-        .effective
-        .ok_or_else(|| AppError::Conflict(Refusal::NoConsent.to_string()))?;
-    consent
-        .allows(&use_)
         .map_err(|r| AppError::Conflict(r.to_string()))?;
     Ok(Permit {
         participant_id: participant.clone(),
         use_,
-        record_id: consent.record_id().clone(),
+        record_id,
+    })
+}
+
+/// The same rule's answer without a lock and without a `Permit`, for what
+/// only shows or forecasts a decision (a list judging quotes, an upload
+/// refused before its bytes are read): the consent record it rests on, or
+/// why not. Whatever then stores or exports must still pass `may`.
+pub async fn answer(
+    conn: &mut sqlx::AnyConnection,
+    participant: &ParticipantId,
+    use_: &DataUse,
+) -> Result<std::result::Result<ConsentRecordId, Refusal>> {
+    let standing = super::kernel::standing(conn, participant).await?;
+    Ok(match standing.effective {
+        Some(consent) => consent.allows(use_).map(|()| consent.record_id().clone()),
+        None => Err(Refusal::NoConsent),
     })
 }

@@ -398,12 +398,9 @@ pub async fn prepare_media(
     let use_ = recording_use(kind);
     let mut conn = app.db.pool.acquire().await?;
     for (id, code) in &people {
-        let standing = crate::consent::kernel::standing(&mut conn, id).await?;
-        let answer = match standing.effective {
-            Some(c) => c.allows(&use_),
-            None => Err(Refusal::NoConsent),
-        };
-        answer.map_err(|r| refused(code, &use_, AppError::Conflict(r.to_string())))?;
+        gate::answer(&mut conn, id, &use_)
+            .await?
+            .map_err(|r| refused(code, &use_, AppError::Conflict(r.to_string())))?;
     }
     Ok(PreparedMedia {
         encounter,
@@ -1570,11 +1567,9 @@ async fn judge(conn: &mut sqlx::AnyConnection, rows: &mut [store::QuoteRow]) -> 
     let mut answers: HashMap<ParticipantId, std::result::Result<(), Refusal>> = HashMap::new();
     for r in rows.iter_mut() {
         if !answers.contains_key(&r.participant_id) {
-            let standing = crate::consent::kernel::standing(conn, &r.participant_id).await?;
-            let answer = match standing.effective {
-                Some(c) => c.allows(&DataUse::Quotes),
-                None => Err(Refusal::NoConsent),
-            };
+            let answer = gate::answer(conn, &r.participant_id, &DataUse::Quotes)
+                .await?
+                .map(|_| ());
             answers.insert(r.participant_id.clone(), answer);
         }
         match &answers[&r.participant_id] {
