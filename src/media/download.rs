@@ -30,13 +30,11 @@ pub fn requested(req: &Request, len: u64) -> Result<Option<(u64, u64)>, Unsatisf
         return Ok(None);
     };
     let mut ranges = range.satisfiable_ranges(len);
+    // Several ranges, a range that does not parse, and a suffix longer than
+    // the file (which `headers` leaves out) are all answered with the whole
+    // file (RFC 9110 14.2).
     let (Some(first), None) = (ranges.next(), ranges.next()) else {
-        // Several ranges are answered with the whole file.
-        return if range.satisfiable_ranges(len).next().is_none() && len > 0 {
-            Err(Unsatisfiable)
-        } else {
-            Ok(None)
-        };
+        return Ok(None);
     };
     let start = match first.0 {
         Bound::Included(s) => s,
@@ -87,5 +85,36 @@ pub fn respond(req: &Request, opened: Opened, file_name: &str) -> Response {
             .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
             .header(header::CONTENT_LENGTH, end - start + 1)
             .body(Body::from_bytes_stream(opened.range(start, end))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn asked(range: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, Unsatisfiable> {
+        let mut b = Request::builder();
+        if let Some(r) = range {
+            b = b.header("range", r);
+        }
+        requested(&b.finish(), len)
+    }
+
+    #[test]
+    fn one_range_is_served_and_anything_else_gets_the_whole_file() {
+        assert_eq!(asked(Some("bytes=0-0"), 300).unwrap(), Some((0, 0)));
+        assert_eq!(asked(Some("bytes=-100"), 300).unwrap(), Some((200, 299)));
+        assert_eq!(asked(Some("bytes=250-999"), 300).unwrap(), Some((250, 299)));
+        for whole in [
+            None,
+            Some("bytes=-500"),
+            Some("bytes=abc"),
+            Some("bytes=0-1,5-6"),
+        ] {
+            assert_eq!(asked(whole, 300).unwrap(), None, "{whole:?}");
+        }
+        for past in ["bytes=300-", "bytes=400-500", "bytes=-0"] {
+            assert!(asked(Some(past), 300).is_err(), "{past}");
+        }
     }
 }

@@ -1340,11 +1340,19 @@ async fn a_researcher_logs_a_vox_pop_with_its_transcript_and_a_quote() {
         .await;
         choose("form[enctype='multipart/form-data']", "method", "paper_scanned".into()).await;
         b.find("#field-scan").await.unwrap().type_text(scan.to_str().unwrap()).await;
+        b.click_on("#field-send_copy").await;
         click_and_reload(&b, "form[enctype='multipart/form-data'] button[type=submit]").await;
         assert!(
             b.source().await.contains("The consent has been recorded"),
             "the paper consent is recorded"
         );
+        // The box ticked above the file was read: the participant's copy is queued.
+        let copies: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE template = 'consent_copy'")
+                .fetch_one(&t.app.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(copies, 1);
 
         b.goto(&format!("{base}/studies/{study}/fieldwork")).await;
         wait_for_heading(&b, "Fieldwork").await;
