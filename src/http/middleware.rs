@@ -3,6 +3,7 @@
 //! secrets), a body size limit that also covers chunked bodies, and turning
 //! every error into problem+json (API) or a readable page (everything else).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -45,12 +46,9 @@ pub async fn around(app: App, ep: impl Endpoint, mut req: Request) -> poem::Resu
     async move {
         // An upload's body is shared so what a refusal leaves unread can be
         // read away before the answer goes (`drained`).
-        let rest = is_upload(&method, &path).then(|| {
-            let (body, rest) = shared(req.take_body());
-            req.set_body(body);
-            rest
-        });
-        let outcome = match check_request(&app, &mut req).await {
+        let upload = is_upload(&method, &path);
+        let unread = upload.then(|| Unread::of(&mut req));
+        let outcome = match check_request(&app, &mut req, upload).await {
             Ok(()) => ep.call(req).await.map(IntoResponse::into_response),
             Err(e) => Err(e.into()),
         };
@@ -67,8 +65,8 @@ pub async fn around(app: App, ep: impl Endpoint, mut req: Request) -> poem::Resu
             }
         }
         secure_headers(&app, &mut resp);
-        if let Some(rest) = rest {
-            if !drained(&rest).await {
+        if let Some(unread) = unread {
+            if !unread.drained().await {
                 resp.headers_mut()
                     .insert(header::CONNECTION, HeaderValue::from_static("close"));
             }
@@ -89,7 +87,7 @@ pub async fn around(app: App, ep: impl Endpoint, mut req: Request) -> poem::Resu
 }
 
 /// Refuses oversized headers, then reads the body within its limit.
-async fn check_request(app: &App, req: &mut Request) -> Result<(), AppError> {
+async fn check_request(app: &App, req: &mut Request, upload: bool) -> Result<(), AppError> {
     let header_bytes: usize = req
         .headers()
         .iter()
@@ -100,6 +98,10 @@ async fn check_request(app: &App, req: &mut Request) -> Result<(), AppError> {
             limit: MAX_HEADER_BYTES,
         });
     }
+    if upload {
+        // Uploads stream to disk within their own limits (`media::upload`).
+        return Ok(());
+    }
     limit_body(app, req).await
 }
 
@@ -109,42 +111,89 @@ fn is_upload(method: &Method, path: &str) -> bool {
         && super::routes::is_upload(path)
 }
 
-type BodyRest = Arc<tokio::sync::Mutex<BoxStream<'static, std::io::Result<Bytes>>>>;
-
-/// The body as the handler reads it, and a handle on what it leaves unread.
-fn shared(body: Body) -> (Body, BodyRest) {
-    let rest: BodyRest = Arc::new(tokio::sync::Mutex::new(body.into_bytes_stream().boxed()));
-    let reader = futures_util::stream::unfold(rest.clone(), |rest| async move {
-        let next = rest.lock().await.next().await;
-        next.map(|item| (item, rest))
-    });
-    (Body::from_bytes_stream(reader), rest)
+/// An upload's body as its handler reads it, with what the handler leaves
+/// unread still in reach: closing a connection with data unread resets it,
+/// and the client loses the answer with it.
+struct Unread {
+    stream: Arc<tokio::sync::Mutex<BoxStream<'static, std::io::Result<Bytes>>>>,
+    read: Arc<AtomicU64>,
+    /// What the request said it would send, when it said.
+    length: Option<u64>,
+    /// The client waits for "100 Continue" before it sends the body.
+    expects_continue: bool,
 }
 
 /// How much of a refused upload is read and thrown away so its sender gets
-/// the answer: closing a connection with data still unread resets it, and
-/// the client loses the answer with it.
+/// the answer.
 const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// Reads away what a handler left of an upload (an upload refused by access,
-/// CSRF, consent or kind before its end), within bounds. True when the body
-/// was read to its end and the connection can serve again; otherwise it is
-/// closed after the answer (`Connection: close`).
-async fn drained(rest: &BodyRest) -> bool {
-    let mut stream = rest.lock().await;
-    let mut read = 0u64;
-    let until = tokio::time::Instant::now() + DRAIN_TIME;
-    loop {
-        match tokio::time::timeout_at(until, stream.next()).await {
-            Ok(None) => return true,
-            Ok(Some(Ok(chunk))) => {
-                read += chunk.len() as u64;
-                if read > DRAIN_BYTES {
-                    return false;
+impl Unread {
+    /// Puts a shared reader in place of the request's body.
+    fn of(req: &mut Request) -> Unread {
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let expects_continue = req
+            .headers()
+            .get(header::EXPECT)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+        let stream = Arc::new(tokio::sync::Mutex::new(
+            req.take_body().into_bytes_stream().boxed(),
+        ));
+        let read = Arc::new(AtomicU64::new(0));
+        let reader = futures_util::stream::unfold(
+            (stream.clone(), read.clone()),
+            |(stream, read)| async move {
+                let next = stream.lock().await.next().await;
+                if let Some(Ok(chunk)) = &next {
+                    read.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                 }
+                next.map(|item| (item, (stream, read)))
+            },
+        );
+        req.set_body(Body::from_bytes_stream(reader));
+        Unread {
+            stream,
+            read,
+            length,
+            expects_continue,
+        }
+    }
+
+    /// Reads away what the handler left (an upload refused by access, CSRF,
+    /// consent or kind before its end), within bounds. True when the body was
+    /// read to its end and the connection can serve again; otherwise it is
+    /// closed after the answer (`Connection: close`). A body never asked
+    /// for ("Expect: 100-continue", nothing read) or too large to read away
+    /// is not read at all.
+    async fn drained(self) -> bool {
+        let read = self.read.load(Ordering::Relaxed);
+        if self.expects_continue && read == 0 {
+            return false;
+        }
+        if self
+            .length
+            .is_some_and(|n| n.saturating_sub(read) > DRAIN_BYTES)
+        {
+            return false;
+        }
+        let mut stream = self.stream.lock().await;
+        let mut drained = 0u64;
+        let until = tokio::time::Instant::now() + DRAIN_TIME;
+        loop {
+            match tokio::time::timeout_at(until, stream.next()).await {
+                Ok(None) => return true,
+                Ok(Some(Ok(chunk))) => {
+                    drained += chunk.len() as u64;
+                    if drained > DRAIN_BYTES {
+                        return false;
+                    }
+                }
+                Ok(Some(Err(_))) | Err(_) => return false,
             }
-            Ok(Some(Err(_))) | Err(_) => return false,
         }
     }
 }
@@ -156,10 +205,6 @@ fn escape_for_log(s: &str) -> String {
 
 async fn limit_body(app: &App, req: &mut Request) -> Result<(), AppError> {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
-        return Ok(());
-    }
-    // Uploads stream to disk within their own limits (`media::upload`).
-    if is_upload(req.method(), req.uri().path()) {
         return Ok(());
     }
     let limit = app.server.max_body_bytes;

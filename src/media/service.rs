@@ -190,13 +190,11 @@ pub async fn receive(
 pub async fn receive_bytes(
     app: &App,
     declared: MediaKind,
-    bytes: Vec<u8>,
+    bytes: Bytes,
     field: &str,
 ) -> Result<Staged> {
     let limit = bytes.len() as u64;
-    let chunks: Chunks<'_> = Box::pin(futures_util::stream::once(
-        async move { Ok(Bytes::from(bytes)) },
-    ));
+    let chunks: Chunks<'_> = Box::pin(futures_util::stream::once(async move { Ok(bytes) }));
     receive(app, declared, chunks, limit.max(1), field).await
 }
 

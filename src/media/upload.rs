@@ -28,6 +28,8 @@ pub struct Upload {
 pub struct FileField {
     pub name: Option<String>,
     field: multer::Field<'static>,
+    /// The limit `Upload::read` set for it.
+    limit: u64,
 }
 
 fn refused(e: multer::Error, limit: u64) -> AppError {
@@ -99,6 +101,7 @@ impl Upload {
                     file: Some(FileField {
                         name: file_name,
                         field,
+                        limit,
                     }),
                 });
             }
@@ -139,9 +142,17 @@ impl Upload {
 }
 
 impl FileField {
-    /// The file's bytes as they arrive; a stream past `limit` ends in 413.
-    pub fn chunks(self, limit: u64) -> Chunks<'static> {
+    /// The file's bytes as they arrive; a stream past its limit ends in 413.
+    pub fn chunks(self) -> Chunks<'static> {
+        let limit = self.limit;
         Box::pin(self.field.map(move |c| c.map_err(|e| refused(e, limit))))
+    }
+
+    /// The whole file, for the small ones the server reads itself (a
+    /// transcript, a consent scan); past its limit, 413.
+    pub async fn bytes(self) -> Result<bytes::Bytes> {
+        let limit = self.limit;
+        self.field.bytes().await.map_err(|e| refused(e, limit))
     }
 }
 

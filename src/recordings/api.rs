@@ -266,7 +266,7 @@ pub async fn upload_media(
     let file = upload.take_file()?;
     let name = file.name.clone();
     let limit = app.server.max_upload_bytes;
-    let staged = media::receive(app, prepared.kind(), file.chunks(limit), limit, "file").await?;
+    let staged = media::receive(app, prepared.kind(), file.chunks(), limit, "file").await?;
     service::add_media(
         app,
         actor,
@@ -293,11 +293,7 @@ pub async fn upload_transcript(
     service::media_item(app_of(req), actor, study, item).await?;
     let file = upload.take_file()?;
     let name = file.name.clone();
-    let mut chunks = file.chunks(TRANSCRIPT_LIMIT);
-    let mut bytes = Vec::new();
-    while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
-        bytes.extend_from_slice(&chunk?);
-    }
+    let bytes = file.bytes().await?;
     service::import_transcript(app_of(req), actor, study, item, name.as_deref(), bytes).await
 }
 

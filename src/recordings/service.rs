@@ -837,7 +837,7 @@ pub async fn import_transcript(
     study: &StudyId,
     item_id: &MediaItemId,
     file_name: Option<&str>,
-    bytes: Vec<u8>,
+    bytes: bytes::Bytes,
 ) -> Result<TranscriptId> {
     let (row, _) = item_for(app, actor, study, item_id).await?;
     if !matches!(row.item.kind, MediaKind::Audio | MediaKind::Video) {

@@ -167,11 +167,12 @@ impl PdfFile {
     }
 }
 
-fn scan(raw: Option<&Text>) -> Result<Option<Vec<u8>>, AppError> {
+fn scan(raw: Option<&Text>) -> Result<Option<bytes::Bytes>, AppError> {
     use base64::Engine;
     raw.map(|b64| {
         base64::engine::general_purpose::STANDARD
             .decode(b64.as_bytes())
+            .map(bytes::Bytes::from)
             .map_err(|_| AppError::invalid("scan_base64", "The scan is not valid base64."))
     })
     .transpose()

@@ -286,25 +286,17 @@ pub async fn take(
     let method =
         ConsentMethod::parse(upload.get("method")).unwrap_or(ConsentMethod::InPersonWitnessed);
     let scan = match upload.take_file() {
-        Ok(file) if method == ConsentMethod::PaperScanned => {
-            let mut chunks = file.chunks(SCAN_LIMIT);
-            let mut bytes = Vec::new();
-            while let Some(chunk) = futures_util::StreamExt::next(&mut chunks).await {
-                match chunk {
-                    Ok(c) => bytes.extend_from_slice(&c),
-                    Err(AppError::TooLarge { .. }) => {
-                        let e = AppError::invalid(
-                            "scan",
-                            "The scan is larger than 25 MB: scan it at a lower resolution, or as a PDF.",
-                        );
-                        return researcher_form(req, &viewer, &study, &pid, &q, Some((&upload, e)))
-                            .await;
-                    }
-                    Err(other) => return Err(other.into()),
-                }
+        Ok(file) if method == ConsentMethod::PaperScanned => match file.bytes().await {
+            Ok(bytes) => Some(bytes),
+            Err(AppError::TooLarge { .. }) => {
+                let e = AppError::invalid(
+                    "scan",
+                    "The scan is larger than 25 MB: scan it at a lower resolution, or as a PDF.",
+                );
+                return researcher_form(req, &viewer, &study, &pid, &q, Some((&upload, e))).await;
             }
-            Some(bytes)
-        }
+            Err(other) => return Err(other.into()),
+        },
         _ => None,
     };
     let taken = service::Taken {

@@ -51,13 +51,13 @@ pub struct Taken<'a> {
     /// Where the verbal consent recording is kept (verbal).
     pub verbal_record: Option<&'a str>,
     /// The scanned paper form (paper).
-    pub scan: Option<Vec<u8>>,
+    pub scan: Option<bytes::Bytes>,
     /// Email the participant a copy of the form with the PDF attached.
     pub send_copy: bool,
 }
 
 /// What each method of taking consent keeps as its evidence.
-type Evidence<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a [u8]>);
+type Evidence<'a> = (Option<&'a str>, Option<&'a str>, Option<&'a bytes::Bytes>);
 
 fn evidence<'a>(t: &'a Taken<'_>) -> Result<Evidence<'a>> {
     match t.method {
@@ -79,7 +79,7 @@ fn evidence<'a>(t: &'a Taken<'_>) -> Result<Evidence<'a>> {
                 )),
             }
         }
-        ConsentMethod::PaperScanned => match t.scan.as_deref().filter(|s| !s.is_empty()) {
+        ConsentMethod::PaperScanned => match t.scan.as_ref().filter(|s| !s.is_empty()) {
             Some(s) => Ok((None, None, Some(s))),
             None => Err(AppError::invalid(
                 "scan",
@@ -112,11 +112,11 @@ pub async fn take(
     // bytes; anything else is refused before any lock is taken.
     let staged = match scan {
         Some(bytes) => {
-            let kind = match media::kind::sniff(bytes).kind {
+            let kind = match media::kind::sniff(bytes.as_ref()).kind {
                 Some(MediaKind::Photo) => MediaKind::Photo,
                 _ => MediaKind::Document,
             };
-            Some(media::service::receive_bytes(app, kind, bytes.to_vec(), "scan").await?)
+            Some(media::service::receive_bytes(app, kind, bytes.clone(), "scan").await?)
         }
         None => None,
     };
