@@ -47,7 +47,10 @@ pub async fn around(app: App, ep: impl Endpoint, mut req: Request) -> poem::Resu
         // An upload's body is shared so what a refusal leaves unread can be
         // read away before the answer goes (`drained`).
         let upload = is_upload(&method, &path);
-        let unread = upload.then(|| Unread::of(&mut req));
+        // Whatever a refusal (a limit, access, CSRF, consent) leaves of a
+        // body is read away before the answer goes (`Unread::drained`).
+        let has_body = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let unread = has_body.then(|| Unread::of(&mut req));
         let outcome = match check_request(&app, &mut req, upload).await {
             Ok(()) => ep.call(req).await.map(IntoResponse::into_response),
             Err(e) => Err(e.into()),
@@ -111,9 +114,10 @@ fn is_upload(method: &Method, path: &str) -> bool {
         && super::routes::is_upload(path)
 }
 
-/// An upload's body as its handler reads it, with what the handler leaves
+/// A request's body as its handler reads it, with what the handler leaves
 /// unread still in reach: closing a connection with data unread resets it,
-/// and the client loses the answer with it.
+/// and the client loses the answer with it (or reuses the connection and
+/// finds it cut off).
 struct Unread {
     stream: Arc<tokio::sync::Mutex<BoxStream<'static, std::io::Result<Bytes>>>>,
     read: Arc<AtomicU64>,
@@ -163,8 +167,9 @@ impl Unread {
         }
     }
 
-    /// Reads away what the handler left (an upload refused by access, CSRF,
-    /// consent or kind before its end), within bounds. True when the body was
+    /// Reads away what the handler left (a body past the JSON limit, an
+    /// upload refused by access, CSRF, consent or kind before its end),
+    /// within bounds. True when the body was
     /// read to its end and the connection can serve again; otherwise it is
     /// closed after the answer (`Connection: close`). A body never asked
     /// for ("Expect: 100-continue", nothing read) or too large to read away
