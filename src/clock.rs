@@ -46,6 +46,13 @@ pub fn spoken(ms: i64) -> String {
         .unwrap_or_else(|| "invalid time".into())
 }
 
+/// The UK day of a moment in Unix milliseconds, as YYYY-MM-DD (for file names).
+pub fn local_date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&LOCAL).format("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "invalid-date".into())
+}
+
 /// A date and time typed in UK time (an HTML datetime-local value,
 /// 2026-07-01T14:30) as Unix milliseconds. The hour the clocks skip in
 /// spring has no reading; the one repeated in autumn reads as its first.
@@ -96,6 +103,8 @@ mod tests {
         // 24 November 2026 12:43 UTC is GMT; 1 July 2026 13:30 UTC is 14:30 BST.
         assert_eq!(spoken(1_795_524_180_000), "24 November 2026, 12:43");
         assert_eq!(spoken(1_782_912_600_000), "1 July 2026, 14:30");
+        // 23:30 UTC on 1 July is already 2 July in the UK.
+        assert_eq!(local_date(1_782_948_600_000), "2026-07-02");
         assert_eq!(parse_local("2026-07-01T14:30"), Some(1_782_912_600_000));
         assert_eq!(parse_local("2026-11-24T12:43"), Some(1_795_524_180_000));
         // 01:30 on 29 March 2026 never happened in the UK.

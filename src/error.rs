@@ -31,6 +31,9 @@ pub enum AppError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// Something that existed and no longer can be used (a used or expired link).
+    #[error("{0}")]
+    Gone(String),
     #[error("Too many attempts. Try again in {retry_after_secs} seconds.")]
     Throttled { retry_after_secs: u64 },
     #[error("The form had expired or did not come from this site. Reload the page and try again.")]
@@ -80,6 +83,7 @@ impl AppError {
             }
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -97,6 +101,7 @@ impl AppError {
             Self::SecondFactorEnrolmentRequired => "second-factor-enrolment-required",
             Self::NotFound => "not-found",
             Self::Conflict(_) => "conflict",
+            Self::Gone(_) => "gone",
             Self::Throttled { .. } => "too-many-requests",
             Self::Csrf => "csrf",
             Self::TooLarge { .. } => "payload-too-large",

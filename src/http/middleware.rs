@@ -271,6 +271,7 @@ fn classify(err: &poem::Error) -> AppError {
             AppError::Forbidden(s) => AppError::Forbidden(s.clone()),
             AppError::SecondFactorEnrolmentRequired => AppError::SecondFactorEnrolmentRequired,
             AppError::Conflict(s) => AppError::Conflict(s.clone()),
+            AppError::Gone(s) => AppError::Gone(s.clone()),
             AppError::Throttled { retry_after_secs } => AppError::Throttled {
                 retry_after_secs: *retry_after_secs,
             },

@@ -80,6 +80,7 @@ pages! {
     "/studies/:study_id/participants/:participant_id" => { GET participants::pages::participant },
     "/studies/:study_id/participants/:participant_id/identity" => { POST participants::pages::reveal },
     "/consent" => { GET consent::records::pages::consent_form, POST consent::records::pages::consent_submit },
+    "/consent/copy" => { POST consent::records::pages::consent_copy },
     "/studies/:study_id/participants/:participant_id/consents/new" => { GET consent::records::pages::take_form, POST consent::records::pages::take },
     "/studies/:study_id/participants/:participant_id/consent-invitations" => { POST consent::records::pages::invite },
     "/studies/:study_id/participants/:participant_id/withdrawals" => { POST consent::records::pages::withdraw },

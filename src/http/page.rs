@@ -225,6 +225,11 @@ impl Page {
         }
     }
 
+    /// Answers with this status instead of 200 OK.
+    pub fn status(&mut self, status: StatusCode) {
+        self.status = status;
+    }
+
     /// Replaces one value of the page's context.
     pub fn set(&mut self, key: &str, value: Value) {
         self.ctx[key] = value;
@@ -270,12 +275,12 @@ pub fn see_other(path: &str, notice: Option<Notice>) -> Response {
 
 /// A consent record's PDF copy as a download named after the record.
 /// A PDF as a download named `<what>-<id>.pdf`.
-pub fn pdf_response(what: &str, id: &impl std::fmt::Display, bytes: Vec<u8>) -> Response {
+pub fn pdf_response(file_name: &str, bytes: Vec<u8>) -> Response {
     Response::builder()
         .content_type("application/pdf")
         .header(
             "content-disposition",
-            format!("attachment; filename=\"{what}-{id}.pdf\""),
+            format!("attachment; filename=\"{file_name}\""),
         )
         .body(bytes)
 }

@@ -430,6 +430,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/consent", "public"),
     ("POST", "/consent", "public"),
+    ("POST", "/consent/copy", "public"),
     (
         "GET",
         "/studies/:study_id/participants/:participant_id/consents/new",

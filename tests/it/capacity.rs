@@ -451,8 +451,8 @@ async fn advice_against_before_consent_blocks_every_consent_path(engine: Engine)
     // Online: the form already open is refused when sent, and the link no
     // longer opens.
     let refused = submit_online(&mut page, &s, &path, false).await;
-    assert_eq!(refused.status, 403, "{}", refused.text);
-    t.pages().get(&path).await.assert_status(403);
+    assert_eq!(refused.status, 410, "{}", refused.text);
+    t.pages().get(&path).await.assert_status(410);
     // A new link is refused too.
     let r = post(
         &t,

@@ -209,6 +209,7 @@ async fn a_new_form_version_lists_those_due_and_invites_them_in_bulk(engine: Eng
         .collect();
     fields.push(("token".into(), token.into()));
     fields.push(("signature".into(), "Pat Participant".into()));
+    fields.push(("go".into(), "sign".into()));
     let refs: Vec<(&str, &str)> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))

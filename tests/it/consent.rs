@@ -179,13 +179,15 @@ pub async fn invitation_path(t: &TestApp, s: &Setup) -> String {
         .to_owned()
 }
 
-/// The consent page's fields for a link (path or URL): every mandatory
-/// clause yes, the rest no, signed.
+/// The consent page's fields for a link (path or URL), as its check page
+/// signs them: every mandatory clause yes, the rest no, signed.
 pub fn consent_fields(s: &Setup, link: &str, send_copy: bool) -> Vec<(String, String)> {
     let token = link.split_once("token=").unwrap().1;
     let mut fields = vec![
         ("token".to_owned(), token.to_owned()),
         ("signature".to_owned(), NAME.to_owned()),
+        ("at".to_owned(), "check".to_owned()),
+        ("go".to_owned(), "sign".to_owned()),
     ];
     fields.extend(
         answers(s, &[], "no")
@@ -481,7 +483,7 @@ async fn withdrawal_takes_effect_at_once(engine: Engine) {
         .unwrap_err();
     assert!(refused.to_string().contains("withdrawn"), "{refused}");
     let page = t.http.get(t.url(&path)).send().await.unwrap();
-    assert_eq!(page.status(), 403, "the invitation was cancelled");
+    assert_eq!(page.status(), 410, "the invitation was cancelled");
     let r = t
         .api(
             Method::POST,
@@ -566,33 +568,99 @@ async fn online_consent_through_a_one_time_link(engine: Engine) {
         "{path}"
     );
     let mut page = t.pages();
-    let form = page.get(&path).await;
-    form.assert_status(200);
-    assert!(!form.text.contains("checked"), "nothing is pre-ticked");
-    let token = path.split_once("token=").unwrap().1.to_owned();
-    let mut fields: Vec<(String, String)> = vec![
-        ("token".into(), token.clone()),
-        ("signature".into(), NAME.into()),
-    ];
-    for k in &s.mandatory {
-        fields.push((format!("answer.{k}"), "yes".into()));
+    let start = page.get(&path).await;
+    start.assert_status(200);
+    // The start says whose study, who to ask and where the information
+    // sheet is, offers the easy-read form, and keeps staff notes to staff.
+    for wanted in [
+        "Dr Sam Okafor",
+        "example.ac.uk&#x2f;designing-together&#x2f;information-sheet",
+        "presentation=easy-read",
+        "There are 14 statements",
+    ] {
+        assert!(start.text.contains(wanted), "{wanted}:\n{}", start.text);
     }
-    let wrong: Vec<(&str, &str)> = fields
-        .iter()
-        .filter(|(k, _)| !k.ends_with(&s.mandatory[0]))
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let refused = page.post("/consent", &wrong).await;
+    assert!(!start.text.contains("Example form"), "{}", start.text);
+    let token = path.split_once("token=").unwrap().1.to_owned();
+    let step = |at: &str, go: &str, answers: &[(&str, &str)]| {
+        let mut fields: Vec<(String, String)> = vec![
+            ("token".into(), token.clone()),
+            ("at".into(), at.into()),
+            ("go".into(), go.into()),
+        ];
+        fields.extend(
+            answers
+                .iter()
+                .map(|(k, v)| (format!("answer.{k}"), v.to_string())),
+        );
+        fields
+    };
+    async fn post(page: &mut PageClient, fields: Vec<(String, String)>) -> Page {
+        let refs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        page.post("/consent", &refs).await
+    }
+    // Part 1: the first two statements needed to take part, nothing ticked.
+    let part1 = post(&mut page, step("start", "next", &[])).await;
+    part1.assert_status(200);
+    assert!(part1.text.contains("Part 1 of 5"), "{}", part1.text);
+    assert!(!part1.text.contains("checked"), "nothing is pre-ticked");
+    assert!(part1.text.contains("Statement 2 of 14"));
+    assert!(!part1.text.contains("Statement 3 of 14"));
+    // Continuing with nothing answered names each statement apart.
+    let refused = post(&mut page, step("part-1", "next", &[])).await;
     refused.assert_status(422);
+    for n in [1, 2] {
+        let named = format!("Statement {n} of 14 is not answered");
+        assert!(refused.text.contains(&named), "{named}:\n{}", refused.text);
+    }
+    let first = s.mandatory[0].as_str();
     assert!(refused
         .text
-        .contains(&format!("field-answers.{}-error", s.mandatory[0])));
+        .contains(&format!("href=\"#field-answers.{first}\"")));
+    // A no to a needed statement stops the participant kindly, at that part.
+    let no = post(
+        &mut page,
+        step("part-1", "next", &[(first, "no"), (&s.mandatory[1], "yes")]),
+    )
+    .await;
+    no.assert_status(422);
+    assert!(
+        no.text.contains("Statement 1 of 14 needs a yes"),
+        "{}",
+        no.text
+    );
+    // Signing with a statement unanswered and no signature names both.
+    let mut answers: Vec<(&str, &str)> = s.mandatory.iter().map(|k| (k.as_str(), "yes")).collect();
+    answers.extend(s.optional[1..].iter().map(|k| (k.as_str(), "no")));
+    let unsigned = post(&mut page, step("check", "sign", &answers)).await;
+    unsigned.assert_status(422);
+    assert!(
+        unsigned.text.contains("Statement 6 of 14 is not answered"),
+        "{}",
+        unsigned.text
+    );
+    assert!(
+        unsigned.text.contains("href=\"#field-signature\""),
+        "{}",
+        unsigned.text
+    );
     assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
-    let all: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    page.post("/consent", &all).await.assert_status(200);
+    // Changing an answer from the check page goes to its part and back.
+    let change = post(&mut page, step("check", "change-3", &answers)).await;
+    assert!(change.text.contains("Part 3 of 5") && change.text.contains("name=\"returning\""));
+    answers.push((&s.optional[0], "yes"));
+    let mut back = step("part-3", "next", &answers);
+    back.push(("returning".into(), "yes".into()));
+    let check = post(&mut page, back).await;
+    assert!(check.text.contains("Check your answers"), "{}", check.text);
+    let mut sign = step("check", "sign", &answers);
+    sign.push(("signature".into(), NAME.into()));
+    let done = post(&mut page, sign.clone()).await;
+    done.assert_status(200);
+    assert!(done.text.contains("You agreed to") && done.text.contains("You said no to"));
     assert_eq!(
         count(
             &t,
@@ -601,14 +669,42 @@ async fn online_consent_through_a_one_time_link(engine: Engine) {
         .await,
         1
     );
-    page.post("/consent", &all).await.assert_status(403);
+    // Their copy, now, named for what it is.
+    let token_field = [("token", token.as_str())];
+    let copy = page.post("/consent/copy", &token_field).await;
+    copy.assert_status(200);
+    let disposition = copy.headers["content-disposition"].to_str().unwrap();
+    assert!(
+        disposition.contains("-participation-v1-") && disposition.ends_with(".pdf\""),
+        "{disposition}"
+    );
+    assert!(copy.text.starts_with("%PDF"));
+    // Signing again stores nothing and says the form was answered.
+    let again = post(&mut page, sign).await;
+    again.assert_status(410);
+    assert!(
+        again.text.contains("You have already answered this form"),
+        "{}",
+        again.text
+    );
     assert_eq!(
         count(&t, "SELECT COUNT(*) FROM consent_records").await,
         1,
         "a second submission stores nothing"
     );
+    let opened = page.get(&path).await;
+    opened.assert_status(410);
+    assert!(opened.text.contains("Download your copy"));
+    // An hour on, the copy comes from the research team instead.
+    t.app.clock.advance(fieldkit::clock::HOUR);
+    page.post("/consent/copy", &token_field)
+        .await
+        .assert_status(410);
+    assert!(!page.get(&path).await.text.contains("Download your copy"));
     let tampered = format!("/consent?token={}x", token);
-    page.get(&tampered).await.assert_status(403);
+    let unknown = page.get(&tampered).await;
+    unknown.assert_status(404);
+    assert!(unknown.text.contains("We cannot find this link"));
 }
 
 async fn an_invitation_expires(engine: Engine) {
@@ -616,7 +712,101 @@ async fn an_invitation_expires(engine: Engine) {
     let s = setup(&t).await;
     let path = invitation_path(&t, &s).await;
     t.app.clock.advance(15 * fieldkit::clock::DAY);
-    t.pages().get(&path).await.assert_status(403);
+    let expired = t.pages().get(&path).await;
+    expired.assert_status(410);
+    assert!(
+        expired.text.contains("This link has expired"),
+        "{}",
+        expired.text
+    );
+    assert!(
+        expired.text.contains("Dr Sam Okafor"),
+        "whom to ask: {}",
+        expired.text
+    );
+}
+
+/// The same link signed from several tabs at once: one record, and every
+/// other tab is told the form was answered.
+async fn one_link_signed_at_once_records_once(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let path = invitation_path(&t, &s).await;
+    let mut page = t.pages();
+    page.get(&path).await.assert_status(200);
+    let fields = consent_fields(&s, &path, false);
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let tabs: Vec<PageClient> = (0..8).map(|_| page.clone()).collect();
+    let answers = futures_util::future::join_all(tabs.into_iter().map(|mut tab| {
+        let refs = refs.clone();
+        async move { tab.post("/consent", &refs).await }
+    }))
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 410, 410, 410, 410, 410, 410, 410]);
+    assert!(answers
+        .iter()
+        .filter(|a| a.status == 410)
+        .all(|a| a.text.contains("You have already answered this form")));
+    assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 1);
+}
+
+/// A participant who asks for the easy-read form signs that form, and reads
+/// its words around the statements too.
+async fn the_easy_read_form_is_one_tap_away(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let path = invitation_path(&t, &s).await;
+    let mut page = t.pages();
+    let easy = page.get(&format!("{path}&presentation=easy-read")).await;
+    easy.assert_status(200);
+    assert!(
+        easy.text
+            .contains("Saying yes to the Designing Together project"),
+        "{}",
+        easy.text
+    );
+    assert!(
+        easy.text.contains("There are 14 sentences"),
+        "{}",
+        easy.text
+    );
+    assert!(easy.text.contains("presentation=standard"));
+    assert!(
+        !easy.text.contains("Easy read forms put a picture"),
+        "staff note: {}",
+        easy.text
+    );
+    let mut fields = consent_fields(&s, &path, false);
+    fields.push(("presentation".into(), "easy-read".into()));
+    fields.retain(|(k, _)| k != "signature");
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let unsigned = page.post("/consent", &refs).await;
+    unsigned.assert_status(422);
+    assert!(
+        unsigned.text.contains("Write your name to sign."),
+        "{}",
+        unsigned.text
+    );
+    let mut refs = refs.clone();
+    refs.push(("signature", NAME));
+    let done = page.post("/consent", &refs).await;
+    done.assert_status(200);
+    assert!(done.text.contains("You said yes to"), "{}", done.text);
+    let form: String = sqlx::query_scalar(
+        "SELECT f.form_id FROM consent_records r JOIN consent_form_versions f ON f.id = r.form_version_id",
+    )
+    .fetch_one(&t.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(form, "participation-easy-read");
 }
 
 /// C1: each way of taking consent keeps its own evidence; a researcher
@@ -777,5 +967,7 @@ on_both_engines!(
     withdrawal_takes_effect_at_once,
     erasure_can_be_refused_with_a_reason,
     online_consent_through_a_one_time_link,
+    the_easy_read_form_is_one_tap_away,
+    one_link_signed_at_once_records_once,
     an_invitation_expires,
 );

@@ -34,15 +34,25 @@ async fn invite(t: &TestApp, s: &Setup, participant: &str) -> Value {
     r.json().await.unwrap()
 }
 
+/// The file name of RC-0001's copy of the participation form signed today.
+fn copy_name(t: &TestApp) -> String {
+    let day = fieldkit::clock::local_date(t.app.clock.now_ms());
+    format!("RC-0001-participation-v1-{day}.pdf")
+}
+
 async fn consent_online(t: &TestApp, s: &Setup, link: &str, send_copy: bool) {
     let mut page = t.pages();
     let path = link.strip_prefix(&t.base).unwrap();
-    let form = page.get(path).await;
-    form.assert_status(200);
-    assert!(form.text.contains("Email me a copy of this form"));
-    submit_online(&mut page, s, link, send_copy)
-        .await
-        .assert_status(200);
+    page.get(path).await.assert_status(200);
+    let done = submit_online(&mut page, s, link, send_copy).await;
+    done.assert_status(200);
+    // Asked for, the copy is said to be on its way; never otherwise.
+    assert_eq!(
+        done.text.contains("We have emailed a copy to you"),
+        send_copy,
+        "{}",
+        done.text
+    );
 }
 
 async fn an_invitation_is_emailed_only_when_there_is_an_address(engine: Engine) {
@@ -134,11 +144,10 @@ async fn a_copy_asked_for_online_arrives_over_smtp_with_the_pdf(engine: Engine) 
         .map(|p| p["content_type"].as_str().unwrap())
         .collect();
     assert_eq!(types, ["text/plain", "text/html", "application/pdf"]);
-    assert!(parts[0]["body"]
-        .as_str()
-        .unwrap()
-        .contains("consent-RC-0001.pdf"));
-    assert_eq!(parts[2]["filename"], "consent-RC-0001.pdf");
+    // Named for whose form, which form, which version and the day.
+    let name = copy_name(&t);
+    assert!(parts[0]["body"].as_str().unwrap().contains(&name));
+    assert_eq!(parts[2]["filename"], name.as_str());
     let stored: String = sqlx::query("SELECT pdf_sha256 FROM consent_records")
         .fetch_one(&t.app.db.pool)
         .await
@@ -201,11 +210,7 @@ async fn no_copy_is_sent_unless_asked_for(engine: Engine) {
     let queued: (String, String, String) = (row.get(0), row.get(1), row.get(2));
     assert_eq!(
         queued,
-        (
-            EMAIL.into(),
-            "consent-RC-0001.pdf".into(),
-            "application/pdf".into()
-        )
+        (EMAIL.into(), copy_name(&t), "application/pdf".into())
     );
 }
 

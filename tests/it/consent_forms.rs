@@ -114,6 +114,28 @@ async fn the_shipped_forms_pass_the_check() {
     }
 }
 
+/// A form named as the easy-read version of another is offered to
+/// participants as one, so it must be one.
+#[test]
+fn a_form_named_easy_read_must_be_easy_read() {
+    let dir = TempDir::new();
+    let study = dir.0.join(SLUG);
+    std::fs::create_dir_all(&study).unwrap();
+    let good = std::fs::read_to_string(shipped("participation.v1.md")).unwrap();
+    let named = good.replace(
+        "form_id = \"participation\"",
+        "form_id = \"participation-easy-read\"",
+    );
+    std::fs::write(study.join("participation-easy-read.v1.md"), named).unwrap();
+    let checked = service::check_folder(&dir.0).unwrap();
+    let problems: Vec<String> = checked.problems.iter().map(ToString::to_string).collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].ends_with("the form id ends in \"-easy-read\", which offers it to participants as the easy-read version of participation, but easy_read is false"),
+        "{problems:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_missing_folder_holds_no_forms() {
     let dir = TempDir::new();

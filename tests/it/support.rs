@@ -656,7 +656,9 @@ pub fn csrf_in(html: &str) -> Option<String> {
 }
 
 /// A browser stand-in: keeps cookies (including Secure ones, as browsers do on
-/// localhost) and the CSRF token of the last page it saw.
+/// localhost) and the CSRF token of the last page it saw. A clone is another
+/// tab of the same browser.
+#[derive(Clone)]
 pub struct PageClient {
     pub base: String,
     http: reqwest::Client,

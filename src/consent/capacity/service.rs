@@ -302,7 +302,7 @@ pub async fn advise(
     )
     .await?;
     let record = match (prepared, effect) {
-        (Some(prepared), _) => Some(kernel::record(&mut tx, app, &locked, prepared).await?),
+        (Some(prepared), _) => Some(kernel::record(&mut tx, app, &locked, prepared).await?.id),
         (None, AdviceEffect::Withdrawn | AdviceEffect::KeptFromTakingPart) => {
             kernel::withdraw(&mut tx, app, &locked, actor, &on_advice_against()).await?;
             None

@@ -332,8 +332,8 @@ impl ChoicesApi {
         study_id: Path<StudyId>,
         record_id: Path<ConsentRecordId>,
     ) -> ApiResult<PdfFile> {
-        let bytes = service::own_pdf(app_of(req), &auth.0, &study_id, &record_id).await?;
-        Ok(PdfFile::of(bytes, "consent", &*record_id))
+        let copy = service::own_pdf(app_of(req), &auth.0, &study_id, &record_id).await?;
+        Ok(PdfFile::of(copy.pdf, &copy.file_name))
     }
 
     /// Your record of one of your withdrawals, as a PDF to keep.
@@ -350,6 +350,9 @@ impl ChoicesApi {
     ) -> ApiResult<PdfFile> {
         let bytes =
             service::own_withdrawal_pdf(app_of(req), &auth.0, &study_id, &withdrawal_id).await?;
-        Ok(PdfFile::of(bytes, "withdrawal", &*withdrawal_id))
+        Ok(PdfFile::of(
+            bytes,
+            &format!("withdrawal-{}.pdf", *withdrawal_id),
+        ))
     }
 }

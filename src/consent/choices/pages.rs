@@ -226,8 +226,8 @@ pub async fn pdf(
     Path((study, record)): Path<(StudyId, ConsentRecordId)>,
 ) -> PageResult {
     let actor = viewer.require()?;
-    let bytes = service::own_pdf(app_of(req), actor, &study, &record).await?;
-    Ok(pdf_response("consent", &record, bytes))
+    let copy = service::own_pdf(app_of(req), actor, &study, &record).await?;
+    Ok(pdf_response(&copy.file_name, copy.pdf))
 }
 
 #[handler]
@@ -238,5 +238,5 @@ pub async fn withdrawal_pdf(
 ) -> PageResult {
     let actor = viewer.require()?;
     let bytes = service::own_withdrawal_pdf(app_of(req), actor, &study, &withdrawal).await?;
-    Ok(pdf_response("withdrawal", &withdrawal, bytes))
+    Ok(pdf_response(&format!("withdrawal-{withdrawal}.pdf"), bytes))
 }

@@ -207,7 +207,7 @@ pub async fn change_choices(
             send_copy: false,
         },
     )?;
-    let id = kernel::record(&mut tx, app, &locked, prepared).await?;
+    let id = kernel::record(&mut tx, app, &locked, prepared).await?.id;
     tx.commit().await?;
     Ok(id)
 }
@@ -247,13 +247,13 @@ pub async fn own_pdf(
     actor: &Actor,
     study: &StudyId,
     record: &ConsentRecordId,
-) -> Result<Vec<u8>> {
+) -> Result<records_store::Copy> {
     let p = crate::participants::service::own(app, actor, study).await?;
-    let (pdf, owner) = records_store::pdf(&app.db.pool, study, record).await?;
-    if owner != p.id {
+    let copy = records_store::pdf(&app.db.pool, study, record).await?;
+    if copy.participant_id != p.id {
         return Err(AppError::NotFound);
     }
-    Ok(pdf)
+    Ok(copy)
 }
 
 /// The participant's record of one of their own withdrawals, as a PDF made

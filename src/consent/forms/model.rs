@@ -121,6 +121,11 @@ pub struct ConsentForm {
     /// A note for the research team (an example form, a translation still to
     /// be checked); never shown to participants nor printed on their copy.
     pub staff_note: Option<String>,
+    /// Who the participant contacts with a question (Markdown: names, phone,
+    /// email), shown at the start of the form and on every page about their link.
+    pub contact: Option<String>,
+    /// Where the participant information sheet can be read (an https address).
+    pub information_sheet_url: Option<String>,
 }
 
 impl ConsentForm {
@@ -312,6 +317,8 @@ struct FrontMatter {
     withdrawal_policy: Option<Spanned<String>>,
     translated_from: Option<Spanned<String>>,
     staff_note: Option<Spanned<String>>,
+    contact: Option<Spanned<String>>,
+    information_sheet_url: Option<Spanned<String>>,
     #[serde(default)]
     custom_uses: Vec<Spanned<String>>,
     #[serde(default)]
@@ -561,6 +568,39 @@ fn check_front_matter(
             .as_ref()
             .map(|n| n.get_ref().trim().to_owned())
             .filter(|n| !n.is_empty()),
+        contact: check_contact(c, f),
+        information_sheet_url: check_information_sheet_url(c, f),
+    }
+}
+
+/// The contact, Markdown like the rest of the text a participant reads.
+fn check_contact(c: &mut Checker, f: &FrontMatter) -> Option<String> {
+    let v = f.contact.as_ref()?;
+    let text = v.get_ref().trim().to_owned();
+    let line = c.line(v);
+    if text.is_empty() {
+        c.at(Some(line), "`contact` is empty: name who participants contact with a question (a name, a phone number, an email address), or leave the field out");
+        return None;
+    }
+    c.markdown(&text, line, "contact");
+    Some(text)
+}
+
+/// The information sheet's address: https only, so that following it never
+/// leaves the participant's reading open to anyone on their network.
+fn check_information_sheet_url(c: &mut Checker, f: &FrontMatter) -> Option<String> {
+    let v = f.information_sheet_url.as_ref()?;
+    let raw = v.get_ref().trim();
+    match url::Url::parse(raw) {
+        Ok(u) if u.scheme() == "https" && u.host().is_some() => Some(u.to_string()),
+        _ => {
+            let line = c.line(v);
+            c.at(
+                Some(line),
+                format!("`information_sheet_url` \"{raw}\" is not an https:// address, e.g. https://example.ac.uk/designing-together/information-sheet.pdf"),
+            );
+            None
+        }
     }
 }
 
@@ -573,6 +613,7 @@ fn check_printable(c: &mut Checker, form: &ConsentForm) {
         &form.body_markdown,
         &form.withdrawal_policy,
     ];
+    read.extend(form.contact.as_deref());
     read.extend(form.clauses.iter().map(|cl| cl.text.as_str()));
     let missing = crate::pdf::uncovered_chars(&read.join("\n"));
     let Some(first) = missing.first() else { return };
@@ -1292,5 +1333,32 @@ Please read the information sheet first.
             .replacen("key = \"teaching\"", "key = \"video\"", 1);
         let lines: Vec<Option<usize>> = parse(&text).unwrap_err().iter().map(|p| p.line).collect();
         assert_eq!(lines, [Some(4), Some(23), Some(27)]);
+    }
+
+    #[test]
+    fn a_contact_and_an_information_sheet_address_are_read_and_checked() {
+        let text = with(
+            "easy_read = false\n",
+            "easy_read = false\ncontact = \"Sam, 0161 496 0000\"\ninformation_sheet_url = \"https://example.ac.uk/pis\"\n",
+        );
+        let form = parse(&text).unwrap();
+        assert_eq!(form.contact.as_deref(), Some("Sam, 0161 496 0000"));
+        assert_eq!(
+            form.information_sheet_url.as_deref(),
+            Some("https://example.ac.uk/pis")
+        );
+        assert_eq!(parse(GOOD).unwrap().contact, None);
+        assert_one(
+            &with("easy_read = false\n", "easy_read = false\ninformation_sheet_url = \"http://example.ac.uk/pis\"\n"),
+            "consent-forms/rc/participation.v2.md:11: `information_sheet_url` \"http://example.ac.uk/pis\" is not an https:// address, e.g. https://example.ac.uk/designing-together/information-sheet.pdf",
+        );
+        let blank = problems(&with(
+            "easy_read = false\n",
+            "easy_read = false\ncontact = \"  \"\n",
+        ));
+        assert!(
+            blank[0].starts_with("consent-forms/rc/participation.v2.md:11: `contact` is empty"),
+            "{blank:?}"
+        );
     }
 }

@@ -174,6 +174,20 @@ fn read_study(folder: &Path, slug: &str, checked: &mut Checked) {
             .iter()
             .filter_map(|f| translation_problem(f, study_forms)),
     );
+    problems.extend(study_forms.iter().filter_map(easy_read_problem));
+}
+
+/// A form named as an easy-read version (`<form>-easy-read`) must be one:
+/// participants are offered it as such beside the standard form.
+fn easy_read_problem(f: &FormFile) -> Option<FormProblem> {
+    (f.form.form_id.ends_with(EASY_READ_SUFFIX) && !f.form.easy_read).then(|| FormProblem {
+        file: f.shown_as.clone(),
+        line: None,
+        message: format!(
+            "the form id ends in \"{EASY_READ_SUFFIX}\", which offers it to participants as the easy-read version of {}, but easy_read is false",
+            f.form.form_id.trim_end_matches(EASY_READ_SUFFIX)
+        ),
+    })
 }
 
 /// What is wrong with a translation against its source form in the same
@@ -409,6 +423,26 @@ pub async fn languages(db: &Db, version: &ConsentFormVersion) -> Result<Vec<Stri
     let mut languages = vec![source];
     languages.extend(store::translated_languages(&db.pool, &version.id).await?);
     Ok(languages)
+}
+
+/// What pairs an easy-read form with its standard form:
+/// `participation-easy-read` is the easy-read version of `participation`.
+pub const EASY_READ_SUFFIX: &str = "-easy-read";
+
+/// The current version of the form's other presentation: the easy-read
+/// version of a standard form, or the standard version of an easy-read one.
+pub async fn other_presentation(
+    db: &Db,
+    version: &ConsentFormVersion,
+) -> Result<Option<ConsentFormVersion>> {
+    let f = &version.form;
+    let other_id = match (f.easy_read, f.form_id.strip_suffix(EASY_READ_SUFFIX)) {
+        (false, _) => format!("{}{EASY_READ_SUFFIX}", f.form_id),
+        (true, Some(standard)) => standard.to_owned(),
+        (true, None) => return Ok(None),
+    };
+    let other = store::current(&db.pool, &version.study_id, &other_id).await?;
+    Ok(other.filter(|o| o.form.easy_read != f.easy_read))
 }
 
 /// Every published version of every form of a study, by form and version.

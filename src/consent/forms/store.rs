@@ -14,7 +14,7 @@ const DATE: &str = "%Y-%m-%d";
 const SELECT: &str = "SELECT v.id, v.study_id, s.slug, v.form_id, v.version, v.language, v.title,
     v.information_sheet_version, v.information_sheet_date, v.rec_reference, v.rec_approval_date,
     v.easy_read, v.withdrawal_policy, v.body_markdown, v.clauses, v.content_hash, v.source_path,
-    v.loaded_at, CAST(NULL AS TEXT), v.staff_note
+    v.loaded_at, CAST(NULL AS TEXT), v.staff_note, v.contact, v.information_sheet_url
     FROM consent_form_versions v JOIN studies s ON s.id = v.study_id";
 
 /// A translation, read in the shape of its version (whose id it keeps).
@@ -22,7 +22,7 @@ const TRANSLATION: &str =
     "SELECT v.id, v.study_id, s.slug, v.form_id, v.version, t.language, t.title,
     t.information_sheet_version, t.information_sheet_date, t.rec_reference, t.rec_approval_date,
     t.easy_read, t.withdrawal_policy, t.body_markdown, t.clauses, t.content_hash, t.source_path,
-    t.loaded_at, t.translated_from, t.staff_note
+    t.loaded_at, t.translated_from, t.staff_note, t.contact, t.information_sheet_url
     FROM consent_form_translations t JOIN consent_form_versions v ON v.id = t.form_version_id
     JOIN studies s ON s.id = v.study_id";
 
@@ -57,6 +57,8 @@ fn version(r: &AnyRow) -> sqlx::Result<ConsentFormVersion> {
             content_hash: r.try_get(15)?,
             translated_from: r.try_get(18)?,
             staff_note: r.try_get(19)?,
+            contact: r.try_get(20)?,
+            information_sheet_url: r.try_get(21)?,
         },
         source_path: r.try_get(16)?,
         loaded_at: r.try_get(17)?,
@@ -75,7 +77,7 @@ pub async fn study_by_slug(tx: &mut Tx, slug: &str) -> sqlx::Result<Option<Study
 /// The columns every published form text has, in the order `bind_text` binds them.
 const TEXT_COLUMNS: &str = "title, information_sheet_version, information_sheet_date,
     rec_reference, rec_approval_date, easy_read, withdrawal_policy, body_markdown, clauses,
-    content_hash, source_path, staff_note, loaded_at";
+    content_hash, source_path, staff_note, contact, information_sheet_url, loaded_at";
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
 
@@ -100,6 +102,8 @@ fn bind_text<'q>(
         .bind(&form.content_hash)
         .bind(source_path)
         .bind(&form.staff_note)
+        .bind(&form.contact)
+        .bind(&form.information_sheet_url)
         .bind(now))
 }
 
@@ -116,7 +120,7 @@ pub async fn insert_if_new(
 ) -> sqlx::Result<bool> {
     let sql = format!(
         "INSERT INTO consent_form_versions (id, study_id, form_id, version, language, {TEXT_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
          ON CONFLICT (study_id, form_id, version) DO NOTHING"
     );
     let q = sqlx::query(&sql)
@@ -162,7 +166,7 @@ pub async fn insert_translation_if_new(
     let sql = format!(
         "INSERT INTO consent_form_translations (id, form_version_id, language, translated_from,
          {TEXT_COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
          ON CONFLICT (form_version_id, language) DO NOTHING"
     );
     let q = sqlx::query(&sql)

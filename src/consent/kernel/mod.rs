@@ -167,12 +167,7 @@ pub fn prepare<'a>(app: &App, c: Consent<'a>) -> Result<Prepared<'a>> {
 /// otherwise it supersedes their current record, gets its PDF copy, sets
 /// them consented, is audited and (when asked) emailed. Wake the mailer
 /// after commit.
-pub async fn record(
-    tx: &mut Tx,
-    app: &App,
-    locked: &Locked,
-    p: Prepared<'_>,
-) -> Result<ConsentRecordId> {
+pub async fn record(tx: &mut Tx, app: &App, locked: &Locked, p: Prepared<'_>) -> Result<Recorded> {
     let participant = &locked.participant;
     let c = &p.c;
     if locked.stopped_collection() {
@@ -295,10 +290,28 @@ pub async fn record(
         None => NewEntry::by_participant(&participant.id, action, entity).study(study),
     };
     audit::append(tx, now, entry).await?;
-    if c.send_copy {
-        email_copy(tx, app, participant, c.form, &study_details.title, &pdf).await?;
-    }
-    Ok(p.id)
+    let copy_emailed = c.send_copy
+        && email_copy(
+            tx,
+            app,
+            participant,
+            c.form,
+            &study_details.title,
+            &pdf,
+            now,
+        )
+        .await?;
+    Ok(Recorded {
+        id: p.id,
+        copy_emailed,
+    })
+}
+
+/// A consent as recorded.
+pub struct Recorded {
+    pub id: ConsentRecordId,
+    /// A copy was emailed to the participant (asked for, and an address known).
+    pub copy_emailed: bool,
 }
 
 fn sha256(hex: &str) -> Result<Sha256Hex> {
@@ -521,8 +534,14 @@ async fn email_copy(
     form: &ConsentFormVersion,
     study_title: &str,
     pdf: &[u8],
+    signed_at: i64,
 ) -> Result<bool> {
-    let filename = format!("consent-{}.pdf", p.study_code);
+    let filename = pdf::file_name(
+        p.study_code.as_str(),
+        &form.form.form_id,
+        form.form.version,
+        signed_at,
+    );
     let context = serde_json::json!({ "study_title": study_title, "form_title": form.form.title,
                                       "form_version": form.form.version, "filename": filename });
     let attachment = Attachment {

@@ -4,7 +4,7 @@
 //! shows its SHA-256, so reviewers can read copies without seeing who signed.
 //! And the participant's record of a withdrawal, made the same way.
 
-use crate::clock::rfc3339;
+use crate::clock::spoken;
 use crate::consent::forms::model::ConsentFormVersion;
 use crate::pdf::{Block, Clause, Document, KeyValue, Metadata, Signature, Span};
 use crate::studies::model::Study;
@@ -26,6 +26,13 @@ pub struct CopyOf<'a> {
     pub record_hash: &'a str,
 }
 
+/// A copy's file name, the same wherever it is downloaded or sent:
+/// `<participant code>-<form>-v<version>-<UK date>.pdf`.
+pub fn file_name(study_code: &str, form_id: &str, version: i32, signed_at: i64) -> String {
+    let day = crate::clock::local_date(signed_at);
+    format!("{study_code}-{form_id}-v{version}-{day}.pdf")
+}
+
 const PAGE_LABEL: &str = "Page {page} of {pages}";
 
 /// The language of everything fieldkit writes on a copy itself.
@@ -37,6 +44,15 @@ fn heading(text: impl Into<String>) -> Block {
 
 fn paragraph(text: impl Into<String>) -> Block {
     Block::Paragraph(vec![Span::plain(text)])
+}
+
+/// A moment as people in the UK read it, saying so.
+fn uk_time(ms: i64) -> String {
+    format!("{} (UK time)", spoken(ms))
+}
+
+fn long_date(d: chrono::NaiveDate) -> String {
+    d.format("%-d %B %Y").to_string()
 }
 
 fn answer_text(a: &ClauseAnswer) -> &'static str {
@@ -53,7 +69,7 @@ pub fn document(c: &CopyOf<'_>) -> Document {
         KeyValue::new("Study", &c.study.title),
         KeyValue::new("IRAS ID", c.study.iras_id.as_deref().unwrap_or("—")),
         KeyValue::new("REC reference", &f.rec_reference),
-        KeyValue::new("REC approval", f.rec_approval_date.to_string()),
+        KeyValue::new("REC approval", long_date(f.rec_approval_date)),
         KeyValue::new(
             "Form",
             format!("{} version {} ({})", f.form_id, f.version, f.language),
@@ -62,7 +78,8 @@ pub fn document(c: &CopyOf<'_>) -> Document {
             "Information sheet",
             format!(
                 "version {} of {}",
-                f.information_sheet_version, f.information_sheet_date
+                f.information_sheet_version,
+                long_date(f.information_sheet_date)
             ),
         ),
         KeyValue::new("Participant", c.study_code),
@@ -80,6 +97,10 @@ pub fn document(c: &CopyOf<'_>) -> Document {
     });
     blocks.push(heading("If you withdraw"));
     blocks.extend(crate::markdown::to_blocks(&f.withdrawal_policy));
+    if let Some(contact) = &f.contact {
+        blocks.push(heading("Questions"));
+        blocks.extend(crate::markdown::to_blocks(contact));
+    }
     blocks.push(heading("Signatures"));
     let participant = match (c.signature_sha256, c.verbal_record) {
         (Some(sha), _) => format!("Signed by typing their name (kept encrypted; SHA-256 {sha})"),
@@ -89,13 +110,13 @@ pub fn document(c: &CopyOf<'_>) -> Document {
     blocks.push(Block::Signature(Signature {
         label: "Participant".into(),
         name: participant,
-        time: format!("{} UTC", rfc3339(c.signed_at)),
+        time: uk_time(c.signed_at),
     }));
     if let (Some(name), Some(at)) = (c.taken_by_name, c.countersigned_at) {
         blocks.push(Block::Signature(Signature {
             label: "Researcher taking consent".into(),
             name: name.into(),
-            time: format!("{} UTC", rfc3339(at)),
+            time: uk_time(at),
         }));
     }
     Document {
@@ -135,7 +156,7 @@ pub fn withdrawal_document(c: &WithdrawalCopy<'_>) -> Document {
             KeyValue::new("Study", &c.study.title),
             KeyValue::new("IRAS ID", c.study.iras_id.as_deref().unwrap_or("—")),
             KeyValue::new("Participant", c.study_code),
-            KeyValue::new("Recorded", format!("{} UTC", rfc3339(w.recorded_at))),
+            KeyValue::new("Recorded", uk_time(w.recorded_at)),
             KeyValue::new("Recorded by", recorded_by),
             KeyValue::new("Why", w.basis.label()),
         ]),

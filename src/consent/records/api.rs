@@ -158,11 +158,11 @@ pub enum PdfFile {
 }
 
 impl PdfFile {
-    /// A PDF as a download named `<what>-<id>.pdf`.
-    pub fn of(bytes: Vec<u8>, what: &str, id: &impl std::fmt::Display) -> PdfFile {
+    /// A PDF as a download named `file_name` (letters, digits, hyphens and dots).
+    pub fn of(bytes: Vec<u8>, file_name: &str) -> PdfFile {
         PdfFile::Pdf(
             Binary(bytes),
-            format!("attachment; filename=\"{what}-{id}.pdf\""),
+            format!("attachment; filename=\"{file_name}\""),
         )
     }
 }
@@ -337,7 +337,7 @@ impl ConsentApi {
         study_id: Path<StudyId>,
         record_id: Path<ConsentRecordId>,
     ) -> ApiResult<PdfFile> {
-        let bytes = service::pdf(app_of(req), &auth.0, &study_id, &record_id).await?;
-        Ok(PdfFile::of(bytes, "consent", &*record_id))
+        let copy = service::pdf(app_of(req), &auth.0, &study_id, &record_id).await?;
+        Ok(PdfFile::of(copy.pdf, &copy.file_name))
     }
 }

@@ -7,4 +7,5 @@
 pub mod api;
 pub mod pages;
 pub mod service;
+pub mod steps;
 pub mod store;

@@ -5,37 +5,25 @@
 
 use std::collections::BTreeMap;
 
+use poem::http::StatusCode;
 use poem::web::{Path, Query};
 use poem::{handler, Request, Response};
 use serde_json::json;
 
 use super::service;
-use crate::consent::forms::model::language_name;
-use crate::consent::forms::model::ConsentFormVersion;
+use super::service::Closure;
+use super::steps::{self, Go, Step, Wording};
+use crate::consent::forms::model::{language_name, Clause, ConsentForm, ConsentFormVersion};
 use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalBasis, WithdrawalScope};
 use crate::consent::kernel::Withdrawal;
 use crate::error::AppError;
-use crate::http::page::{pdf_response, see_other, Notice, Page, PageQuery};
+use crate::http::page::{pdf_response, see_other, Notice, Page};
 use crate::http::viewer::{app_of, CsrfForm, FormFields, Viewer};
 use crate::ids::{ConsentRecordId, FormVersionId, ParticipantId, StudyId};
 use crate::media::upload::Upload;
 use crate::pages::participant::{render, Extra};
 
 type PageResult = poem::Result<Response>;
-
-/// Who fills the form in: the participant through their link, or a
-/// researcher recording consent taken in person or by phone.
-enum Filler<'a> {
-    Participant {
-        token: &'a str,
-    },
-    Researcher {
-        study_code: &'a str,
-        action: String,
-        method: &'a str,
-        verbal_record: &'a str,
-    },
-}
 
 /// The form's languages as links to read it in each, the one shown marked.
 fn language_links(
@@ -56,64 +44,49 @@ fn language_links(
     json!(links)
 }
 
-/// `languages` are those the form can be read in, each linked as `base`
-/// with `&language=` added.
+/// A date as the participant reads it: 2 September 2024.
+fn long_date(d: chrono::NaiveDate) -> String {
+    d.format("%-d %B %Y").to_string()
+}
+
+/// The researcher's page for consent taken in person, by phone or on paper:
+/// every statement at once, read out to the participant. `languages` are
+/// those the form can be read in, each linked as `base` with `&language=`.
 fn consent_page(
     study_title: &str,
     form: &ConsentFormVersion,
     (languages, base): (&[String], &str),
-    filler: &Filler<'_>,
+    researcher: serde_json::Value,
     chosen: &BTreeMap<String, String>,
     signature: &str,
 ) -> Page {
     let f = &form.form;
-    let clauses: Vec<_> = f
-        .clauses
-        .iter()
-        .map(|c| json!({ "key": c.key, "text": c.text, "mandatory": c.mandatory, "chosen": chosen.get(&c.key).cloned().unwrap_or_default() }))
-        .collect();
-    let (token, action, researcher) = match filler {
-        Filler::Participant { token } => {
-            (Some(*token), "/consent".to_owned(), serde_json::Value::Null)
-        }
-        Filler::Researcher {
-            study_code,
-            action,
-            method,
-            verbal_record,
-        } => {
-            let methods: Vec<_> = [
-                ConsentMethod::InPersonWitnessed,
-                ConsentMethod::VerbalRecorded,
-                ConsentMethod::PaperScanned,
-            ]
-            .iter()
-            .map(|m| json!({ "value": m.as_str(), "label": m.label() }))
-            .collect();
-            (
-                None,
-                action.clone(),
-                json!({ "study_code": study_code, "methods": methods, "method": method, "verbal_record": verbal_record,
-                        "staff_note": f.staff_note }),
-            )
-        }
-    };
     let ctx = json!({
-        "token": token,
-        "action": action,
         "language": f.language,
         "rtl": f.right_to_left(),
         "languages": language_links(form, languages, base),
         "researcher": researcher,
         "study_title": study_title,
         "form": { "title": f.title, "version": f.version, "easy_read": f.easy_read, "rec_reference": f.rec_reference,
-                  "information_sheet_version": f.information_sheet_version, "information_sheet_date": f.information_sheet_date.to_string(),
+                  "information_sheet_version": f.information_sheet_version, "information_sheet_date": long_date(f.information_sheet_date),
                   "withdrawal_policy": f.withdrawal_policy },
         "body": f.body_markdown,
-        "clauses": clauses,
+        "clauses": numbered(&f.clauses, chosen),
         "signature": signature,
     });
     Page::new("consent.html", f.title.clone(), ctx)
+}
+
+/// The statements with their numbers and the answers chosen so far.
+fn numbered(clauses: &[Clause], chosen: &BTreeMap<String, String>) -> Vec<serde_json::Value> {
+    clauses
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({ "key": c.key, "number": i + 1, "text": c.text, "mandatory": c.mandatory,
+                               "chosen": chosen.get(&c.key).cloned().unwrap_or_default() })
+        })
+        .collect()
 }
 
 /// The answers in a submitted consent form: as chosen (to show again) and as read.
@@ -134,65 +107,295 @@ fn submitted(
     (chosen, answers)
 }
 
-#[handler]
-pub async fn consent_form(req: &Request, viewer: Viewer, Query(q): Query<PageQuery>) -> PageResult {
-    let app = app_of(req);
-    let token = q.token().ok_or_else(|| {
-        AppError::Forbidden("This link is incomplete. Copy the whole link from the message.".into())
-    })?;
-    let inv = service::open_invitation(app, token, q.language()).await?;
-    let filler = Filler::Participant { token };
-    let base = format!("/consent?token={token}");
-    let page = consent_page(
-        &inv.study_title,
-        &inv.form,
-        (&inv.languages, &base),
-        &filler,
-        &BTreeMap::new(),
-        "",
-    );
-    Ok(page.render(app, &viewer)?)
+/// A consent link as opened: its token, and how the participant asked to
+/// read the form.
+#[derive(serde::Deserialize)]
+pub struct LinkQuery {
+    token: Option<String>,
+    language: Option<String>,
+    /// "easy-read" or "standard", to switch to the form's other presentation.
+    presentation: Option<String>,
 }
 
+/// The presentation asked for: Some(true) for easy read, Some(false) for standard.
+fn presentation(raw: &str) -> Option<bool> {
+    match raw {
+        "easy-read" => Some(true),
+        "standard" => Some(false),
+        _ => None,
+    }
+}
+
+/// The step the participant is at, and the answers they carry.
+struct Journey<'a> {
+    token: &'a str,
+    inv: &'a service::Invitation,
+    presentation: &'a str,
+    chosen: BTreeMap<String, String>,
+    signature: &'a str,
+    send_copy: bool,
+    returning: bool,
+}
+
+impl Journey<'_> {
+    fn wording(&self) -> Wording {
+        if self.inv.form.form.easy_read {
+            Wording::EasyRead
+        } else {
+            Wording::Standard
+        }
+    }
+
+    /// The page for `step`: what is on screen as fields, the rest of the
+    /// answers as hidden fields.
+    fn page(&self, step: Step) -> Page {
+        let f = &self.inv.form.form;
+        let parts = steps::parts(&f.clauses);
+        let here = match step {
+            Step::Part(n) => parts[n - 1].clone(),
+            Step::Start | Step::Check => 0..0,
+        };
+        let all = numbered(&f.clauses, &self.chosen);
+        let mut hidden: Vec<_> = f
+            .clauses
+            .iter()
+            .enumerate()
+            .filter(|(i, c)| !here.contains(i) && self.chosen.get(&c.key).is_some_and(|v| !v.is_empty()))
+            .map(|(_, c)| json!({ "name": format!("answer.{}", c.key), "value": self.chosen[&c.key] }))
+            .collect();
+        if step != Step::Check {
+            hidden.push(json!({ "name": "signature", "value": self.signature }));
+            if self.send_copy {
+                hidden.push(json!({ "name": "send_copy", "value": "on" }));
+            }
+        }
+        let part_of = |i: usize| {
+            parts
+                .iter()
+                .position(|p| p.contains(&i))
+                .map_or(1, |k| k + 1)
+        };
+        let check: Vec<_> = all
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut c = c.clone();
+                c["part"] = json!(part_of(i));
+                c
+            })
+            .collect();
+        let base = format!(
+            "/consent?token={}&presentation={}",
+            self.token, self.presentation
+        );
+        let other = self.inv.other_presentation.map(|easy| {
+            let (value, text) = if easy {
+                ("easy-read", "Read this form in easy read")
+            } else {
+                ("standard", "Read the standard version of this form")
+            };
+            json!({ "href": format!("/consent?token={}&presentation={value}", self.token), "text": text })
+        });
+        let (step_name, part) = match step {
+            Step::Start => ("start", 0),
+            Step::Part(n) => ("part", n),
+            Step::Check => ("check", 0),
+        };
+        let ctx = json!({
+            "step": step_name,
+            "at": step.as_string(),
+            "part": part,
+            "parts": parts.len(),
+            "total": f.clauses.len(),
+            "part_needed": here.clone().next().is_some_and(|i| f.clauses[i].mandatory),
+            "here": all[here.clone()],
+            "all": check,
+            "hidden": hidden,
+            "returning": self.returning && matches!(step, Step::Part(_)),
+            "token": self.token,
+            "presentation": self.presentation,
+            "easy": f.easy_read,
+            "language": f.language,
+            "rtl": f.right_to_left(),
+            "languages": language_links(&self.inv.form, &self.inv.languages, &base),
+            "other": other,
+            "study_title": self.inv.study_title,
+            "form": { "title": f.title, "version": f.version, "rec_reference": f.rec_reference,
+                      "information_sheet_version": f.information_sheet_version,
+                      "information_sheet_date": long_date(f.information_sheet_date),
+                      "information_sheet_url": f.information_sheet_url,
+                      "withdrawal_policy": f.withdrawal_policy },
+            "body": f.body_markdown,
+            "contact": f.contact,
+            "signature": self.signature,
+            "send_copy": self.send_copy,
+        });
+        let title = match step {
+            Step::Part(n) => format!("Part {n} of {} – {}", parts.len(), f.title),
+            Step::Check => format!("Check your answers – {}", f.title),
+            Step::Start => f.title.clone(),
+        };
+        Page::new("consent_online.html", title, ctx)
+    }
+}
+
+/// The page for a link that cannot be used: what happened and what to do.
+fn link_page(link: service::Link, token: &str) -> Page {
+    let (why, at, copy, form, study_title) = match &link {
+        service::Link::Closed {
+            why,
+            form,
+            study_title,
+        } => {
+            let (name, at, copy) = match why {
+                Closure::Used { at, copy } => ("used", Some(*at), *copy),
+                Closure::Expired { at } => ("expired", Some(*at), false),
+                Closure::Cancelled => ("cancelled", None, false),
+            };
+            (name, at, copy, Some(&form.form), Some(study_title.as_str()))
+        }
+        service::Link::Unknown | service::Link::Open(_) => ("unknown", None, false, None, None),
+    };
+    let ctx = json!({
+        "why": why,
+        "at": at.map(crate::clock::spoken),
+        "copy": copy,
+        "token": token,
+        "study_title": study_title,
+        "easy": form.is_some_and(|f| f.easy_read),
+        "language": form.map(|f| f.language.as_str()),
+        "rtl": form.is_some_and(ConsentForm::right_to_left),
+        "contact": form.and_then(|f| f.contact.as_deref()),
+    });
+    let mut page = Page::new("consent_link.html", "Consent link", ctx);
+    page.status(if why == "unknown" {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::GONE
+    });
+    page
+}
+
+#[handler]
+pub async fn consent_form(req: &Request, viewer: Viewer, Query(q): Query<LinkQuery>) -> PageResult {
+    let app = app_of(req);
+    let token = q.token.as_deref().unwrap_or_default();
+    let wanted = q.presentation.as_deref().unwrap_or_default();
+    let language = q.language.as_deref().filter(|l| !l.is_empty());
+    let link = service::open_link(app, token, language, presentation(wanted)).await?;
+    let service::Link::Open(inv) = link else {
+        return Ok(link_page(link, token).render(app, &viewer)?);
+    };
+    let journey = Journey {
+        token,
+        inv: &inv,
+        presentation: wanted,
+        chosen: BTreeMap::new(),
+        signature: "",
+        send_copy: false,
+        returning: false,
+    };
+    Ok(journey.page(Step::Start).render(app, &viewer)?)
+}
+
+/// Every step of the participant's online consent posts here: the button
+/// pressed says where to go, and the answers come along.
 #[handler]
 pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
     let app = app_of(req);
     let token = form.get("token");
+    let wanted = form.get("presentation");
     let language = Some(form.get("language")).filter(|l| !l.is_empty());
-    let inv = service::open_invitation(app, token, language).await?;
+    let link = service::open_link(app, token, language, presentation(wanted)).await?;
+    let service::Link::Open(inv) = link else {
+        return Ok(link_page(link, token).render(app, &form.viewer)?);
+    };
     let (chosen, answers) = submitted(&form, &inv.form);
-    let send_copy = form.checked("send_copy");
-    match service::consent_online(app, token, &inv, &answers, form.get("signature"), send_copy)
-        .await
-    {
-        Ok(_) => {
-            let copy = if send_copy {
-                "If the research team has your email address, a copy of your form is on its way to you."
-            } else {
-                "The researcher can give you a copy of your form."
-            };
-            let ctx = json!({
-                "heading": "Thank you",
-                "message": format!("Your consent has been recorded. {copy} You can change your mind at any time, without giving a reason."),
-                "link": null,
-            });
-            Ok(Page::new("notice.html", "Thank you", ctx).render(app, &form.viewer)?)
-        }
-        Err(e) => {
-            let filler = Filler::Participant { token };
-            let base = format!("/consent?token={token}");
-            Ok(consent_page(
-                &inv.study_title,
-                &inv.form,
-                (&inv.languages, &base),
-                &filler,
-                &chosen,
-                form.get("signature"),
-            )
-            .problems(e)?
-            .render(app, &form.viewer)?)
+    let clauses = &inv.form.form.clauses;
+    let parts = steps::parts(clauses);
+    let at = Step::parse(form.get("at"), parts.len());
+    let go = Go::parse(form.get("go"))
+        .ok_or_else(|| AppError::BadRequest("Press one of the form's buttons.".into()))?;
+    let journey = Journey {
+        token,
+        inv: &inv,
+        presentation: wanted,
+        chosen,
+        signature: form.get("signature"),
+        send_copy: form.checked("send_copy"),
+        returning: form.get("returning") == "yes" || matches!(go, Go::Change(_)),
+    };
+    let wording = journey.wording();
+    // Moving on from a part checks that part's answers first.
+    if let (Go::Next, Step::Part(n)) = (go, at) {
+        let problems = steps::problems(clauses, parts[n - 1].clone(), &journey.chosen, wording);
+        if !problems.is_empty() {
+            let page = journey.page(at).problems(AppError::Invalid(problems))?;
+            return Ok(page.render(app, &form.viewer)?);
         }
     }
+    if go != Go::Sign {
+        let to = steps::next(at, go, parts.len(), journey.returning);
+        return Ok(journey.page(to).render(app, &form.viewer)?);
+    }
+    // Signing: every statement and the signature, named together.
+    let mut problems = steps::problems(clauses, 0..clauses.len(), &journey.chosen, wording);
+    problems.extend(steps::signature_problem(journey.signature, wording));
+    let signed = if problems.is_empty() {
+        service::consent_online(
+            app,
+            token,
+            &inv,
+            &answers,
+            journey.signature,
+            journey.send_copy,
+        )
+        .await
+    } else {
+        Err(AppError::Invalid(problems))
+    };
+    match signed {
+        Ok(signed) => Ok(done_page(&journey, &signed).render(app, &form.viewer)?),
+        Err(AppError::Gone(_)) => {
+            // Used up by another submission a moment ago: say so kindly.
+            let link = service::open_link(app, token, language, presentation(wanted)).await?;
+            Ok(link_page(link, token).render(app, &form.viewer)?)
+        }
+        Err(e) => Ok(journey
+            .page(Step::Check)
+            .problems(e)?
+            .render(app, &form.viewer)?),
+    }
+}
+
+/// What the participant sees once signed: their answers, their copy.
+fn done_page(journey: &Journey<'_>, signed: &service::Signed) -> Page {
+    let f = &journey.inv.form.form;
+    let (agreed, declined): (Vec<&Clause>, Vec<&Clause>) = f
+        .clauses
+        .iter()
+        .partition(|c| journey.chosen.get(&c.key).is_some_and(|v| v == "yes"));
+    let texts = |cs: Vec<&Clause>| cs.into_iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+    let ctx = json!({
+        "easy": f.easy_read,
+        "language": f.language,
+        "rtl": f.right_to_left(),
+        "signed_at": format!("{} (UK time)", crate::clock::spoken(signed.at)),
+        "agreed": texts(agreed),
+        "declined": texts(declined),
+        "copy_emailed": signed.copy_emailed,
+        "send_copy": journey.send_copy,
+        "token": journey.token,
+        "contact": f.contact,
+    });
+    Page::new("consent_done.html", "Thank you", ctx)
+}
+
+/// The participant's copy, through the link they have just signed with.
+#[handler]
+pub async fn consent_copy(req: &Request, form: CsrfForm) -> PageResult {
+    let (bytes, file_name) = service::copy_after_signing(app_of(req), form.get("token")).await?;
+    Ok(pdf_response(&file_name, bytes))
 }
 
 async fn researcher_form(
@@ -219,18 +422,22 @@ async fn researcher_form(
         ),
         None => (BTreeMap::new(), "", "", ""),
     };
-    let filler = Filler::Researcher {
-        study_code: p.study_code.as_str(),
-        action,
-        method,
-        verbal_record: verbal,
-    };
+    let methods: Vec<_> = [
+        ConsentMethod::InPersonWitnessed,
+        ConsentMethod::VerbalRecorded,
+        ConsentMethod::PaperScanned,
+    ]
+    .iter()
+    .map(|m| json!({ "value": m.as_str(), "label": m.label() }))
+    .collect();
+    let researcher = json!({ "study_code": p.study_code, "methods": methods, "method": method,
+                             "verbal_record": verbal, "staff_note": version.form.staff_note, "action": action });
     let languages = (t.languages.as_slice(), base.as_str());
     let mut page = consent_page(
         &t.study_title,
         version,
         languages,
-        &filler,
+        researcher,
         &chosen,
         signature,
     );
@@ -382,6 +589,6 @@ pub async fn pdf(
     Path((study, record)): Path<(StudyId, ConsentRecordId)>,
 ) -> PageResult {
     let actor = viewer.require()?;
-    let bytes = service::pdf(app_of(req), actor, &study, &record).await?;
-    Ok(pdf_response("consent", &record, bytes))
+    let copy = service::pdf(app_of(req), actor, &study, &record).await?;
+    Ok(pdf_response(&copy.file_name, copy.pdf))
 }

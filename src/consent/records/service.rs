@@ -12,7 +12,7 @@ use crate::audit::{self, Action, Entity, NewEntry};
 use crate::auth::model::{Actor, Permission};
 use crate::auth::policy::{require_site, require_study};
 use crate::auth::service::{new_secret, secret_hash};
-use crate::clock::DAY;
+use crate::clock::{DAY, HOUR};
 use crate::consent::forms::model::ConsentFormVersion;
 use crate::consent::kernel::model::{ConsentMethod, EffectiveConsent, Submitted, WithdrawalScope};
 use crate::consent::kernel::{self, Consent, Withdrawal, Withdrawn};
@@ -153,7 +153,7 @@ pub async fn take(
         ),
         None => None,
     };
-    let id = kernel::record(&mut tx, app, &locked, prepared).await?;
+    let id = kernel::record(&mut tx, app, &locked, prepared).await?.id;
     tx.commit().await?;
     if let Some(p) = placed {
         p.keep();
@@ -235,48 +235,139 @@ pub async fn invite(
     Ok(SentInvitation { link, emailed })
 }
 
-/// What the consent page shows for a link.
+/// What the consent page shows for a usable link.
 pub struct Invitation {
     pub participant: Participant,
-    /// In the language asked for.
+    /// In the presentation and language asked for.
     pub form: ConsentFormVersion,
     /// Every language the form can be read in.
     pub languages: Vec<String>,
+    /// Whether the form has another presentation to offer: Some(true) when
+    /// an easy-read version can be chosen, Some(false) when the standard one.
+    pub other_presentation: Option<bool>,
     pub study_title: String,
 }
 
-fn link_refused() -> AppError {
-    AppError::Forbidden(
-        "This consent link has expired, has been used, or was cancelled. Ask the researcher for a new one."
-            .into(),
-    )
+/// Why a link cannot be used any more.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closure {
+    /// Answered at this time; `copy` while the copy can still be downloaded through it.
+    Used {
+        at: i64,
+        copy: bool,
+    },
+    Expired {
+        at: i64,
+    },
+    /// Cancelled when the participant withdrew.
+    Cancelled,
 }
 
-/// The invitation behind a link, its form in `language` (the form's own
-/// when None).
-pub async fn open_invitation(
+/// What a link leads to.
+pub enum Link {
+    Open(Box<Invitation>),
+    /// The form it was for (to word the page and name whom to contact).
+    Closed {
+        why: Closure,
+        form: Box<ConsentFormVersion>,
+        study_title: String,
+    },
+    /// No such link: mistyped, cut short, or never made.
+    Unknown,
+}
+
+/// How long after signing the participant can download their copy through
+/// the link they signed with (then it is theirs from the research team).
+pub const COPY_WINDOW: i64 = HOUR;
+
+/// The form behind a link, as the participant asked to read it: in
+/// `language` (its own when None or not published in it), and in its
+/// easy-read or standard presentation when `easy_read` asks for one the
+/// study has.
+pub async fn open_link(
     app: &App,
     secret: &str,
     language: Option<&str>,
-) -> Result<Invitation> {
-    let (participant_id, form_version_id) =
-        store::usable_invitation(&app.db.pool, &secret_hash(secret), app.now())
-            .await?
-            .ok_or_else(link_refused)?;
-    let form = crate::consent::forms::store::get(&app.db.pool, &form_version_id).await?;
-    let languages = crate::consent::forms::service::languages(&app.db, &form).await?;
-    let form = crate::consent::forms::service::in_language(&app.db, form, language).await?;
-    let participant =
-        crate::participants::store::get(&app.db.pool, &form.study_id, &participant_id).await?;
+    easy_read: Option<bool>,
+) -> Result<Link> {
+    let Some(row) = store::invitation(&app.db.pool, &secret_hash(secret)).await? else {
+        return Ok(Link::Unknown);
+    };
+    let forms = &app.db;
+    let sent = crate::consent::forms::store::get(&forms.pool, &row.form_version_id).await?;
+    let other = crate::consent::forms::service::other_presentation(forms, &sent).await?;
+    // The presentation not shown is the one offered.
+    let (chosen, other_presentation) = match other {
+        Some(o) if easy_read == Some(o.form.easy_read) => {
+            let offered = Some(sent.form.easy_read);
+            (o, offered)
+        }
+        Some(o) => (sent, Some(o.form.easy_read)),
+        None => (sent, None),
+    };
+    let languages = crate::consent::forms::service::languages(forms, &chosen).await?;
+    let language = language.filter(|l| languages.iter().any(|have| have == l));
+    let form = crate::consent::forms::service::in_language(forms, chosen, language).await?;
     let study_title = crate::studies::store::get_study(&app.db.pool, &form.study_id)
         .await?
         .title;
-    Ok(Invitation {
+    let now = app.now();
+    let why = match (row.used_at, row.cancelled_at) {
+        (Some(at), _) => Some(Closure::Used {
+            at,
+            copy: row.record_id.is_some() && now < at + COPY_WINDOW,
+        }),
+        (None, Some(_)) => Some(Closure::Cancelled),
+        (None, None) if row.expires_at <= now => Some(Closure::Expired { at: row.expires_at }),
+        (None, None) => None,
+    };
+    if let Some(why) = why {
+        return Ok(Link::Closed {
+            why,
+            form: Box::new(form),
+            study_title,
+        });
+    }
+    let participant =
+        crate::participants::store::get(&app.db.pool, &form.study_id, &row.participant_id).await?;
+    Ok(Link::Open(Box::new(Invitation {
         participant,
         form,
         languages,
+        other_presentation,
         study_title,
-    })
+    })))
+}
+
+fn link_refused() -> AppError {
+    AppError::Gone("This consent link has expired, has been used, or was cancelled.".into())
+}
+
+/// The participant's copy of what they have just signed, through the link
+/// they signed with, for `COPY_WINDOW` after: (PDF, file name).
+pub async fn copy_after_signing(app: &App, secret: &str) -> Result<(Vec<u8>, String)> {
+    let row = store::invitation(&app.db.pool, &secret_hash(secret))
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (Some(used_at), Some(record)) = (row.used_at, row.record_id) else {
+        return Err(AppError::NotFound);
+    };
+    if app.now() >= used_at + COPY_WINDOW {
+        return Err(AppError::Gone(
+            "Your copy can no longer be downloaded through this link. Ask the research team for it: they can email it to you or give you a printed copy.".into(),
+        ));
+    }
+    let form = crate::consent::forms::store::get(&app.db.pool, &row.form_version_id).await?;
+    let copy = store::pdf(&app.db.pool, &form.study_id, &record).await?;
+    Ok((copy.pdf, copy.file_name))
+}
+
+/// What online consent recorded.
+pub struct Signed {
+    pub record: ConsentRecordId,
+    pub at: i64,
+    /// A copy was emailed (they asked, and the team has their address).
+    pub copy_emailed: bool,
 }
 
 /// Online consent by the participant through their link. The participant is
@@ -290,7 +381,7 @@ pub async fn consent_online(
     answers: &BTreeMap<String, Submitted>,
     typed_name: &str,
     send_copy: bool,
-) -> Result<ConsentRecordId> {
+) -> Result<Signed> {
     let prepared = kernel::prepare(
         app,
         Consent {
@@ -307,13 +398,20 @@ pub async fn consent_online(
     )?;
     let mut tx = app.db.begin().await?;
     let locked = kernel::lock(&mut tx, &inv.participant.id).await?;
-    if !store::use_invitation(&mut tx, &secret_hash(secret), app.now()).await? {
+    let at = app.now();
+    let hash = secret_hash(secret);
+    if !store::use_invitation(&mut tx, &hash, at).await? {
         return Err(link_refused());
     }
-    let id = kernel::record(&mut tx, app, &locked, prepared).await?;
+    let recorded = kernel::record(&mut tx, app, &locked, prepared).await?;
+    store::note_record(&mut tx, &hash, &recorded.id).await?;
     tx.commit().await?;
     app.mailer.wake();
-    Ok(id)
+    Ok(Signed {
+        record: recorded.id,
+        at,
+        copy_emailed: recorded.copy_emailed,
+    })
 }
 
 /// Records a withdrawal taken by a researcher at the participant's site.
@@ -427,11 +525,11 @@ pub async fn pdf(
     actor: &Actor,
     study: &StudyId,
     record: &ConsentRecordId,
-) -> Result<Vec<u8>> {
+) -> Result<store::Copy> {
     require_study(actor, Permission::ViewConsentRegister, study)?;
-    let (pdf, participant) = store::pdf(&app.db.pool, study, record).await?;
-    let p = crate::participants::store::get(&app.db.pool, study, &participant).await?;
+    let copy = store::pdf(&app.db.pool, study, record).await?;
+    let p = crate::participants::store::get(&app.db.pool, study, &copy.participant_id).await?;
     require_site(actor, Permission::ViewConsentRegister, study, &p.site_id)
         .map_err(|_| AppError::NotFound)?;
-    Ok(pdf)
+    Ok(copy)
 }

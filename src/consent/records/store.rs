@@ -32,21 +32,45 @@ pub async fn insert_invitation(
     Ok(())
 }
 
-/// An invitation still usable: (participant id, form version id).
-pub async fn usable_invitation(
-    pool: &AnyPool,
-    hash: &str,
-    now: i64,
-) -> sqlx::Result<Option<(ParticipantId, FormVersionId)>> {
+/// Notes the record a used invitation made, in the same transaction.
+pub async fn note_record(tx: &mut Tx, hash: &str, record: &ConsentRecordId) -> sqlx::Result<()> {
+    sqlx::query("UPDATE consent_invitations SET record_id = $1 WHERE token_hash = $2")
+        .bind(record)
+        .bind(hash)
+        .execute(tx.conn())
+        .await?;
+    Ok(())
+}
+
+/// An invitation as it stands, whether or not it can still be used.
+pub struct InvitationRow {
+    pub participant_id: ParticipantId,
+    pub form_version_id: FormVersionId,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub cancelled_at: Option<i64>,
+    /// The record its use made.
+    pub record_id: Option<ConsentRecordId>,
+}
+
+pub async fn invitation(pool: &AnyPool, hash: &str) -> sqlx::Result<Option<InvitationRow>> {
     sqlx::query(
-        "SELECT participant_id, form_version_id FROM consent_invitations
-         WHERE token_hash = $1 AND used_at IS NULL AND cancelled_at IS NULL AND expires_at > $2",
+        "SELECT participant_id, form_version_id, expires_at, used_at, cancelled_at, record_id
+         FROM consent_invitations WHERE token_hash = $1",
     )
     .bind(hash)
-    .bind(now)
     .fetch_optional(pool)
     .await?
-    .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+    .map(|r| {
+        Ok(InvitationRow {
+            participant_id: r.try_get(0)?,
+            form_version_id: r.try_get(1)?,
+            expires_at: r.try_get(2)?,
+            used_at: r.try_get(3)?,
+            cancelled_at: r.try_get(4)?,
+            record_id: r.try_get(5)?,
+        })
+    })
     .transpose()
 }
 
@@ -64,20 +88,36 @@ pub async fn use_invitation(tx: &mut Tx, hash: &str, now: i64) -> sqlx::Result<b
         == 1)
 }
 
-/// A record's PDF and its participant: (pdf bytes, participant id).
-pub async fn pdf(
-    pool: &AnyPool,
-    study: &StudyId,
-    record: &ConsentRecordId,
-) -> sqlx::Result<(Vec<u8>, ParticipantId)> {
+/// A record's PDF copy, with what names its file.
+pub struct Copy {
+    pub pdf: Vec<u8>,
+    pub participant_id: ParticipantId,
+    /// `<participant code>-<form>-v<version>-<date>.pdf`, the date the record's (UK).
+    pub file_name: String,
+}
+
+pub async fn pdf(pool: &AnyPool, study: &StudyId, record: &ConsentRecordId) -> sqlx::Result<Copy> {
     let r = sqlx::query(
-        "SELECT pdf, participant_id FROM consent_records WHERE study_id = $1 AND id = $2",
+        "SELECT r.pdf, r.participant_id, p.study_code, f.form_id, f.version, r.created_at
+         FROM consent_records r JOIN participants p ON p.id = r.participant_id
+         JOIN consent_form_versions f ON f.id = r.form_version_id
+         WHERE r.study_id = $1 AND r.id = $2",
     )
     .bind(study)
     .bind(record)
     .fetch_one(pool)
     .await?;
-    Ok((r.try_get(0)?, r.try_get(1)?))
+    let (code, form): (String, String) = (r.try_get(2)?, r.try_get(3)?);
+    Ok(Copy {
+        pdf: r.try_get(0)?,
+        participant_id: r.try_get(1)?,
+        file_name: crate::consent::kernel::pdf::file_name(
+            &code,
+            &form,
+            r.try_get(4)?,
+            r.try_get(5)?,
+        ),
+    })
 }
 
 /// A record as listed in a participant's history.
