@@ -154,14 +154,35 @@ async fn readyz(req: &poem::Request) -> Response {
     }
 }
 
-const STYLESHEET: &str = include_str!("../../static/app.css");
+/// The files under /static, compiled in: (path, content type, body). Pages
+/// work without the scripts; each only adds a convenience (the player's
+/// seek, a copy button).
+const STATIC: [(&str, &str, &str); 3] = [
+    (
+        "/static/app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/app.css"),
+    ),
+    (
+        "/static/player.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/player.js"),
+    ),
+    (
+        "/static/copy.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/copy.js"),
+    ),
+];
 
-#[handler]
-fn stylesheet() -> Response {
-    Response::builder()
-        .content_type("text/css; charset=utf-8")
-        .header("cache-control", "public, max-age=3600")
-        .body(STYLESHEET)
+/// One static file, cached for an hour.
+fn asset(content_type: &'static str, body: &'static str) -> impl poem::Endpoint {
+    make_sync(move |_| {
+        Response::builder()
+            .content_type(content_type)
+            .header("cache-control", "public, max-age=3600")
+            .body(body)
+    })
 }
 
 /// The whole application as one endpoint.
@@ -173,11 +194,13 @@ pub fn routes(app: App) -> impl poem::Endpoint {
     let spec = api::document(spec);
     let docs = docs::Docs::new(&api);
     let around_app = app.clone();
+    let statics = STATIC.iter().fold(Route::new(), |r, (path, kind, body)| {
+        r.at(*path, get(asset(kind, body)))
+    });
     Route::new()
         .at("/healthz", get(healthz))
         .at("/readyz", get(readyz))
-        .at("/static/app.css", get(stylesheet))
-        .at("/static/player.js", get(recordings::pages::player_script))
+        .nest_no_strip("/static", statics)
         .at(
             "/api/openapi.json",
             get(make_sync(move |_| {
@@ -253,7 +276,7 @@ mod tests {
     #[test]
     fn the_stylesheet_closes_every_block() {
         let mut css = String::new();
-        let mut rest = super::STYLESHEET;
+        let mut rest = super::STATIC[0].2;
         while let Some(i) = rest.find("/*") {
             css.push_str(&rest[..i]);
             let end = rest[i..].find("*/").expect("a closed comment");

@@ -75,6 +75,7 @@ fn build(spec: &serde_json::Value) -> Vec<Route> {
         "/readyz",
         "/static/app.css",
         "/static/player.js",
+        "/static/copy.js",
         "/api/openapi.json",
     ] {
         add(&mut routes, path, "GET");

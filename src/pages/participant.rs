@@ -10,6 +10,7 @@ use serde_json::json;
 use crate::consent::capacity::model::{ConsulteeKind, Outcome};
 use crate::consent::capacity::service::CapacitySummary;
 use crate::consent::forms::model::ConsentFormVersion;
+use crate::consent::kernel::model::ConsentMethod;
 use crate::consent::records::service::{ConsentSummary, SentInvitation};
 use crate::error::AppError;
 use crate::http::page::Page;
@@ -27,22 +28,23 @@ pub struct Extra<'a> {
     pub err: Option<AppError>,
 }
 
-fn words(key: &str) -> String {
-    key.replace('_', " ")
-}
-
 fn consent_ctx(c: &ConsentSummary) -> serde_json::Value {
-    let agreed: Vec<String> = c
-        .effective
-        .as_ref()
-        .map(|e| e.agreed().iter().map(|u| words(u)).collect())
-        .unwrap_or_default();
+    let records: Vec<_> = c
+        .records
+        .iter()
+        .map(|r| {
+            let method = ConsentMethod::parse(&r.method)
+                .map_or_else(|| r.method.clone(), |m| m.label().to_owned());
+            json!({ "id": r.id, "form_title": r.form_title, "form_version": r.form_version,
+                    "method": method, "created_at": r.created_at })
+        })
+        .collect();
     let forms: Vec<_> = c
         .forms
         .iter()
         .map(|f| json!({ "form_id": f.form.form_id, "version": f.form.version, "title": f.form.title, "id": f.id, "easy_read": f.form.easy_read }))
         .collect();
-    json!({ "records": c.records, "agreed": agreed, "withdrawn": c.withdrawn, "forms": forms })
+    json!({ "records": records, "current": c.current, "withdrawn": c.withdrawn, "forms": forms })
 }
 
 /// The capacity part; a consultee answers the current forms, when one may.
@@ -108,7 +110,7 @@ pub async fn render(
     });
     let ctx = json!({
         "study": { "id": details.id, "title": details.title },
-        "participant": { "id": p.id, "study_code": p.study_code, "group": p.stakeholder_group.label(), "status": p.status.as_str(),
+        "participant": { "id": p.id, "study_code": p.study_code, "group": p.stakeholder_group.label(), "status": p.status.label(),
                           "site": site.map(|s| s.name).unwrap_or_default(), "capacity_flag": p.capacity_flag, "created_at": p.created_at },
         "identity": identity,
         "consent": consent_ctx(&consent),

@@ -91,6 +91,17 @@ impl ParticipantStatus {
     pub fn parse(s: &str) -> Option<ParticipantStatus> {
         Self::ALL.into_iter().find(|st| st.as_str() == s)
     }
+
+    /// In words, for pages.
+    pub fn label(self) -> &'static str {
+        match self {
+            ParticipantStatus::Invited => "Invited, not yet consented",
+            ParticipantStatus::Consented => "Consented",
+            ParticipantStatus::Active => "Taking part",
+            ParticipantStatus::Withdrawn => "Withdrawn",
+            ParticipantStatus::Completed => "Completed",
+        }
+    }
 }
 
 /// A participant as the research team sees them: never who they are.

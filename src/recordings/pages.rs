@@ -1018,17 +1018,6 @@ pub async fn quotes_csv(req: &Request, viewer: Viewer, Path(study): Path<StudyId
         .body(text))
 }
 
-const PLAYER: &str = include_str!("../../static/player.js");
-
-/// The small script that seeks the player to a turn's time in place.
-#[handler]
-pub fn player_script() -> Response {
-    Response::builder()
-        .content_type("text/javascript; charset=utf-8")
-        .header("cache-control", "public, max-age=3600")
-        .body(PLAYER)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

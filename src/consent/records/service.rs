@@ -449,7 +449,8 @@ pub async fn current(
 pub struct ConsentSummary {
     /// Their records, newest first.
     pub records: Vec<RecordSummary>,
-    pub effective: Option<EffectiveConsent>,
+    /// The answers of the newest record, in its form's order.
+    pub current: Vec<store::ShownAnswer>,
     pub withdrawn: WithdrawalScope,
     /// The current version of each of the study's forms, to invite to or take consent on.
     pub forms: Vec<ConsentFormVersion>,
@@ -459,9 +460,14 @@ pub struct ConsentSummary {
 pub async fn summary(app: &App, actor: &Actor, p: &Participant) -> Result<ConsentSummary> {
     require_site(actor, Permission::TakeConsent, &p.study_id, &p.site_id)?;
     let standing = kernel::standing(&mut *app.db.pool.acquire().await?, &p.id).await?;
+    let records = store::records_of(&app.db.pool, &p.id).await?;
+    let current = match records.first() {
+        Some(r) => store::shown_answers(&app.db.pool, &r.id).await?,
+        None => Vec::new(),
+    };
     Ok(ConsentSummary {
-        records: store::records_of(&app.db.pool, &p.id).await?,
-        effective: standing.effective,
+        records,
+        current,
         withdrawn: standing.withdrawn,
         forms: crate::consent::forms::service::current_of_each(&app.db, &p.study_id).await?,
     })

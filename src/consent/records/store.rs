@@ -120,11 +120,74 @@ pub async fn pdf(pool: &AnyPool, study: &StudyId, record: &ConsentRecordId) -> s
     })
 }
 
+/// One answer as the participant read and gave it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ShownAnswer {
+    pub key: String,
+    /// The statement's words as shown (in the language read).
+    pub text: String,
+    pub mandatory: bool,
+    pub agreed: bool,
+    pub left_blank: bool,
+}
+
+/// A record's answers in the order its form put the statements.
+pub async fn shown_answers(
+    pool: &AnyPool,
+    record: &ConsentRecordId,
+) -> sqlx::Result<Vec<ShownAnswer>> {
+    let rows = sqlx::query(
+        "SELECT a.clause_key, a.clause_text, a.mandatory, a.agreed, a.left_blank, v.clauses
+         FROM consent_answers a JOIN consent_records r ON r.id = a.record_id
+         JOIN consent_form_versions v ON v.id = r.form_version_id
+         WHERE a.record_id = $1",
+    )
+    .bind(record)
+    .fetch_all(pool)
+    .await?;
+    let Some(first) = rows.first() else {
+        return Ok(Vec::new());
+    };
+    let clauses: Vec<crate::consent::forms::model::Clause> =
+        serde_json::from_str(&first.try_get::<String, _>(5)?)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    let mut answers = rows
+        .iter()
+        .map(|r| {
+            Ok(ShownAnswer {
+                key: r.try_get(0)?,
+                text: r.try_get(1)?,
+                mandatory: crate::db::flag(r.try_get(2)?),
+                agreed: crate::db::flag(r.try_get(3)?),
+                left_blank: crate::db::flag(r.try_get(4)?),
+            })
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    answers.sort_by_key(|a| clauses.iter().position(|c| c.key == a.key));
+    Ok(answers)
+}
+
+/// The records a record replaced and was replaced by: (supersedes, superseded by).
+pub async fn neighbours(
+    pool: &AnyPool,
+    record: &ConsentRecordId,
+) -> sqlx::Result<(Option<ConsentRecordId>, Option<ConsentRecordId>)> {
+    let r = sqlx::query(
+        "SELECT r.supersedes_id, (SELECT n.id FROM consent_records n WHERE n.supersedes_id = r.id)
+         FROM consent_records r WHERE r.id = $1",
+    )
+    .bind(record)
+    .fetch_one(pool)
+    .await?;
+    Ok((r.try_get(0)?, r.try_get(1)?))
+}
+
 /// A record as listed in a participant's history.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct RecordSummary {
     pub id: ConsentRecordId,
     pub form_id: String,
+    pub form_title: String,
     pub form_version: i32,
     pub method: String,
     pub created_at: i64,
@@ -137,7 +200,7 @@ pub async fn records_of(
     participant: &ParticipantId,
 ) -> sqlx::Result<Vec<RecordSummary>> {
     sqlx::query(
-        "SELECT r.id, f.form_id, f.version, r.method, r.created_at, r.supersedes_id
+        "SELECT r.id, f.form_id, f.version, r.method, r.created_at, r.supersedes_id, f.title
          FROM consent_records r JOIN consent_form_versions f ON f.id = r.form_version_id
          WHERE r.participant_id = $1 ORDER BY r.created_at DESC, r.id DESC",
     )
@@ -149,6 +212,7 @@ pub async fn records_of(
         Ok(RecordSummary {
             id: r.try_get(0)?,
             form_id: r.try_get(1)?,
+            form_title: r.try_get(6)?,
             form_version: r.try_get(2)?,
             method: r.try_get(3)?,
             created_at: r.try_get(4)?,
