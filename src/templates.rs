@@ -71,8 +71,14 @@ impl Templates {
             env.add_template(name, source)?;
         }
         env.add_filter("datetime", |ms: i64| crate::clock::rfc3339(ms));
-        // A moment as people in the UK write it: "24 November 2026, 12:43 UTC".
-        env.add_filter("when", |ms: i64| crate::clock::spoken(ms));
+        // A moment as people in the UK write it: "24 November 2026, 12:43",
+        // from Unix milliseconds or an RFC 3339 time (as the register has it).
+        env.add_filter("when", |moment: Value| match moment.as_str() {
+            Some(iso) => chrono::DateTime::parse_from_rfc3339(iso)
+                .map(|t| crate::clock::spoken(t.timestamp_millis()))
+                .unwrap_or_else(|_| iso.to_owned()),
+            None => i64::try_from(moment).map_or_else(|_| String::new(), crate::clock::spoken),
+        });
         // Form text written as Markdown, as escaped HTML (raw HTML shown as text).
         env.add_filter("markdown", |text: &str| {
             Value::from_safe_string(crate::markdown::to_html(text))

@@ -118,6 +118,25 @@ pub async fn list_accounts(pool: &AnyPool) -> sqlx::Result<Vec<Account>> {
     .collect()
 }
 
+/// The names of staff accounts (every account that is no participant's),
+/// keyed as audit entries name their actor: `account:<id>`.
+pub async fn staff_names(pool: &AnyPool) -> sqlx::Result<Vec<(String, String)>> {
+    sqlx::query(
+        "SELECT a.id, a.display_name FROM accounts a
+         WHERE NOT EXISTS (SELECT 1 FROM participants p WHERE p.account_id = a.id)",
+    )
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            format!("account:{}", r.try_get::<String, _>(0)?),
+            r.try_get(1)?,
+        ))
+    })
+    .collect()
+}
+
 /// An account's credentials, its row locked until the transaction ends, so a
 /// sign-in checked outside the transaction can confirm the password it
 /// checked is still the account's.

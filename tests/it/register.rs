@@ -350,6 +350,93 @@ async fn the_csv_reads_back_defuses_formulas_and_is_audited(engine: Engine) {
     }
 }
 
+/// A record's page: answers in the form's order and words, the records it
+/// replaced and was replaced by linked both ways, staff named and the
+/// participant never.
+async fn a_record_page_reads_as_the_form_and_links_its_neighbours(engine: Engine) {
+    let Some(t) = spawn(engine).await else { return };
+    let s = setup(&t).await;
+    let admin = t.admin().await;
+    let id = |r: Value| r["id"].as_str().unwrap().to_owned();
+    let first = id(take(&t, &s, &answers(&s, &[], "no"))
+        .await
+        .json()
+        .await
+        .unwrap());
+    let second = id(take(&t, &s, &answers(&s, &[], "yes"))
+        .await
+        .json()
+        .await
+        .unwrap());
+    let (_, mut pages) = member(&t, &admin, &s.study, "Vera Reviewer", "reviewer", &[]).await;
+    let page = |record: &str| format!("/studies/{}/consent-records/{record}", s.study);
+    let older = pages.get(&page(&first)).await;
+    older.assert_status(200);
+    assert!(
+        older.text.contains(&format!("href=\"{}\"", page(&second))),
+        "{}",
+        older.text
+    );
+    let newer = pages.get(&page(&second)).await;
+    assert!(
+        newer.text.contains(&format!("href=\"{}\"", page(&first))),
+        "{}",
+        newer.text
+    );
+    // The form's first two statements, in its order, in its words.
+    let read = older
+        .text
+        .find("I confirm that I have read and understood")
+        .unwrap();
+    let asked = older
+        .text
+        .find("I have had the chance to think about the information")
+        .unwrap();
+    assert!(read < asked);
+    assert!(
+        older.text.contains("<strong>Declined</strong>")
+            && newer.text.contains("<strong>Agreed</strong>")
+    );
+    let researcher: String =
+        sqlx::query_scalar("SELECT display_name FROM accounts WHERE email = $1")
+            .bind(&s.researcher_email)
+            .fetch_one(&t.app.db.pool)
+            .await
+            .unwrap();
+    assert!(
+        older.text.contains(&format!("<td>{researcher}</td>")),
+        "{}",
+        older.text
+    );
+    assert!(!older.text.contains("account:"), "{}", older.text);
+    assert!(!older.text.contains(NAME));
+    // The register summarises each record's answers, every one a click away,
+    // and its filters say what an empty choice means.
+    let register = pages
+        .get(&format!("/studies/{}/consent-register", s.study))
+        .await;
+    assert!(
+        register.text.contains("Agreed 14 of 14."),
+        "{}",
+        register.text
+    );
+    assert!(
+        register
+            .text
+            .contains("Agreed 5 of 14; said no to audio recording, video recording"),
+        "{}",
+        register.text
+    );
+    assert!(register
+        .text
+        .contains(r#"<option value="">All statuses</option>"#));
+    assert!(
+        register.text.contains("(participation)</option>"),
+        "{}",
+        register.text
+    );
+}
+
 async fn reviewers_reach_the_register_and_copies_but_no_identity(engine: Engine) {
     let Some(t) = spawn(engine).await else { return };
     let s = setup(&t).await;
@@ -386,7 +473,7 @@ async fn reviewers_reach_the_register_and_copies_but_no_identity(engine: Engine)
         .get(&format!("/studies/{}/consent-records/{record}", s.study))
         .await;
     detail.assert_status(200);
-    assert!(detail.text.contains("consent.record"));
+    assert!(detail.text.contains("consent: record"), "{}", detail.text);
     assert!(!detail.text.contains("participant.enrol"));
     let pdf = pages
         .get(&format!(
@@ -466,4 +553,5 @@ on_both_engines!(
     statuses_follow_records_forms_and_withdrawals,
     the_csv_reads_back_defuses_formulas_and_is_audited,
     reviewers_reach_the_register_and_copies_but_no_identity,
+    a_record_page_reads_as_the_form_and_links_its_neighbours,
 );

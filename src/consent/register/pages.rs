@@ -8,7 +8,7 @@ use poem::{handler, Request, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::model::{scope_words, FilterInput, RegisterRow, RegisterStatus};
+use super::model::{scope_words, Answer, FilterInput, RegisterRow, RegisterStatus};
 use super::service;
 use crate::consent::forms::model::language_name;
 use crate::consent::kernel::model::ConsentMethod;
@@ -20,17 +20,22 @@ use crate::ids::{ConsentRecordId, StudyId, WithdrawalId};
 
 type PageResult = poem::Result<Response>;
 
-fn row_ctx(r: &RegisterRow, clause_keys: &[String]) -> Value {
-    let answers: Vec<_> = clause_keys
+/// A record as a row of the register: its answers summarised (agreed out
+/// of how many, and which were declined, in `clause_order`), every answer a
+/// click away.
+fn row_ctx(r: &RegisterRow, clause_order: &[String]) -> Value {
+    let declined: Vec<String> = clause_order
         .iter()
-        .map(|k| json!({ "key": k, "answer": r.answers.get(k) }))
+        .filter(|k| r.answers.get(*k).is_some_and(|a| *a != Answer::Yes))
+        .map(|k| k.replace('_', " "))
         .collect();
+    let summary = json!({ "agreed": r.answers.len() - declined.len(), "total": r.answers.len(), "declined": declined });
     json!({
         "record_id": r.record_id, "study_code": r.study_code, "form_id": r.form_id, "form_version": r.form_version,
         "language": { "tag": r.language, "name": language_name(&r.language) },
         "method": r.method.label(), "consented_at": r.consented_at, "status": r.status.label(),
         "withdrawal": r.withdrawal.as_ref().map(|w| json!({ "scope": scope_words(&w.scope), "at": w.withdrawn_at })),
-        "answers": answers,
+        "summary": summary,
     })
 }
 
@@ -57,8 +62,14 @@ pub async fn register(
     let details = crate::studies::service::get_study(app, actor, &study).await?;
     let chain = service::chain(app, actor, &study).await?;
     let forms = crate::consent::records::service::published_forms(app, actor, &study).await?;
-    let mut form_ids: Vec<&str> = forms.iter().map(|(f, _)| f.form.form_id.as_str()).collect();
-    form_ids.dedup();
+    // Each form once, by the title of its newest version.
+    let mut titles: Vec<(&str, &str)> = Vec::new();
+    for (f, _) in &forms {
+        match titles.iter_mut().find(|(id, _)| *id == f.form.form_id) {
+            Some(known) => known.1 = &f.form.title,
+            None => titles.push((&f.form.form_id, &f.form.title)),
+        }
+    }
     let statuses: Vec<_> = RegisterStatus::ALL
         .iter()
         .map(|s| json!({ "value": s.as_str(), "label": s.label() }))
@@ -73,9 +84,9 @@ pub async fn register(
     .iter()
     .map(|m| json!({ "value": m.as_str(), "label": m.label() }))
     .collect();
-    let forms: Vec<_> = form_ids
+    let forms: Vec<_> = titles
         .iter()
-        .map(|f| json!({ "value": f, "label": f }))
+        .map(|(id, title)| json!({ "value": id, "label": format!("{title} ({id})") }))
         .collect();
     let input = &q.filter;
     let mut ctx = json!({
@@ -108,7 +119,6 @@ pub async fn register(
                          "basis": w.basis.label(), "emailed": w.confirmation_emailed }))
         .collect();
     ctx["register"] = json!({
-        "clause_keys": r.clause_keys,
         "rows": r.rows.items.iter().map(|row| row_ctx(row, &r.clause_keys)).collect::<Vec<_>>(),
         "next": r.rows.next.map(|k| link_with(uri, "after", k.as_str())),
         "withdrawals": withdrawal_rows,
@@ -145,17 +155,23 @@ pub async fn record(
     let app = app_of(req);
     let actor = viewer.require()?;
     let details = crate::studies::service::get_study(app, actor, &study).await?;
-    let (row, entries) = service::record(app, actor, &study, &rid).await?;
-    let keys: Vec<String> = row.answers.keys().cloned().collect();
-    let entries: Vec<_> = entries
+    let view = service::record(app, actor, &study, &rid).await?;
+    let entries: Vec<_> = view
+        .entries
         .iter()
-        .map(|e| json!({ "seq": e.seq, "at": e.at, "actor": e.actor, "role": e.role, "action": e.action, "entity_type": e.entity_type, "hash": e.hash }))
+        .map(|e| {
+            json!({ "seq": e.seq, "at": e.at, "who": view.actors.get(&e.actor), "role": e.role,
+                          "action": e.action, "entity_type": e.entity_type, "hash": e.hash })
+        })
         .collect();
     let ctx = json!({
         "study": { "id": details.id, "title": details.title },
-        "record": row_ctx(&row, &keys),
+        "record": row_ctx(&view.row, &[]),
+        "answers": view.answers,
+        "supersedes": view.supersedes,
+        "superseded_by": view.superseded_by,
         "entries": entries,
     });
-    let title = format!("Consent record {}", row.study_code);
+    let title = format!("Consent record {}", view.row.study_code);
     Ok(Page::new("consent_record.html", title, ctx).render(app, &viewer)?)
 }

@@ -3,6 +3,8 @@
 //! study, the reader's sites and the filters are conditions in SQL, and the
 //! lists come a page at a time.
 
+use std::collections::BTreeMap;
+
 use super::model::{csv, CapacityRow, Filter, FilterInput, RegisterRow, WithdrawalRow};
 use super::store;
 use crate::app::App;
@@ -11,6 +13,7 @@ use crate::audit::store::Verification;
 use crate::audit::{self, Action, Entity, Entry, NewEntry, VerifyReport};
 use crate::auth::model::{Actor, Permission};
 use crate::auth::policy::{require_study, site_scope};
+use crate::consent::records::store::ShownAnswer;
 use crate::db::list::{Page, PageRequest, SiteScope, MAX_LIMIT};
 use crate::error::{AppError, Result};
 use crate::ids::{ConsentRecordId, StudyId, WithdrawalId};
@@ -128,12 +131,26 @@ pub async fn export_csv(
 
 /// One record as the register shows it, with the consent entries of the
 /// audit trail about it or its participant, oldest first.
+/// One record as its page shows it.
+pub struct RecordView {
+    pub row: RegisterRow,
+    /// In the form's order, with the words read.
+    pub answers: Vec<ShownAnswer>,
+    /// The record this one replaced, and the one that replaced it.
+    pub supersedes: Option<ConsentRecordId>,
+    pub superseded_by: Option<ConsentRecordId>,
+    pub entries: Vec<Entry>,
+    /// Who each entry's actor is, in words: staff by name, a participant
+    /// never by name.
+    pub actors: BTreeMap<String, String>,
+}
+
 pub async fn record(
     app: &App,
     actor: &Actor,
     study: &StudyId,
     record: &ConsentRecordId,
-) -> Result<(RegisterRow, Vec<Entry>)> {
+) -> Result<RecordView> {
     let sites = readable(actor, study)?;
     let row = store::record(&app.db.pool, study, &sites, record)
         .await?
@@ -151,7 +168,34 @@ pub async fn record(
         ("participant", &participant),
     )
     .await?;
-    Ok((row, entries))
+    let pool = &app.db.pool;
+    let answers = crate::consent::records::store::shown_answers(pool, record).await?;
+    let (supersedes, superseded_by) =
+        crate::consent::records::store::neighbours(pool, record).await?;
+    let names: BTreeMap<String, String> = crate::auth::store::staff_names(pool)
+        .await?
+        .into_iter()
+        .collect();
+    let actors = entries
+        .iter()
+        .map(|e| {
+            let who = match (e.role.as_str(), names.get(&e.actor)) {
+                ("participant", _) => "The participant".to_owned(),
+                (_, Some(name)) => name.clone(),
+                (_, None) if e.actor == "system" => "fieldkit itself".to_owned(),
+                (_, None) => "An account no longer held".to_owned(),
+            };
+            (e.actor.clone(), who)
+        })
+        .collect();
+    Ok(RecordView {
+        row,
+        answers,
+        supersedes,
+        superseded_by,
+        entries,
+        actors,
+    })
 }
 
 /// What the register says about the audit chain: checked just now from the
