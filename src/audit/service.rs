@@ -392,3 +392,29 @@ pub async fn record_export(
     tx.commit().await?;
     Ok(())
 }
+
+/// Who each entry's actor is, in words, for pages whose readers may see
+/// staff names (study administrators, ethics reviewers): staff by name, a
+/// participant only as "The participant", never by name.
+pub async fn who_acted(
+    pool: &sqlx::AnyPool,
+    entries: &[Entry],
+) -> crate::error::Result<std::collections::BTreeMap<String, String>> {
+    let names: std::collections::BTreeMap<String, String> = crate::auth::store::staff_names(pool)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(entries
+        .iter()
+        .map(|e| {
+            let who = match (e.role.as_str(), names.get(&e.actor)) {
+                ("participant", _) => "The participant".to_owned(),
+                (_, Some(name)) => name.clone(),
+                (_, None) if e.actor == "system" => "fieldkit itself".to_owned(),
+                (_, None) if e.actor == "anonymous" => "Someone not signed in".to_owned(),
+                (_, None) => "An account no longer held".to_owned(),
+            };
+            (e.actor.clone(), who)
+        })
+        .collect())
+}

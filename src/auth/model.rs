@@ -73,6 +73,27 @@ impl Role {
         }
     }
 
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Researcher => "Researcher",
+            Role::Reviewer => "Ethics reviewer",
+            Role::Analyst => "Analyst",
+            Role::Participant => "Participant",
+            Role::Rater => "Rater",
+        }
+    }
+
+    /// What the role may do, in one line, for where it is granted.
+    pub fn explained(self) -> &'static str {
+        match self {
+            Role::Researcher => "Enrols participants, takes consent, logs fieldwork and may open identities, with a reason that is audited.",
+            Role::Reviewer => "Reads the consent register, the records' copies and the audit trail; never sees who participants are.",
+            Role::Analyst => "Receives anonymised datasets to analyse; sees no identities and no consent forms' signatures.",
+            Role::Participant => "A participant with their own account: sees their own consent and choices, nothing else.",
+            Role::Rater => "Completes checklists and questionnaires as themselves; sees no identities and no one else's answers.",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Role> {
         [
             Role::Researcher,

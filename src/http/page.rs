@@ -109,7 +109,7 @@ impl Notice {
             Notice::TokenRevoked => {
                 "The token has been revoked; scripts using it will stop working."
             }
-            Notice::StudySaved => "The study has been saved.",
+            Notice::StudySaved => "The study has been saved. Its published consent forms are listed under Consent forms.",
             Notice::SiteAdded => "The site has been added.",
             Notice::TeamAdded => "The team has been added.",
             Notice::MemberAdded => "The person has been added to the study.",

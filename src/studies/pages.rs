@@ -175,10 +175,17 @@ async fn study_page(
     let (audit, audit_next) = if can.view_study_audit {
         let page = PageRequest::<i64>::parse(q.audit_after.as_deref())?;
         let found = service::study_audit(app, actor, id, &page).await?;
+        let who = crate::audit::service::who_acted(&app.db.pool, &found.items).await?;
         let next = found
             .next
             .map(|k| link_with(req.original_uri(), "audit_after", &k.to_string()));
-        (Some(found.items), next)
+        let entries: Vec<_> = found
+            .items
+            .iter()
+            .map(|e| json!({ "seq": e.seq, "at": e.at, "who": who.get(&e.actor), "role": e.role,
+                              "action": e.action, "entity_type": e.entity_type, "entity_id": e.entity_id }))
+            .collect();
+        (Some(entries), next)
     } else {
         (None, None)
     };
@@ -190,10 +197,19 @@ async fn study_page(
         Role::Rater,
     ]
     .iter()
-    .map(|r| json!({ "value": r.as_str(), "label": r.as_str() }))
+    .map(|r| json!({ "value": r.as_str(), "label": r.label(), "explained": r.explained() }))
     .collect();
+    let forms: Vec<_> = crate::consent::forms::service::current_of_each(&app.db, id)
+        .await?
+        .iter()
+        .map(|f| {
+            json!({ "form_id": f.form.form_id, "title": f.form.title, "version": f.form.version,
+                          "easy_read": f.form.easy_read, "published_at": f.loaded_at })
+        })
+        .collect();
     let title = details.title.clone();
     let ctx = json!({
+        "lawful_basis": details.lawful_basis.label(), "status": details.status.label(), "forms": forms,
         "study": details, "sites": sites, "can_edit": can.edit_study, "members": members,
         "can_manage_members": can.manage_members, "accounts": accounts, "roles": roles,
         "audit": audit, "audit_next": audit_next,

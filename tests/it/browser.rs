@@ -831,6 +831,15 @@ async fn the_main_pages_pass_axe_and_keep_to_the_content_security_policy() {
         b.goto(&format!("{base}/studies/{study}")).await;
         wait_for_heading(&b, "Study audit").await;
         problems.extend(check_page(&b, "study", &axe).await);
+        let audit = b
+            .execute("return document.getElementById('audit-caption').closest('table').innerText;", json!([]))
+            .await;
+        let audit = audit.as_str().unwrap();
+        assert!(!audit.contains("account:"), "the study audit names people: {audit}");
+        let roles = b
+            .execute("return document.getElementById('field-role').innerText;", json!([]))
+            .await;
+        assert!(roles.as_str().unwrap().contains("never sees who participants are"), "roles are explained: {roles}");
 
         b.goto(&format!("{base}/account")).await;
         wait_for_heading(&b, "Your account").await;

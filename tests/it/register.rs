@@ -455,6 +455,18 @@ async fn reviewers_reach_the_register_and_copies_but_no_identity(engine: Engine)
     assert!(study_page
         .text
         .contains(&format!("href=\"/studies/{}/consent-register\"", s.study)));
+    // The study says which consent forms are published, and reads its values.
+    for wanted in [
+        "<code>participation</code>, version 1",
+        "<code>participation-easy-read</code>, version 1, easy read",
+        "Public task: UK GDPR Art 6(1)(e)",
+    ] {
+        assert!(
+            study_page.text.contains(wanted),
+            "{wanted}:\n{}",
+            study_page.text
+        );
+    }
     let page = pages
         .get(&format!("/studies/{}/consent-register", s.study))
         .await;

@@ -172,22 +172,7 @@ pub async fn record(
     let answers = crate::consent::records::store::shown_answers(pool, record).await?;
     let (supersedes, superseded_by) =
         crate::consent::records::store::neighbours(pool, record).await?;
-    let names: BTreeMap<String, String> = crate::auth::store::staff_names(pool)
-        .await?
-        .into_iter()
-        .collect();
-    let actors = entries
-        .iter()
-        .map(|e| {
-            let who = match (e.role.as_str(), names.get(&e.actor)) {
-                ("participant", _) => "The participant".to_owned(),
-                (_, Some(name)) => name.clone(),
-                (_, None) if e.actor == "system" => "fieldkit itself".to_owned(),
-                (_, None) => "An account no longer held".to_owned(),
-            };
-            (e.actor.clone(), who)
-        })
-        .collect();
+    let actors = audit::service::who_acted(pool, &entries).await?;
     Ok(RecordView {
         row,
         answers,
