@@ -223,6 +223,26 @@ impl CsrfForm {
     pub fn checked(&self, name: &str) -> bool {
         !self.get(name).is_empty()
     }
+
+    /// A date typed in day, month and year boxes (`<name>-day`, `-month`,
+    /// `-year`, as `macros.html`'s `date` draws them) as YYYY-MM-DD: empty
+    /// when all three are, and otherwise as typed, for the date's own check
+    /// to refuse ("31-2-2026" is no date).
+    pub fn date(&self, name: &str) -> String {
+        let part = |p: &str| self.get(&format!("{name}-{p}")).trim();
+        let (day, month, year) = (part("day"), part("month"), part("year"));
+        if day.is_empty() && month.is_empty() && year.is_empty() {
+            return String::new();
+        }
+        match (
+            day.parse::<u32>(),
+            month.parse::<u32>(),
+            year.parse::<u32>(),
+        ) {
+            (Ok(d), Ok(m), Ok(y)) if year.len() == 4 => format!("{y:04}-{m:02}-{d:02}"),
+            _ => format!("{day}-{month}-{year}"),
+        }
+    }
 }
 
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -106,7 +106,11 @@ pub async fn render(
     let consent = crate::consent::records::service::summary(app, actor, &p).await?;
     let capacity = crate::consent::capacity::service::summary(app, actor, &p, &details).await?;
     let identity = identity.map(|i| {
-        json!({ "name": i.name(), "email": i.email(), "phone": i.phone(), "date_of_birth": i.date_of_birth(), "notes": i.notes() })
+        let born = i
+            .date_of_birth()
+            .and_then(crate::clock::parse_day)
+            .map(|d| d.format("%-d %B %Y").to_string());
+        json!({ "name": i.name(), "email": i.email(), "phone": i.phone(), "date_of_birth": born, "notes": i.notes() })
     });
     let ctx = json!({
         "study": { "id": details.id, "title": details.title },

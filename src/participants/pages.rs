@@ -75,7 +75,7 @@ async fn list_page(
         .iter()
         .map(|p| {
             json!({ "id": p.id, "study_code": p.study_code, "site": site_names.get(&p.site_id).copied().unwrap_or(""),
-                    "group": p.stakeholder_group.label(), "status": p.status.as_str(), "capacity_flag": p.capacity_flag })
+                    "group": p.stakeholder_group.label(), "status": p.status.label(), "capacity_flag": p.capacity_flag })
         })
         .collect();
     let groups: Vec<_> = StakeholderGroup::ALL
@@ -84,7 +84,7 @@ async fn list_page(
         .collect();
     let statuses: Vec<_> = ParticipantStatus::ALL
         .iter()
-        .map(|s| json!({ "value": s.as_str(), "label": s.as_str() }))
+        .map(|s| json!({ "value": s.as_str(), "label": s.label() }))
         .collect();
     let site_options: Vec<_> = sites
         .iter()
@@ -112,7 +112,8 @@ async fn list_page(
 }
 
 fn blank_values() -> serde_json::Value {
-    json!({ "site_id": "", "stakeholder_group": "", "name": "", "email": "", "phone": "", "date_of_birth": "", "notes": "" })
+    json!({ "site_id": "", "stakeholder_group": "", "name": "", "email": "", "phone": "", "notes": "",
+            "date_of_birth-day": "", "date_of_birth-month": "", "date_of_birth-year": "" })
 }
 
 #[handler]
@@ -128,11 +129,12 @@ pub async fn list(
 #[handler]
 pub async fn enrol(req: &Request, form: CsrfForm, Path(study): Path<StudyId>) -> PageResult {
     let actor = form.viewer.require()?;
+    let date_of_birth = form.date("date_of_birth");
     let identity = IdentityInput {
         name: form.get("name"),
         email: optional(form.get("email")),
         phone: optional(form.get("phone")),
-        date_of_birth: optional(form.get("date_of_birth")),
+        date_of_birth: optional(&date_of_birth),
         notes: optional(form.get("notes")),
     };
     let result = service::enrol_from_form(
@@ -149,11 +151,19 @@ pub async fn enrol(req: &Request, form: CsrfForm, Path(study): Path<StudyId>) ->
             &format!("/studies/{study}/participants/{}", p.id),
             Some(Notice::ParticipantEnrolled),
         )),
-        Err(e) => {
+        Err(mut e) => {
+            // The boxes' words, not the API's (YYYY-MM-DD).
+            if let AppError::Invalid(problems) = &mut e {
+                for p in problems.iter_mut().filter(|p| p.field == "date_of_birth") {
+                    p.detail = "Enter a real date of birth, from 1900 on: the day, month and year as numbers, for example 27 3 1984.".into();
+                }
+            }
             // The typed identity is shown back only on this answer, which is never cached.
             let values = json!({
                 "site_id": form.get("site_id"), "stakeholder_group": form.get("stakeholder_group"), "name": form.get("name"),
-                "email": form.get("email"), "phone": form.get("phone"), "date_of_birth": form.get("date_of_birth"), "notes": form.get("notes"),
+                "email": form.get("email"), "phone": form.get("phone"), "notes": form.get("notes"),
+                "date_of_birth-day": form.get("date_of_birth-day"), "date_of_birth-month": form.get("date_of_birth-month"),
+                "date_of_birth-year": form.get("date_of_birth-year"),
             });
             list_page(
                 req,

@@ -10,7 +10,7 @@ use crate::auth::model::{Actor, Permission};
 use crate::auth::policy::{require_site, require_study, site_scope};
 use crate::db::list::{Page, PageRequest};
 use crate::db::Tx;
-use crate::error::{AppError, Result};
+use crate::error::{AppError, FieldProblem, Result};
 use crate::ids::{AccountId, ParticipantId, SiteId, StudyId};
 use crate::vault::model::{Identity, IdentityInput};
 
@@ -111,10 +111,28 @@ pub async fn enrol_from_form(
     identity: IdentityInput<'_>,
 ) -> Result<Participant> {
     require_study(actor, Permission::EnrolParticipants, study)?;
-    let site = SiteId::parse(site)
-        .ok_or_else(|| AppError::invalid("site_id", "Choose a site of this study."))?;
-    let group = StakeholderGroup::parse(group)
-        .ok_or_else(|| AppError::invalid("stakeholder_group", "Choose how they take part."))?;
+    // Every field checked in one pass, so the page names every problem at once.
+    let site = SiteId::parse(site);
+    let group = StakeholderGroup::parse(group);
+    let mut problems = Vec::new();
+    if site.is_none() {
+        problems.push(FieldProblem {
+            field: "site_id".into(),
+            detail: "Choose a site of this study.".into(),
+        });
+    }
+    if group.is_none() {
+        problems.push(FieldProblem {
+            field: "stakeholder_group".into(),
+            detail: "Choose how they take part.".into(),
+        });
+    }
+    if let Err(AppError::Invalid(found)) = identity.parse() {
+        problems.extend(found);
+    }
+    let (Some(site), Some(group), true) = (site, group, problems.is_empty()) else {
+        return Err(AppError::Invalid(problems));
+    };
     let enrolment = Enrolment {
         site_id: &site,
         group,

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use crate::consent::{answers, count, invitation_path, setup, submit_online, take, Setup, NAME};
 use crate::races::{assert_linear, chain, seqs};
-use crate::support::{spawn, Engine, TestApp};
+use crate::support::{spawn, Engine, TestApp, PASSWORD};
 
 const CONSULTEE: &str = "Priya Okonkwo";
 
@@ -132,6 +132,39 @@ async fn an_assessment_is_per_decision_and_clears_the_capacity_flag(engine: Engi
         count(&t, "SELECT COUNT(*) FROM capacity_assessments").await,
         1
     );
+    // On the page the date is typed in day, month and year boxes.
+    let mut page = t.pages();
+    page.sign_in(&s.researcher_email, PASSWORD)
+        .await
+        .assert_status(303);
+    let path = format!(
+        "/studies/{}/participants/{}/capacity-assessments",
+        s.study, s.participant
+    );
+    page.get(&format!(
+        "/studies/{}/participants/{}",
+        s.study, s.participant
+    ))
+    .await
+    .assert_status(200);
+    let typed = |day: &'static str| {
+        [
+            ("decision", "take_part"),
+            ("assessed_on-day", day),
+            ("assessed_on-month", "2"),
+            ("assessed_on-year", "2026"),
+            ("outcome", "has_capacity"),
+        ]
+    };
+    page.post(&path, &typed("30")).await.assert_status(422);
+    page.post(&path, &typed("3")).await.assert_status(303);
+    let on: String = sqlx::query_scalar(
+        "SELECT assessed_on FROM capacity_assessments WHERE assessed_on <> '2026-01-10'",
+    )
+    .fetch_one(&t.app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(on, "2026-02-03");
 }
 
 async fn lacking_capacity_to_take_part_refuses_ordinary_consent(engine: Engine) {

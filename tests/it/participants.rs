@@ -364,19 +364,35 @@ async fn enrolment_through_the_pages_keeps_identities_out_of_urls(engine: Engine
     page.get(&format!("/studies/{}/participants", s.study))
         .await
         .assert_status(200);
+    // Every field is checked in one pass: the group, the name, the email
+    // and the date of birth together, each named.
     let bad = page
         .post(
             &format!("/studies/{}/participants", s.study),
             &[
                 ("site_id", &s.north),
-                ("stakeholder_group", "carer"),
+                ("stakeholder_group", ""),
                 ("name", ""),
                 ("email", "not-an-email"),
+                ("date_of_birth-day", "30"),
+                ("date_of_birth-month", "2"),
+                ("date_of_birth-year", "1984"),
             ],
         )
         .await;
     bad.assert_status(422);
-    assert!(bad.text.contains("field-name-error") && bad.text.contains("field-email-error"));
+    for field in ["stakeholder_group", "name", "email", "date_of_birth"] {
+        assert!(
+            bad.text.contains(&format!("field-{field}-error")),
+            "{field}:\n{}",
+            bad.text
+        );
+    }
+    assert!(bad.text.contains("for example 27 3 1984"), "{}", bad.text);
+    assert!(
+        bad.text.contains(r#"name="date_of_birth-day" value="30""#),
+        "typed values shown back"
+    );
     let ok = page
         .post(
             &format!("/studies/{}/participants", s.study),
@@ -385,6 +401,9 @@ async fn enrolment_through_the_pages_keeps_identities_out_of_urls(engine: Engine
                 ("stakeholder_group", "carer"),
                 ("name", NAME),
                 ("email", EMAIL),
+                ("date_of_birth-day", "7"),
+                ("date_of_birth-month", "3"),
+                ("date_of_birth-year", "1984"),
             ],
         )
         .await;
@@ -406,6 +425,10 @@ async fn enrolment_through_the_pages_keeps_identities_out_of_urls(engine: Engine
         .await;
     revealed.assert_status(200);
     assert!(revealed.text.contains("Siân Ó Dónaill"));
+    assert!(
+        revealed.text.contains("7 March 1984"),
+        "the boxes make one date"
+    );
     assert_eq!(revealed.header("cache-control"), "no-store");
 }
 

@@ -51,11 +51,12 @@ pub async fn assess(
 ) -> PageResult {
     let actor = form.viewer.require()?;
     participant_for_consent(app_of(req), actor, &study, &pid).await?;
+    let assessed_on = form.date("assessed_on");
     let result = match Outcome::parse(form.get("outcome")) {
         Some(outcome) => {
             let a = Assessment {
                 decision: form.get("decision"),
-                assessed_on: form.get("assessed_on"),
+                assessed_on: &assessed_on,
                 outcome,
                 notes: form.get("notes"),
             };
