@@ -266,7 +266,12 @@ async fn unknown_routes_methods_and_ids_are_clear_4xx(engine: Engine) {
     let page = t.http.get(t.url("/no/such/page")).send().await.unwrap();
     assert_eq!(page.status(), 404);
     let html = page.text().await.unwrap();
-    assert!(html.contains("<h1") && html.contains("Not Found"), "{html}");
+    assert!(
+        html.contains("<h1")
+            && html.contains("Page not found")
+            && html.contains("check you copied the whole address"),
+        "{html}"
+    );
 }
 
 fn urlencode(s: &str) -> String {

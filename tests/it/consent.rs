@@ -902,6 +902,31 @@ async fn verbal_and_paper_consent_keep_their_evidence(engine: Engine) {
             reqwest::multipart::Part::bytes(scan.to_vec()).file_name("scan.pdf"),
         )
     };
+    // A form with nothing answered and no scan names every problem at once,
+    // worded for the researcher as much as the participant.
+    let empty = reqwest::multipart::Form::new()
+        .text("csrf_token", token.clone())
+        .text("method", "paper_scanned")
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(Vec::new()).file_name("scan.pdf"),
+        );
+    let everything = page.post_multipart(&form_path, empty).await;
+    everything.assert_status(422);
+    assert!(
+        everything.text.contains("href=\"#field-scan\""),
+        "{}",
+        everything.text
+    );
+    for key in &s.mandatory {
+        assert!(
+            everything
+                .text
+                .contains(&format!("href=\"#field-answers.{key}\"")),
+            "{key}"
+        );
+    }
+    assert!(!everything.text.contains("you can ask the researcher"));
     let without = page.post_multipart(&form_path, paper_form(false)).await;
     without.assert_status(422);
     assert!(

@@ -140,11 +140,27 @@ pub struct Prepared<'a> {
 /// Checks every answer (C2) and the signature, and seals what is sealed:
 /// the work that needs no decision, done before any lock is taken.
 pub fn prepare<'a>(app: &App, c: Consent<'a>) -> Result<Prepared<'a>> {
-    let answers = check_answers(&c.form.form.clauses, c.answers)?;
+    // Both checked before either refuses, so every problem is named at once.
+    let answers = check_answers(&c.form.form.clauses, c.answers);
     let signature = c
         .signature
         .map(|s| parse_signature("signature", s))
-        .transpose()?;
+        .transpose();
+    let (answers, signature) = match (answers, signature) {
+        (Ok(a), Ok(s)) => (a, s),
+        (a, s) => {
+            let mut problems = a
+                .err()
+                .map(|e| e.field_problems().to_vec())
+                .unwrap_or_default();
+            problems.extend(
+                s.err()
+                    .map(|e| e.field_problems().to_vec())
+                    .unwrap_or_default(),
+            );
+            return Err(AppError::Invalid(problems));
+        }
+    };
     let id = ConsentRecordId::new();
     let seal = |column, value: &str| {
         app.vault

@@ -121,7 +121,7 @@ pub fn check_answers(
             problems.push(FieldProblem {
                 field: format!("answers.{}", clause.key),
                 detail: format!(
-                    "\u{201c}{}\u{201d} needs a yes to take part. Nothing has been recorded; you can ask the researcher about it, or choose not to take part.",
+                    "\u{201c}{}\u{201d} needs a yes to take part. Nothing has been recorded.",
                     short(&clause.text)
                 ),
             });
@@ -157,8 +157,12 @@ fn short(text: &str) -> String {
 
 /// A typed-name signature: the person's name as they typed it, 1 to 200 characters.
 pub fn parse_signature(field: &str, raw: &str) -> Result<String, AppError> {
-    crate::auth::model::parse_display_name(raw)
-        .map_err(|_| AppError::invalid(field, "Type your full name to sign."))
+    crate::auth::model::parse_display_name(raw).map_err(|_| {
+        AppError::invalid(
+            field,
+            "The signature is missing: the person signing types their full name.",
+        )
+    })
 }
 
 /// What withdrawal stops (C6). Any combination; at least one.
@@ -421,6 +425,9 @@ mod tests {
                     .contains("I agree to take part."),
                 "{named}"
             );
+            // Worded for whoever reads it: the participant or the researcher
+            // recording their answers.
+            assert!(!named.to_string().contains("you"), "{named}");
             let err = check_answers(
                 &clauses(),
                 &answers(&[("take_part", given), ("video", Submitted::Yes)]),

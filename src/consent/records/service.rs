@@ -107,7 +107,16 @@ pub async fn take(
             e => e,
         })?;
     let form = crate::consent::forms::service::in_language(&app.db, form, t.language).await?;
-    let (signature, verbal_record, scan) = evidence(&t)?;
+    let (signature, verbal_record, scan) = evidence(&t).map_err(|e| match e {
+        // The answers' problems too, so the page names every one at once.
+        AppError::Invalid(mut problems) => {
+            if let Err(answers) = kernel::model::check_answers(&form.form.clauses, &t.answers) {
+                problems.extend(answers.field_problems().iter().cloned());
+            }
+            AppError::Invalid(problems)
+        }
+        other => other,
+    })?;
     // A scan goes to the media store as a photo or a document (PDF), by its
     // bytes; anything else is refused before any lock is taken.
     let staged = match scan {
