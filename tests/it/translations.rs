@@ -117,6 +117,18 @@ async fn a_participant_reads_and_signs_the_form_in_urdu(engine: Engine) {
     assert!(part
         .text
         .contains(r#"<span class="clause-text" lang="ur" dir="rtl">"#));
+    // The words around the statements are Urdu too, right to left.
+    assert!(
+        part.text
+            .contains(r#"<div class="consent-journey" lang="ur" dir="rtl">"#),
+        "{}",
+        part.text
+    );
+    assert!(
+        part.text.contains("اپنے جوابات پر واپس جائیں") && part.text.contains("بیان 5 از 14"),
+        "{}",
+        part.text
+    );
     assert!(urdu
         .text
         .contains(r#"<input type="hidden" name="language" value="ur">"#));
@@ -143,6 +155,14 @@ async fn a_participant_reads_and_signs_the_form_in_urdu(engine: Engine) {
         .collect();
     page.post("/consent", &fields).await.assert_status(200);
     assert_eq!(record_languages(&t).await, [Some("ur".to_owned())]);
+    // The link, used, says so in Urdu.
+    let used = page.get(&format!("{path}&language=ur")).await;
+    used.assert_status(410);
+    assert!(
+        used.text.contains("آپ اس فارم کا جواب پہلے ہی دے چکے ہیں"),
+        "{}",
+        used.text
+    );
 
     let entry = last_audit(&t, "consent.record").await;
     assert_eq!(entry["language"], "ur", "{entry}");

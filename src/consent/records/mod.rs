@@ -5,6 +5,7 @@
 //! changed, only superseded.
 
 pub mod api;
+pub mod interface;
 pub mod pages;
 pub mod service;
 pub mod steps;

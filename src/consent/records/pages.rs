@@ -10,9 +10,10 @@ use poem::web::{Path, Query};
 use poem::{handler, Request, Response};
 use serde_json::json;
 
+use super::interface::{self, fill, Words};
 use super::service;
 use super::service::Closure;
-use super::steps::{self, Go, Step, Wording};
+use super::steps::{self, Go, Step};
 use crate::consent::forms::model::{language_name, Clause, ConsentForm, ConsentFormVersion};
 use crate::consent::kernel::model::{ConsentMethod, Submitted, WithdrawalBasis, WithdrawalScope};
 use crate::consent::kernel::Withdrawal;
@@ -44,6 +45,16 @@ fn language_links(
     json!(links)
 }
 
+/// The direction of a catalogue's words.
+fn direction(words: &Words) -> &'static str {
+    let language = words.get("language").map_or("en", String::as_str);
+    if crate::pdf::is_right_to_left(language) {
+        "rtl"
+    } else {
+        "ltr"
+    }
+}
+
 /// A date as the participant reads it: 2 September 2024.
 fn long_date(d: chrono::NaiveDate) -> String {
     d.format("%-d %B %Y").to_string()
@@ -62,6 +73,7 @@ fn consent_page(
 ) -> Page {
     let f = &form.form;
     let ctx = json!({
+        "t": interface::words("en-GB", false),
         "language": f.language,
         "rtl": f.right_to_left(),
         "languages": language_links(form, languages, base),
@@ -138,12 +150,10 @@ struct Journey<'a> {
 }
 
 impl Journey<'_> {
-    fn wording(&self) -> Wording {
-        if self.inv.form.form.easy_read {
-            Wording::EasyRead
-        } else {
-            Wording::Standard
-        }
+    /// The words around the form, in its language and reading level.
+    fn words(&self) -> &'static Words {
+        let f = &self.inv.form.form;
+        interface::words(&f.language, f.easy_read)
     }
 
     /// The page for `step`: what is on screen as fields, the rest of the
@@ -189,19 +199,21 @@ impl Journey<'_> {
             self.token, self.presentation
         );
         let other = self.inv.other_presentation.map(|easy| {
-            let (value, text) = if easy {
-                ("easy-read", "Read this form in easy read")
-            } else {
-                ("standard", "Read the standard version of this form")
-            };
-            json!({ "href": format!("/consent?token={}&presentation={value}", self.token), "text": text })
+            let value = if easy { "easy-read" } else { "standard" };
+            json!({ "href": format!("/consent?token={}&presentation={value}", self.token), "easy_read": easy })
         });
+        let words = self.words();
+        let (total, count) = (f.clauses.len().to_string(), parts.len().to_string());
+        let how = fill(words, "how", &[("total", &total), ("parts", &count)]);
         let (step_name, part) = match step {
             Step::Start => ("start", 0),
             Step::Part(n) => ("part", n),
             Step::Check => ("check", 0),
         };
         let ctx = json!({
+            "t": words,
+            "t_dir": direction(words),
+            "how": how.trim().lines().collect::<Vec<_>>(),
             "step": step_name,
             "at": step.as_string(),
             "part": part,
@@ -256,7 +268,13 @@ fn link_page(link: service::Link, token: &str) -> Page {
         }
         service::Link::Unknown | service::Link::Open(_) => ("unknown", None, false, None, None),
     };
+    let words = match form {
+        Some(f) => interface::words(&f.language, f.easy_read),
+        None => interface::words("en-GB", false),
+    };
     let ctx = json!({
+        "t": words,
+        "t_dir": direction(words),
         "why": why,
         "at": at.map(crate::clock::spoken),
         "copy": copy,
@@ -325,10 +343,10 @@ pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
         send_copy: form.checked("send_copy"),
         returning: form.get("returning") == "yes" || matches!(go, Go::Change(_)),
     };
-    let wording = journey.wording();
+    let words = journey.words();
     // Moving on from a part checks that part's answers first.
     if let (Go::Next, Step::Part(n)) = (go, at) {
-        let problems = steps::problems(clauses, parts[n - 1].clone(), &journey.chosen, wording);
+        let problems = steps::problems(clauses, parts[n - 1].clone(), &journey.chosen, words);
         if !problems.is_empty() {
             let page = journey.page(at).problems(AppError::Invalid(problems))?;
             return Ok(page.render(app, &form.viewer)?);
@@ -339,8 +357,8 @@ pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
         return Ok(journey.page(to).render(app, &form.viewer)?);
     }
     // Signing: every statement and the signature, named together.
-    let mut problems = steps::problems(clauses, 0..clauses.len(), &journey.chosen, wording);
-    problems.extend(steps::signature_problem(journey.signature, wording));
+    let mut problems = steps::problems(clauses, 0..clauses.len(), &journey.chosen, words);
+    problems.extend(steps::signature_problem(journey.signature, words));
     let signed = if problems.is_empty() {
         service::consent_online(
             app,
@@ -376,11 +394,14 @@ fn done_page(journey: &Journey<'_>, signed: &service::Signed) -> Page {
         .iter()
         .partition(|c| journey.chosen.get(&c.key).is_some_and(|v| v == "yes"));
     let texts = |cs: Vec<&Clause>| cs.into_iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+    let words = journey.words();
     let ctx = json!({
+        "t": words,
+        "t_dir": direction(words),
         "easy": f.easy_read,
         "language": f.language,
         "rtl": f.right_to_left(),
-        "signed_at": format!("{} (UK time)", crate::clock::spoken(signed.at)),
+        "signed_at": crate::clock::spoken(signed.at),
         "agreed": texts(agreed),
         "declined": texts(declined),
         "copy_emailed": signed.copy_emailed,

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use super::interface::{fill, Words};
 use crate::consent::forms::model::Clause;
 use crate::error::FieldProblem;
 
@@ -107,13 +108,6 @@ pub fn next(at: Step, go: Go, parts: usize, returning: bool) -> Step {
     }
 }
 
-/// The words around the statements: the form's own reading level.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Wording {
-    Standard,
-    EasyRead,
-}
-
 /// What is missing or refused among the statements in `range`: each
 /// unanswered one, and each needed one answered no, named by its number so
 /// an error summary lists them apart.
@@ -121,43 +115,32 @@ pub fn problems(
     clauses: &[Clause],
     range: Range<usize>,
     chosen: &BTreeMap<String, String>,
-    wording: Wording,
+    words: &Words,
 ) -> Vec<FieldProblem> {
-    let total = clauses.len();
+    let total = clauses.len().to_string();
     range
         .filter_map(|i| {
             let c = &clauses[i];
-            let n = i + 1;
-            let detail = match (chosen.get(&c.key).map(String::as_str), wording) {
-                (Some("yes"), _) => return None,
-                (Some("no"), _) if !c.mandatory => return None,
-                (Some("no"), Wording::Standard) => format!(
-                    "Statement {n} of {total} needs a yes for you to take part. If you do not want to agree to it, you can stop here: nothing has been saved."
-                ),
-                (Some("no"), Wording::EasyRead) => format!(
-                    "You need to say yes to sentence {n} to take part. If you do not want to, you can stop now. Nothing is saved."
-                ),
-                (_, Wording::Standard) => {
-                    format!("Statement {n} of {total} is not answered: choose yes or no.")
-                }
-                (_, Wording::EasyRead) => format!("Say yes or no to sentence {n}."),
+            let key = match chosen.get(&c.key).map(String::as_str) {
+                Some("yes") => return None,
+                Some("no") if !c.mandatory => return None,
+                Some("no") => "problem_needs_yes",
+                _ => "problem_unanswered",
             };
+            let n = (i + 1).to_string();
             Some(FieldProblem {
                 field: format!("answers.{}", c.key),
-                detail,
+                detail: fill(words, key, &[("n", &n), ("total", &total)]),
             })
         })
         .collect()
 }
 
 /// The signature, when it is missing.
-pub fn signature_problem(signature: &str, wording: Wording) -> Option<FieldProblem> {
+pub fn signature_problem(signature: &str, words: &Words) -> Option<FieldProblem> {
     signature.trim().is_empty().then(|| FieldProblem {
         field: "signature".into(),
-        detail: match wording {
-            Wording::Standard => "Type your full name to sign the form.".into(),
-            Wording::EasyRead => "Write your name to sign.".into(),
-        },
+        detail: fill(words, "problem_signature", &[]),
     })
 }
 
@@ -165,6 +148,7 @@ pub fn signature_problem(signature: &str, wording: Wording) -> Option<FieldProbl
 mod tests {
     use super::*;
     use crate::consent::forms::model::DataUse;
+    use crate::consent::records::interface::words;
 
     fn clauses(mandatory: &[bool]) -> Vec<Clause> {
         mandatory
@@ -237,16 +221,21 @@ mod tests {
             ("c2".to_owned(), "no".to_owned()),
         ]
         .into();
-        let p = problems(&cs, 0..3, &chosen, Wording::Standard);
+        let p = problems(&cs, 0..3, &chosen, words("en-GB", false));
         assert_eq!(
             p.iter().map(|p| p.field.as_str()).collect::<Vec<_>>(),
             ["answers.c0", "answers.c1"]
         );
         assert!(p[0].detail.starts_with("Statement 1 of 3 needs a yes"));
         assert!(p[1].detail.starts_with("Statement 2 of 3 is not answered"));
-        let easy = problems(&cs, 1..2, &chosen, Wording::EasyRead);
+        let easy = problems(&cs, 1..2, &chosen, words("en-GB", true));
         assert_eq!(easy[0].detail, "Say yes or no to sentence 2.");
-        assert!(signature_problem("  ", Wording::Standard).is_some());
-        assert!(signature_problem("Ada Lovelace", Wording::EasyRead).is_none());
+        let urdu = problems(&cs, 1..2, &chosen, words("ur", false));
+        assert_eq!(
+            urdu[0].detail,
+            "بیان 2 از 3 کا جواب نہیں دیا گیا: ہاں یا نہیں چنیں۔"
+        );
+        assert!(signature_problem("  ", words("en-GB", false)).is_some());
+        assert!(signature_problem("Ada Lovelace", words("en-GB", true)).is_none());
     }
 }
