@@ -173,6 +173,11 @@ async fn a_participant_sees_their_withdrawal_and_keeps_its_record(engine: Engine
             "{expected} is missing from: {text}"
         );
     }
+    assert_eq!(
+        text.matches("Your withdrawal from").count(),
+        1,
+        "the title once: {text}"
+    );
     assert!(
         !text.contains("Pat") && !text.contains(&email),
         "no identity in the record"

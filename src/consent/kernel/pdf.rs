@@ -150,8 +150,8 @@ pub fn withdrawal_document(c: &WithdrawalCopy<'_>) -> Document {
         (Some(name), false) => format!("The research team ({name})"),
         (None, false) => "The research team".to_owned(),
     };
+    // The title opens the page; no heading repeats it.
     let mut blocks = vec![
-        heading(format!("Your withdrawal from {}", c.study.title)),
         Block::KeyValues(vec![
             KeyValue::new("Study", &c.study.title),
             KeyValue::new("IRAS ID", c.study.iras_id.as_deref().unwrap_or("—")),
@@ -176,7 +176,7 @@ pub fn withdrawal_document(c: &WithdrawalCopy<'_>) -> Document {
     }));
     Document {
         metadata: Metadata {
-            title: format!("Withdrawal – {}", c.study_code),
+            title: format!("Your withdrawal from {} – {}", c.study.title, c.study_code),
             author: "fieldkit".into(),
             producer: "fieldkit".into(),
             created_unix_ms: w.recorded_at,
