@@ -393,28 +393,27 @@ pub async fn record_export(
     Ok(())
 }
 
-/// Who each entry's actor is, in words, for pages whose readers may see
-/// staff names (study administrators, ethics reviewers): staff by name, a
-/// participant only as "The participant", never by name.
+/// Who acted in each entry, in words and in the entries' order, for pages
+/// whose readers may see staff names (study administrators, ethics
+/// reviewers): staff by name, a participant only as "The participant",
+/// never by name. Each entry is judged by its own role.
 pub async fn who_acted(
     pool: &sqlx::AnyPool,
     entries: &[Entry],
-) -> crate::error::Result<std::collections::BTreeMap<String, String>> {
+) -> crate::error::Result<Vec<String>> {
     let names: std::collections::BTreeMap<String, String> = crate::auth::store::staff_names(pool)
         .await?
         .into_iter()
         .collect();
     Ok(entries
         .iter()
-        .map(|e| {
-            let who = match (e.role.as_str(), names.get(&e.actor)) {
-                ("participant", _) => "The participant".to_owned(),
-                (_, Some(name)) => name.clone(),
-                (_, None) if e.actor == "system" => "fieldkit itself".to_owned(),
-                (_, None) if e.actor == "anonymous" => "Someone not signed in".to_owned(),
-                (_, None) => "An account no longer held".to_owned(),
-            };
-            (e.actor.clone(), who)
+        .map(|e| match (e.role.as_str(), names.get(&e.actor)) {
+            ("participant", _) => "The participant".to_owned(),
+            (_, Some(name)) => name.clone(),
+            (_, None) if e.actor == "system" => "fieldkit itself".to_owned(),
+            (_, None) if e.actor == "anonymous" => "Someone not signed in".to_owned(),
+            (_, None) if e.actor.starts_with("participant:") => "The participant".to_owned(),
+            (_, None) => "Someone whose name is not shown".to_owned(),
         })
         .collect())
 }

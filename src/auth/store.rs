@@ -118,12 +118,14 @@ pub async fn list_accounts(pool: &AnyPool) -> sqlx::Result<Vec<Account>> {
     .collect()
 }
 
-/// The names of staff accounts (every account that is no participant's),
+/// The names of staff accounts (every account that is no participant's and
+/// holds the participant role in no study),
 /// keyed as audit entries name their actor: `account:<id>`.
 pub async fn staff_names(pool: &AnyPool) -> sqlx::Result<Vec<(String, String)>> {
     sqlx::query(
         "SELECT a.id, a.display_name FROM accounts a
-         WHERE NOT EXISTS (SELECT 1 FROM participants p WHERE p.account_id = a.id)",
+         WHERE NOT EXISTS (SELECT 1 FROM participants p WHERE p.account_id = a.id)
+           AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.account_id = a.id AND m.role = 'participant')",
     )
     .fetch_all(pool)
     .await?

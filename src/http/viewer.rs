@@ -245,6 +245,22 @@ impl CsrfForm {
     }
 }
 
+/// A refusal of a date typed in boxes (`CsrfForm::date`), worded for the
+/// boxes rather than for the API's YYYY-MM-DD: "Enter a real `what`: ...".
+pub fn date_in_boxes(err: AppError, field: &str, what: &str) -> AppError {
+    match err {
+        AppError::Invalid(mut problems) => {
+            for p in problems.iter_mut().filter(|p| p.field == field) {
+                p.detail = format!(
+                    "Enter a real {what}: the day, month and year as numbers, for example 27 3 1984."
+                );
+            }
+            AppError::Invalid(problems)
+        }
+        other => other,
+    }
+}
+
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

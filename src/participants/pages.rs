@@ -13,7 +13,7 @@ use crate::db::list::PageRequest;
 use crate::error::AppError;
 use crate::http::api::next_link;
 use crate::http::page::{see_other, Notice, Page, PageQuery};
-use crate::http::viewer::{app_of, CsrfForm, Viewer};
+use crate::http::viewer::{app_of, date_in_boxes, CsrfForm, Viewer};
 use crate::ids::{ParticipantId, SiteId, StudyId};
 use crate::pages::participant::{render, Extra};
 use crate::vault::model::IdentityInput;
@@ -151,13 +151,8 @@ pub async fn enrol(req: &Request, form: CsrfForm, Path(study): Path<StudyId>) ->
             &format!("/studies/{study}/participants/{}", p.id),
             Some(Notice::ParticipantEnrolled),
         )),
-        Err(mut e) => {
-            // The boxes' words, not the API's (YYYY-MM-DD).
-            if let AppError::Invalid(problems) = &mut e {
-                for p in problems.iter_mut().filter(|p| p.field == "date_of_birth") {
-                    p.detail = "Enter a real date of birth, from 1900 on: the day, month and year as numbers, for example 27 3 1984.".into();
-                }
-            }
+        Err(e) => {
+            let e = date_in_boxes(e, "date_of_birth", "date of birth, from 1900 on");
             // The typed identity is shown back only on this answer, which is never cached.
             let values = json!({
                 "site_id": form.get("site_id"), "stakeholder_group": form.get("stakeholder_group"), "name": form.get("name"),

@@ -182,7 +182,8 @@ async fn study_page(
         let entries: Vec<_> = found
             .items
             .iter()
-            .map(|e| json!({ "seq": e.seq, "at": e.at, "who": who.get(&e.actor), "role": e.role,
+            .zip(&who)
+            .map(|(e, who)| json!({ "seq": e.seq, "at": e.at, "who": who, "role": e.role,
                               "action": e.action, "entity_type": e.entity_type, "entity_id": e.entity_id }))
             .collect();
         (Some(entries), next)

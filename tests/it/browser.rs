@@ -996,8 +996,12 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
                 .await;
             assert_eq!(rows, 14, "{name}: every answer is on the check page");
             problems.extend(check_page(&b, &format!("{name}-check"), &axe).await);
+            // Enter in the signature box signs (not the first Change button).
             fill(&b, "#field-signature", "Pat Participant").await;
-            click_and_reload(&b, "form#journey button[value=\"sign\"]").await;
+            b.execute("document.documentElement.dataset.before = 'yes';", json!([]))
+                .await;
+            b.press("\u{E007}").await;
+            b.wait_for("html:not([data-before])").await;
             b.wait_for(".panel h1").await;
             problems.extend(check_page(&b, &format!("{name}-thank-you"), &axe).await);
             b.set_window_size(1280, 900).await;

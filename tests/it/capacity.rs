@@ -156,7 +156,13 @@ async fn an_assessment_is_per_decision_and_clears_the_capacity_flag(engine: Engi
             ("outcome", "has_capacity"),
         ]
     };
-    page.post(&path, &typed("30")).await.assert_status(422);
+    let refused = page.post(&path, &typed("30")).await;
+    refused.assert_status(422);
+    assert!(
+        refused.text.contains("for example 27 3 1984"),
+        "{}",
+        refused.text
+    );
     page.post(&path, &typed("3")).await.assert_status(303);
     let on: String = sqlx::query_scalar(
         "SELECT assessed_on FROM capacity_assessments WHERE assessed_on <> '2026-01-10'",
@@ -184,9 +190,17 @@ async fn lacking_capacity_to_take_part_refuses_ordinary_consent(engine: Engine) 
     let mut page = t.pages();
     page.get(&path).await.assert_status(200);
     let refused = submit_online(&mut page, &s, &path, false).await;
-    // The page shows a refusal as a problem with the form.
-    refused.assert_status(422);
-    assert!(refused.text.contains("consultee"));
+    // The participant is told to speak with the research team; the reason,
+    // worded for the team, is theirs to explain.
+    refused.assert_status(409);
+    assert!(
+        refused
+            .text
+            .contains("We cannot record your consent online"),
+        "{}",
+        refused.text
+    );
+    assert!(!refused.text.contains("consultee"), "{}", refused.text);
     assert_eq!(count(&t, "SELECT COUNT(*) FROM consent_records").await, 0);
 
     // The latest assessment counts: regained capacity, they consent themselves.

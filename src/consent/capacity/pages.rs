@@ -13,7 +13,7 @@ use crate::consent::kernel::model::Submitted;
 use crate::consent::records::service::participant_for_consent;
 use crate::error::AppError;
 use crate::http::page::{see_other, Notice};
-use crate::http::viewer::{app_of, CsrfForm};
+use crate::http::viewer::{app_of, date_in_boxes, CsrfForm};
 use crate::ids::{FormVersionId, ParticipantId, StudyId};
 use crate::pages::participant::{render, Extra};
 
@@ -63,6 +63,13 @@ pub async fn assess(
             service::assess(app_of(req), actor, &study, &pid, a)
                 .await
                 .map(drop)
+                .map_err(|e| {
+                    date_in_boxes(
+                        e,
+                        "assessed_on",
+                        "date of the assessment, not in the future",
+                    )
+                })
         }
         None => Err(AppError::invalid(
             "outcome",

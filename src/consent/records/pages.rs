@@ -263,6 +263,7 @@ fn link_page(link: service::Link, token: &str) -> Page {
                 Closure::Used { at, copy } => ("used", Some(*at), *copy),
                 Closure::Expired { at } => ("expired", Some(*at), false),
                 Closure::Cancelled => ("cancelled", None, false),
+                Closure::Refused => ("refused", None, false),
             };
             (name, at, copy, Some(&form.form), Some(study_title.as_str()))
         }
@@ -286,10 +287,10 @@ fn link_page(link: service::Link, token: &str) -> Page {
         "contact": form.and_then(|f| f.contact.as_deref()),
     });
     let mut page = Page::new("consent_link.html", "Consent link", ctx);
-    page.status(if why == "unknown" {
-        StatusCode::NOT_FOUND
-    } else {
-        StatusCode::GONE
+    page.status(match why {
+        "unknown" => StatusCode::NOT_FOUND,
+        "refused" => StatusCode::CONFLICT,
+        _ => StatusCode::GONE,
     });
     page
 }
@@ -378,6 +379,16 @@ pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
             // Used up by another submission a moment ago: say so kindly.
             let link = service::open_link(app, token, language, presentation(wanted)).await?;
             Ok(link_page(link, token).render(app, &form.viewer)?)
+        }
+        Err(AppError::Conflict(_)) => {
+            // The refusal is worded for the research team; the participant
+            // is told, in the form's words, to speak with them.
+            let refused = service::Link::Closed {
+                why: Closure::Refused,
+                form: Box::new(inv.form.clone()),
+                study_title: inv.study_title.clone(),
+            };
+            Ok(link_page(refused, token).render(app, &form.viewer)?)
         }
         Err(e) => Ok(journey
             .page(Step::Check)

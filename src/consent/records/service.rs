@@ -270,6 +270,10 @@ pub enum Closure {
     },
     /// Cancelled when the participant withdrew.
     Cancelled,
+    /// Still open, but their consent cannot be recorded online now (they
+    /// withdrew, or were assessed as lacking capacity): the research team
+    /// must speak with them first.
+    Refused,
 }
 
 /// What a link leads to.

@@ -159,8 +159,9 @@ pub async fn record(
     let entries: Vec<_> = view
         .entries
         .iter()
-        .map(|e| {
-            json!({ "seq": e.seq, "at": e.at, "who": view.actors.get(&e.actor), "role": e.role,
+        .zip(&view.actors)
+        .map(|(e, who)| {
+            json!({ "seq": e.seq, "at": e.at, "who": who, "role": e.role,
                           "action": e.action, "entity_type": e.entity_type, "hash": e.hash })
         })
         .collect();

@@ -3,8 +3,6 @@
 //! study, the reader's sites and the filters are conditions in SQL, and the
 //! lists come a page at a time.
 
-use std::collections::BTreeMap;
-
 use super::model::{csv, CapacityRow, Filter, FilterInput, RegisterRow, WithdrawalRow};
 use super::store;
 use crate::app::App;
@@ -142,7 +140,7 @@ pub struct RecordView {
     pub entries: Vec<Entry>,
     /// Who each entry's actor is, in words: staff by name, a participant
     /// never by name.
-    pub actors: BTreeMap<String, String>,
+    pub actors: Vec<String>,
 }
 
 pub async fn record(
