@@ -602,6 +602,21 @@ async fn online_consent_through_a_one_time_link(engine: Engine) {
             .collect();
         page.post("/consent", &refs).await
     }
+    // Answers for another version of the form than the one now current
+    // start again from the start, nothing kept.
+    let mut stale = step("part-2", "next", &[(s.mandatory[0].as_str(), "yes")]);
+    stale.push(("version".into(), "an-older-version".into()));
+    let restarted = post(&mut page, stale).await;
+    restarted.assert_status(422);
+    assert!(
+        restarted
+            .text
+            .contains("This form was updated while you were reading it")
+            && restarted.text.contains("There are 14 statements")
+            && !restarted.text.contains(r#"value="yes""#),
+        "{}",
+        restarted.text
+    );
     // Part 1: the first two statements needed to take part, nothing ticked.
     let part1 = post(&mut page, step("start", "next", &[])).await;
     part1.assert_status(200);

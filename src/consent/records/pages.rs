@@ -226,6 +226,7 @@ impl Journey<'_> {
             "returning": self.returning && matches!(step, Step::Part(_)),
             "token": self.token,
             "presentation": self.presentation,
+            "version": self.inv.form.id,
             "easy": f.easy_read,
             "language": f.language,
             "rtl": f.right_to_left(),
@@ -345,6 +346,18 @@ pub async fn consent_submit(req: &Request, form: CsrfForm) -> PageResult {
         returning: form.get("returning") == "yes" || matches!(go, Go::Change(_)),
     };
     let words = journey.words();
+    // The form read is the form signed: if another version is current now
+    // (published while they read, or the other presentation's), they start
+    // again with it.
+    if !form.get("version").is_empty() && form.get("version") != inv.form.id.as_str() {
+        let fresh = Journey {
+            chosen: BTreeMap::new(),
+            ..journey
+        };
+        let changed = AppError::invalid("", fill(words, "form_changed", &[]));
+        let page = fresh.page(Step::Start).problems(changed)?;
+        return Ok(page.render(app, &form.viewer)?);
+    }
     // Moving on from a part checks that part's answers first.
     if let (Go::Next, Step::Part(n)) = (go, at) {
         let problems = steps::problems(clauses, parts[n - 1].clone(), &journey.chosen, words);
