@@ -1004,6 +1004,10 @@ async fn a_participant_consents_online_and_the_consent_pages_pass_axe() {
             b.wait_for("html:not([data-before])").await;
             b.wait_for(".panel h1").await;
             problems.extend(check_page(&b, &format!("{name}-thank-you"), &axe).await);
+            // Opening the link again: it was used, and says so kindly.
+            b.goto(&format!("{base}{path}{language}")).await;
+            b.wait_for("main h1").await;
+            problems.extend(check_page(&b, &format!("{name}-used"), &axe).await);
             b.set_window_size(1280, 900).await;
         }
 
@@ -1154,6 +1158,10 @@ async fn the_study_pages_pass_axe_at_phone_size() {
             .await;
         b.wait_for("main h1").await;
         problems.extend(check_page(&b, "phone-register", &axe).await);
+        // A record's own page: every answer in the form's words.
+        click_and_reload(&b, "#records-caption ~ tbody th[scope=\"row\"] a").await;
+        b.wait_for(".answers-summary").await;
+        problems.extend(check_page(&b, "phone-record", &axe).await);
 
         b.goto(&format!("{base}/studies/{study}/reconsent")).await;
         b.wait_for("input[name=\"participant_id\"]").await;

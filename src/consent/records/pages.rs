@@ -55,6 +55,12 @@ fn direction(words: &Words) -> &'static str {
     }
 }
 
+/// A moment in UK time set apart (Unicode first-strong isolate) so that,
+/// written inside right-to-left words, it keeps its own order.
+fn isolated_time(ms: i64) -> String {
+    format!("\u{2068}{}\u{2069}", crate::clock::spoken(ms))
+}
+
 /// A date as the participant reads it: 2 September 2024.
 fn long_date(d: chrono::NaiveDate) -> String {
     d.format("%-d %B %Y").to_string()
@@ -278,7 +284,7 @@ fn link_page(link: service::Link, token: &str) -> Page {
         "t": words,
         "t_dir": direction(words),
         "why": why,
-        "at": at.map(crate::clock::spoken),
+        "at": at.map(isolated_time),
         "copy": copy,
         "token": token,
         "study_title": study_title,
@@ -425,7 +431,7 @@ fn done_page(journey: &Journey<'_>, signed: &service::Signed) -> Page {
         "easy": f.easy_read,
         "language": f.language,
         "rtl": f.right_to_left(),
-        "signed_at": crate::clock::spoken(signed.at),
+        "signed_at": isolated_time(signed.at),
         "agreed": texts(agreed),
         "declined": texts(declined),
         "copy_emailed": signed.copy_emailed,
